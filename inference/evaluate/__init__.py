@@ -1,0 +1,1 @@
+"""Evaluation: segmentation IoU and the colour metrics of the seed paper."""

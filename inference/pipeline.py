@@ -1,0 +1,168 @@
+"""The colour pipeline: segment the garment, read its dominant colours, classify its colour.
+
+``Pipeline.predict_batch`` never raises for a bad image: the result carries an ``error``
+and the rest of the batch goes on.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+from .classify import get_classifier
+from .colors import ColorNamer, ColorVocabulary, DominantColor, default_vocabulary, dominant_colors
+from .errors import ImageError, InferenceError
+from .fusion import Fusion
+from .garment import garment_view
+from .imageio import load_image
+from .segment import RegionTable, Segmentation, default_region_table, get_segmenter
+
+#: Garment regions smaller than this share of the image give no prediction.
+MIN_GARMENT_FRACTION = 0.01
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    segmenter: str = "u2net"
+    classifier: str = "timm"
+    dominant_k: int = 5
+    min_garment_fraction: float = MIN_GARMENT_FRACTION
+    keep_masks: bool = False
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """One image to analyse; ``source`` is a path, raw bytes or an RGB array."""
+
+    source: str | Path | bytes | np.ndarray
+    category: str | None = None
+    key: str | None = None
+
+
+@dataclass
+class ColorPrediction:
+    key: str | None
+    predicted_color: str | None = None
+    confidence: float | None = None
+    family: str | None = None
+    probabilities: dict[str, float] = field(default_factory=dict)
+    dominant_colors: list[DominantColor] = field(default_factory=list)
+    region: str | None = None
+    garment_fraction: float = 0.0
+    flags: tuple[str, ...] = ()
+    error: str | None = None
+    seconds: float = 0.0
+    mask: np.ndarray | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.predicted_color is not None
+
+    def dominant_text(self, limit: int = 3) -> str:
+        return " ".join(d.as_text() for d in self.dominant_colors[:limit])
+
+
+class Pipeline:
+    """Composes a segmenter, the KD-tree namer and a classifier (each chosen by name)."""
+
+    def __init__(self, config: PipelineConfig | None = None, vocabulary: ColorVocabulary | None = None,
+                 region_table: RegionTable | None = None, weights_dir: str | None = None) -> None:
+        self.config = config or PipelineConfig()
+        self.vocabulary = vocabulary or default_vocabulary()
+        self.region_table = region_table or default_region_table()
+        extra = {"weights_dir": weights_dir} if weights_dir else {}
+        self.segmenter = get_segmenter(self.config.segmenter,
+                                       **(extra if self.config.segmenter == "u2net" else {}))
+        self.classifier = get_classifier(self.config.classifier,
+                                         **(extra if self.config.classifier == "timm" else {}))
+        self.namer = ColorNamer(self.vocabulary)
+        self.fusion = Fusion.from_card(getattr(self.classifier, "card", {}), self.classifier.classes,
+                                       self.vocabulary)
+        self.crop_size = int(getattr(self.classifier, "input_size", 224))
+
+    @property
+    def version(self) -> str:
+        """Identifies everything that changes a prediction: models, fusion, config."""
+        parts = [self.segmenter.version, self.classifier.version, self.fusion.version]
+        return "+".join(parts)
+
+    def describe(self) -> dict:
+        return {"version": self.version, "config": self.config.as_dict(),
+                "segmenter": self.segmenter.describe(), "classifier": self.classifier.describe(),
+                "fusion": self.fusion.describe()}
+
+    def predict_batch(self, inputs: list[ImageInput]) -> list[ColorPrediction]:
+        started = time.perf_counter()
+        results = [ColorPrediction(key=item.key) for item in inputs]
+        images: dict[int, np.ndarray] = {}
+        for i, item in enumerate(inputs):
+            try:
+                images[i] = item.source if isinstance(item.source, np.ndarray) else load_image(item.source).rgb
+            except ImageError as exc:
+                results[i].error = str(exc)
+        masks = self._segment([images[i] for i in images])
+        crops: dict[int, np.ndarray] = {}
+        for (i, rgb), seg in zip(images.items(), masks):
+            crop = self._read_garment(results[i], rgb, seg, inputs[i].category)
+            if crop is not None:
+                crops[i] = crop
+        if crops:
+            probs = self.classifier.predict_proba(list(crops.values()))
+            for (i, _), p in zip(crops.items(), probs):
+                self._decide(results[i], p)
+        per_image = (time.perf_counter() - started) / max(1, len(inputs))
+        for r in results:
+            r.seconds = round(per_image, 4)
+        return results
+
+    def predict(self, source, category: str | None = None) -> ColorPrediction:
+        return self.predict_batch([ImageInput(source, category)])[0]
+
+    def _segment(self, rgbs: list[np.ndarray]) -> list[Segmentation]:
+        try:
+            return self.segmenter.segment_batch(rgbs)
+        except (RuntimeError, ValueError, InferenceError):
+            if len(rgbs) <= 1:
+                raise
+            return [self.segmenter.segment(rgb) for rgb in rgbs]
+
+    def _read_garment(self, result: ColorPrediction, rgb: np.ndarray, seg: Segmentation,
+                      category: str | None) -> np.ndarray | None:
+        """Fill in region, flags and dominant colours; return the classifier crop if usable."""
+        view = garment_view(rgb, seg, category, self.region_table, self.crop_size)
+        sel = view.selection
+        result.region = sel.region
+        result.garment_fraction = round(sel.fraction, 4)
+        result.flags = tuple(dict.fromkeys(seg.flags + sel.flags))
+        if self.config.keep_masks:
+            result.mask = seg.labels
+        if view.crop is None:
+            result.error = "no garment found in the image"
+            return None
+        if sel.fraction < self.config.min_garment_fraction:
+            result.flags += ("tiny_garment",)
+            result.error = (f"garment region too small to read its colour "
+                            f"({sel.fraction:.1%} of the image)")
+            return None
+        result.dominant_colors = dominant_colors(rgb[_core(sel.mask)], self.namer, k=self.config.dominant_k)
+        return view.crop
+
+    def _decide(self, result: ColorPrediction, probs: np.ndarray) -> None:
+        decision = self.fusion.decide(probs, result.dominant_colors)
+        result.probabilities = decision.top(len(decision.classes))
+        result.predicted_color = decision.color
+        result.confidence = round(decision.confidence, 4)
+        result.family = self.vocabulary.family(decision.color)
+
+
+def _core(mask: np.ndarray) -> np.ndarray:
+    """The mask without its one-pixel rim (edge pixels mix garment and background)."""
+    eroded = ndimage.binary_erosion(mask, iterations=1)
+    return eroded if eroded.sum() >= 0.5 * mask.sum() else mask

@@ -1,0 +1,39 @@
+"""Garment segmentation: a registry of segmenters selected by name."""
+
+from __future__ import annotations
+
+from ..registry import Registry
+from .base import BACKGROUND, CLASS_NAMES, FULL, LOWER, UPPER, Segmentation, Segmenter
+from .border import BorderSegmenter, foreground_mask
+from .regions import GarmentSelection, RegionTable, default_region_table, select_garment
+
+SEGMENTERS: Registry[Segmenter] = Registry("segmenter")
+
+
+@SEGMENTERS.register("u2net", "U2-Net garment segmenter (shipped U2-NetP weights)")
+def _u2net(**kwargs) -> Segmenter:
+    from .u2net_segmenter import U2NetSegmenter
+
+    return U2NetSegmenter(**kwargs)
+
+
+@SEGMENTERS.register("border", "plain-background model from the image border (no weights)")
+def _border(**kwargs) -> Segmenter:
+    return BorderSegmenter(**kwargs)
+
+
+def create_segmenter(name: str = "u2net", **kwargs) -> Segmenter:
+    """A new segmenter by registered name (``u2net``, ``border``)."""
+    return SEGMENTERS.create(name, **kwargs)
+
+
+def get_segmenter(name: str = "u2net", **kwargs) -> Segmenter:
+    """The process-wide cached segmenter of that name."""
+    return SEGMENTERS.get(name, **kwargs)
+
+
+__all__ = [
+    "BACKGROUND", "CLASS_NAMES", "FULL", "LOWER", "SEGMENTERS", "UPPER", "BorderSegmenter",
+    "GarmentSelection", "RegionTable", "Segmentation", "Segmenter", "create_segmenter",
+    "default_region_table", "foreground_mask", "get_segmenter", "select_garment",
+]

@@ -1,0 +1,69 @@
+"""The learned garment segmenter: U2-Net weights trained by this project."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..weights import WeightsBundle, load_weights
+from .base import Segmentation, Segmenter
+from .u2net import U2Net
+
+DEFAULT_WEIGHTS = "u2netp_garment"
+
+
+def build_model(card: dict) -> U2Net:
+    return U2Net(card.get("width", "small"), num_classes=len(card.get("classes", range(4))))
+
+
+class U2NetSegmenter(Segmenter):
+    """Runs U2-Net at the card's input size and returns masks at the image's size."""
+
+    name = "u2net"
+
+    def __init__(self, weights: str = DEFAULT_WEIGHTS, weights_dir: str | None = None,
+                 device: str | None = None, chunk: int | None = None, min_fraction: float = 0.002) -> None:
+        bundle: WeightsBundle = load_weights(weights, weights_dir)
+        self.card = bundle.card
+        self.version = bundle.version
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.model = build_model(self.card)
+        self.model.load_state_dict(bundle.state_dict)
+        self.model.eval().to(self.device, memory_format=torch.channels_last)
+        self.input_hw = tuple(self.card["input_size"])  # (height, width)
+        self.mean = torch.tensor(self.card["mean"], device=self.device).view(1, 3, 1, 1)
+        self.std = torch.tensor(self.card["std"], device=self.device).view(1, 3, 1, 1)
+        self.chunk = chunk or (32 if self.device.type == "cuda" else 4)
+        self.min_fraction = min_fraction
+
+    def _prepare(self, rgb: np.ndarray) -> torch.Tensor:
+        x = torch.from_numpy(np.ascontiguousarray(rgb)).to(self.device)
+        x = x.permute(2, 0, 1)[None].float() / 255.0
+        x = F.interpolate(x, size=self.input_hw, mode="bilinear", align_corners=False, antialias=True)
+        return (x - self.mean) / self.std
+
+    @torch.inference_mode()
+    def logits_batch(self, images: list[np.ndarray]) -> torch.Tensor:
+        """Logits at the model's input size, N x classes x H x W."""
+        outs = []
+        for start in range(0, len(images), self.chunk):
+            x = torch.cat([self._prepare(im) for im in images[start:start + self.chunk]])
+            outs.append(self.model(x.contiguous(memory_format=torch.channels_last)).float())
+        return torch.cat(outs)
+
+    def segment_batch(self, images: list[np.ndarray]) -> list[Segmentation]:
+        if not images:
+            return []
+        logits = self.logits_batch(images)
+        out = []
+        for rgb, lg in zip(images, logits):
+            lg = F.interpolate(lg[None], size=rgb.shape[:2], mode="bilinear", align_corners=False)
+            labels = lg[0].argmax(0).to(torch.uint8).cpu().numpy()
+            flags = () if (labels > 0).mean() >= self.min_fraction else ("empty",)
+            out.append(Segmentation(labels, self.name, flags))
+        return out
+
+    def describe(self) -> dict:
+        return {"name": self.name, "version": self.version, "width": self.card.get("width"),
+                "input_size": list(self.input_hw)}

@@ -1,0 +1,1 @@
+"""Training commands for the segmenter and the colour classifier."""

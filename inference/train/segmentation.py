@@ -1,0 +1,183 @@
+"""``python -m inference train-segmenter``: U2-Net on Clothing Co-Parsing, four classes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from ..evaluate.seg_metrics import IoUMeter
+from ..segment.u2net import U2Net
+from ..weights import save_weights
+from .common import (
+    ModelEma,
+    StepBudget,
+    autocast,
+    cosine_lr,
+    pick_device,
+    restore_rng,
+    rng_state,
+    save_checkpoint,
+    seed_everything,
+)
+from .seg_augment import augment_segmentation_batch
+from .seg_data import load_segmentation_data
+
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", default="../shared/data/clothing-co-parsing",
+                   help="folder with photos/, masks/ and labels.csv")
+    p.add_argument("--out", default="var/train/segmenter", help="checkpoints and logs")
+    p.add_argument("--export", default=None, help="write the best weights + card here (e.g. inference/weights)")
+    p.add_argument("--name", default="u2netp_garment", help="name of the exported weights")
+    p.add_argument("--width", choices=["small", "full"], default="small")
+    p.add_argument("--input-size", type=int, nargs=2, default=[320, 240], metavar=("H", "W"))
+    p.add_argument("--load-size", type=int, nargs=2, default=[416, 280], metavar=("H", "W"))
+    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--minutes", type=float, default=None, help="train for this wall-clock budget instead")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None)
+    p.add_argument("--limit", type=int, default=None, help="use at most this many images per split")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+
+
+def _loss(outputs: list[torch.Tensor], target: torch.Tensor) -> torch.Tensor:
+    ce = sum(F.cross_entropy(o.float(), target) for o in outputs)
+    probs = outputs[0].float().softmax(1)[:, 1:]
+    onehot = F.one_hot(target, 4).permute(0, 3, 1, 2)[:, 1:].float()
+    inter = (probs * onehot).sum((0, 2, 3))
+    dice = 1 - (2 * inter + 1) / (probs.sum((0, 2, 3)) + onehot.sum((0, 2, 3)) + 1)
+    return ce + dice.mean()
+
+
+def _normalise(x: torch.Tensor) -> torch.Tensor:
+    mean = x.new_tensor(MEAN).view(1, 3, 1, 1)
+    std = x.new_tensor(STD).view(1, 3, 1, 1)
+    return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
+
+
+@torch.no_grad()
+def validate(model: torch.nn.Module, data, input_hw, device, batch: int = 32) -> dict:
+    model.eval()
+    meter = IoUMeter()
+    for start in range(0, len(data), batch):
+        imgs = data.images[start:start + batch].to(device).float() / 255
+        x = _normalise(F.interpolate(imgs, size=input_hw, mode="bilinear", antialias=True))
+        with autocast(device):
+            logits = model(x)
+        logits = F.interpolate(logits.float(), size=imgs.shape[2:], mode="bilinear")
+        meter.update(logits.argmax(1), data.labels[start:start + batch].to(device))
+    return meter.summary()
+
+
+def train(args: argparse.Namespace) -> dict:
+    device = pick_device(args.device)
+    gen = seed_everything(args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.backends.cudnn.benchmark = True
+    load_hw = tuple(args.load_size)
+    train_data = load_segmentation_data(args.data, "train", load_hw, args.limit).to(device)
+    val_data = load_segmentation_data(args.data, "val", load_hw, args.limit)
+    print(f"segmenter: {len(train_data)} train / {len(val_data)} val images on {device}", flush=True)
+
+    model = U2Net(args.width, 4).to(device, memory_format=torch.channels_last)
+    ema = ModelEma(model, 0.998)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    steps_per_epoch = max(1, len(train_data) // args.batch_size)
+    budget = StepBudget(args.minutes, args.epochs * steps_per_epoch)
+    state = {"step": 0, "epoch": 0, "best": -1.0, "history": []}
+    if args.resume and (out / "last.pt").is_file():
+        ckpt = torch.load(out / "last.pt", map_location=device, weights_only=False)
+        model.load_state_dict(ckpt["model"])
+        ema.module.load_state_dict(ckpt["ema"])
+        opt.load_state_dict(ckpt["optimizer"])
+        state = ckpt["state"]
+        budget.total = ckpt["total_steps"] if args.minutes else budget.total
+        restore_rng(ckpt["rng"])
+        gen.set_state(ckpt["gen"])
+        print(f"resumed at epoch {state['epoch']} step {state['step']}", flush=True)
+
+    started = time.perf_counter()
+    bar = tqdm(total=budget.total, initial=state["step"], desc="train-segmenter", unit="step")
+    while state["step"] < budget.total:
+        model.train()
+        order = torch.randperm(len(train_data), generator=gen).to(device)
+        running = 0.0
+        for i in range(steps_per_epoch):
+            if state["step"] >= budget.total:
+                break
+            idx = order[i * args.batch_size:(i + 1) * args.batch_size]
+            x, y = augment_segmentation_batch(train_data.images[idx], train_data.labels[idx],
+                                              train_data.person[idx], tuple(args.input_size), gen)
+            lr = cosine_lr(state["step"], budget.total, args.lr, warmup=min(300, budget.total // 10))
+            for group in opt.param_groups:
+                group["lr"] = lr
+            with autocast(device):
+                outputs = model(_normalise(x))
+            loss = _loss(outputs, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            ema.update(model, state["step"])
+            state["step"] += 1
+            budget.observe(state["step"])
+            bar.total = budget.total
+            bar.update(1)
+            running += loss.item()
+        state["epoch"] += 1
+        metrics = validate(ema.module, val_data, tuple(args.input_size), device)
+        metrics.update(epoch=state["epoch"], step=state["step"], loss=round(running / steps_per_epoch, 4),
+                       seconds=round(time.perf_counter() - started, 1))
+        state["history"].append(metrics)
+        bar.write(json.dumps(metrics))
+        if metrics["miou_garment"] > state["best"]:
+            state["best"] = metrics["miou_garment"]
+            torch.save({"model": ema.module.state_dict(), "metrics": metrics}, out / "best.pt")
+        save_checkpoint(out / "last.pt", model=model.state_dict(), ema=ema.module.state_dict(),
+                        optimizer=opt.state_dict(), state=state, total_steps=budget.total,
+                        rng=rng_state(), gen=gen.get_state(), args=vars(args))
+    bar.close()
+    (out / "history.json").write_text(json.dumps(state["history"], indent=1))
+    if args.export:
+        export(args, out)
+    return state
+
+
+def export(args: argparse.Namespace, out: Path) -> Path:
+    best = torch.load(out / "best.pt", map_location="cpu", weights_only=False)
+    card = {
+        "name": args.name,
+        "architecture": "U2-Net" + ("P" if args.width == "small" else ""),
+        "width": args.width,
+        "classes": ["background", "upper", "lower", "full"],
+        "input_size": list(args.input_size),
+        "mean": list(MEAN),
+        "std": list(STD),
+        "training": {
+            "data": "clothing-co-parsing (train split: sha1(stem) % 100 >= 15)",
+            "command": "python -m inference train-segmenter " + " ".join(
+                f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
+                if k in ("width", "epochs", "minutes", "batch_size", "lr", "seed") and v is not None),
+            "epochs": best["metrics"]["epoch"],
+            "steps": best["metrics"]["step"],
+            "seed": args.seed,
+            "load_size": list(args.load_size),
+        },
+        "validation": best["metrics"],
+    }
+    path = save_weights(args.name, best["model"], card, args.export)
+    print(f"exported {path} ({path.stat().st_size / 1e6:.1f} MB)", flush=True)
+    return path
