@@ -48,6 +48,8 @@ def _open(source: str | Path | bytes) -> Image.Image:
         raise ImageError(f"image is too large to process safely ({exc})") from exc
     except UnidentifiedImageError as exc:
         raise ImageError("file is not an image in a supported format") from exc
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageError(f"image is truncated or corrupt ({exc})") from exc
 
 
 def _check_size(img: Image.Image) -> None:

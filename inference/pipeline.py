@@ -59,7 +59,8 @@ class ColorPrediction:
     flags: tuple[str, ...] = ()
     error: str | None = None
     seconds: float = 0.0
-    mask: np.ndarray | None = None
+    mask: np.ndarray | None = None  # garment classes 0..3 at the working size (keep_masks)
+    garment_mask: np.ndarray | None = None  # the pixels whose colour was read (keep_masks)
 
     @property
     def ok(self) -> bool:
@@ -142,7 +143,7 @@ class Pipeline:
         result.garment_fraction = round(sel.fraction, 4)
         result.flags = tuple(dict.fromkeys(seg.flags + sel.flags))
         if self.config.keep_masks:
-            result.mask = seg.labels
+            result.mask, result.garment_mask = seg.labels, sel.mask
         if view.crop is None:
             result.error = "no garment found in the image"
             return None

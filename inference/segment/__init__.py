@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..registry import Registry
-from .base import BACKGROUND, CLASS_NAMES, FULL, LOWER, UPPER, Segmentation, Segmenter
+from .base import BACKGROUND, CLASS_NAMES, FULL, LOWER, UPPER, Segmentation, Segmenter, WholeImageSegmenter
 from .border import BorderSegmenter, foreground_mask
 from .regions import GarmentSelection, RegionTable, default_region_table, select_garment
 
@@ -22,6 +22,11 @@ def _border(**kwargs) -> Segmenter:
     return BorderSegmenter(**kwargs)
 
 
+@SEGMENTERS.register("none", "no segmentation: the whole image is the garment (baseline)")
+def _none(**kwargs) -> Segmenter:
+    return WholeImageSegmenter()
+
+
 def create_segmenter(name: str = "u2net", **kwargs) -> Segmenter:
     """A new segmenter by registered name (``u2net``, ``border``)."""
     return SEGMENTERS.create(name, **kwargs)
@@ -34,6 +39,6 @@ def get_segmenter(name: str = "u2net", **kwargs) -> Segmenter:
 
 __all__ = [
     "BACKGROUND", "CLASS_NAMES", "FULL", "LOWER", "SEGMENTERS", "UPPER", "BorderSegmenter",
-    "GarmentSelection", "RegionTable", "Segmentation", "Segmenter", "create_segmenter",
+    "GarmentSelection", "RegionTable", "WholeImageSegmenter", "Segmentation", "Segmenter", "create_segmenter",
     "default_region_table", "foreground_mask", "get_segmenter", "select_garment",
 ]

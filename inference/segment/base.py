@@ -45,3 +45,14 @@ class Segmenter:
 
     def describe(self) -> dict:
         return {"name": self.name, "version": self.version}
+
+
+class WholeImageSegmenter(Segmenter):
+    """Every pixel is garment: the no-segmentation baseline."""
+
+    name = "none"
+    version = "none1"
+
+    def segment_batch(self, images: list[np.ndarray]) -> list[Segmentation]:
+        return [Segmentation(np.full(im.shape[:2], FULL, dtype=np.uint8), self.name, ("whole_image",))
+                for im in images]

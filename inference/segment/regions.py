@@ -57,12 +57,15 @@ def select_garment(
     category: str | None,
     table: RegionTable | None = None,
     foreground: np.ndarray | None = None,
-    min_fraction: float = 0.005,
+    min_fraction: float = 0.01,
+    min_share: float = 0.25,
 ) -> GarmentSelection:
-    """Pick the advertised region; fall back to all garment pixels, then the foreground.
+    """Pick the advertised region, with recorded fallbacks when it is (nearly) empty.
 
-    ``foreground`` is a product mask from another model (the border model), used when
-    the segmenter finds no garment at all. Each fallback is recorded in ``flags``.
+    The region counts when it covers ``min_fraction`` of the image and ``min_share`` of
+    all garment pixels. Otherwise, for upper/lower products, the region plus full-body
+    cloth is tried (long tops are often read as dresses and vice versa), then all garment
+    pixels, then ``foreground`` (a product mask from another model, e.g. the border model).
     """
     table = table or default_region_table()
     labels = segmentation.labels
@@ -72,13 +75,17 @@ def select_garment(
         counts = [(labels == cid).sum() for cid in (UPPER, LOWER, FULL)]
         region = REGIONS[int(np.argmax(counts))]
         flags.append("region_from_largest")
-    mask = labels == REGION_IDS[region]
-    if mask.mean() >= min_fraction:
-        return GarmentSelection(mask, region, tuple(flags))
     garment = labels > 0
+    enough = max(min_fraction, min_share * float(garment.mean()))
+    mask = labels == REGION_IDS[region]
+    if mask.mean() >= enough:
+        return GarmentSelection(mask, region, tuple(flags))
+    if region != "full":
+        widened = mask | (labels == FULL)
+        if widened.mean() >= enough:
+            return GarmentSelection(widened, region, (*flags, "fallback_with_full"))
     if garment.mean() >= min_fraction:
-        flags.append("fallback_all_garment")
-        return GarmentSelection(garment, region, tuple(flags))
+        return GarmentSelection(garment, region, (*flags, "fallback_all_garment"))
     flags.append("fallback_foreground")
     if foreground is not None and foreground.mean() >= min_fraction:
         return GarmentSelection(foreground.astype(bool), "foreground", tuple(flags))

@@ -1,0 +1,74 @@
+"""Django admin: the vocabulary and region table are editable; catalogue data is read-only here
+(decisions go through the review pages or the API so that every one is recorded)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from .models import CategoryRegion, ColorName, ImportBatch, PipelineRun, Prediction, Product, ReviewEvent, Suggestion
+
+
+@admin.register(ColorName)
+class ColorNameAdmin(admin.ModelAdmin):
+    list_display = ("name", "hex", "family", "nameable", "active")
+    list_filter = ("family", "nameable", "active")
+    search_fields = ("name", "aliases")
+
+
+@admin.register(CategoryRegion)
+class CategoryRegionAdmin(admin.ModelAdmin):
+    list_display = ("category", "region")
+    list_filter = ("region",)
+    search_fields = ("category",)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Product)
+class ProductAdmin(ReadOnlyAdmin):
+    list_display = ("sku", "title", "category", "seller_color_raw", "final_color", "status")
+    list_filter = ("status", "category")
+    search_fields = ("sku", "title")
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+
+@admin.register(Prediction)
+class PredictionAdmin(ReadOnlyAdmin):
+    list_display = ("product", "predicted_color", "confidence", "region", "model_version", "created_at")
+    list_filter = ("predicted_color", "region")
+    search_fields = ("product__sku",)
+
+
+@admin.register(Suggestion)
+class SuggestionAdmin(ReadOnlyAdmin):
+    list_display = ("product", "kind", "seller_color", "suggested_color", "score", "status", "decided_by")
+    list_filter = ("kind", "status", "severity")
+    search_fields = ("product__sku",)
+
+
+@admin.register(ReviewEvent)
+class ReviewEventAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "product", "action", "actor", "from_color", "to_color", "to_status")
+    list_filter = ("action",)
+    search_fields = ("product__sku", "actor__username")
+
+
+@admin.register(PipelineRun)
+class PipelineRunAdmin(ReadOnlyAdmin):
+    list_display = ("id", "status", "total", "done", "failed", "model_version", "created_at")
+
+
+@admin.register(ImportBatch)
+class ImportBatchAdmin(ReadOnlyAdmin):
+    list_display = ("source_name", "created_at", "rows_total", "rows_created", "rows_updated", "rows_failed")

@@ -1,0 +1,1 @@
+"""REST API (Django REST Framework); it calls the same services as the pages."""

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from ..models import PipelineRun, Prediction, Product, Suggestion
+
+
+class ProductSerializer(serializers.ModelSerializer):
+    seller_color = serializers.CharField(source="seller_color_raw")
+    seller_color_mapped = serializers.CharField(source="seller_color.name", default=None)
+    seller_color_unmapped = serializers.BooleanField()
+
+    class Meta:
+        model = Product
+        fields = ["id", "sku", "title", "category", "seller_color", "seller_color_mapped",
+                  "seller_color_unmapped", "final_color", "status", "status_detail", "image_error",
+                  "image_checksum", "attributes", "created_at", "updated_at"]
+
+
+class PredictionSerializer(serializers.ModelSerializer):
+    sku = serializers.CharField(source="product.sku")
+
+    class Meta:
+        model = Prediction
+        fields = ["id", "sku", "product", "image_checksum", "model_version", "predicted_color", "confidence",
+                  "family", "probabilities", "dominant_colors", "region", "garment_fraction", "flags", "error",
+                  "seconds", "config", "created_at"]
+
+
+class SuggestionSerializer(serializers.ModelSerializer):
+    sku = serializers.CharField(source="product.sku")
+    decided_by = serializers.CharField(source="decided_by.username", default=None)
+    model_version = serializers.CharField(source="prediction.model_version")
+
+    class Meta:
+        model = Suggestion
+        fields = ["id", "sku", "product", "prediction", "kind", "severity", "seller_color", "suggested_color",
+                  "confidence", "score", "expected_precision", "status", "final_color", "decided_by",
+                  "decided_at", "model_version", "created_at"]
+
+
+class DecisionSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class CorrectionSerializer(DecisionSerializer):
+    color = serializers.CharField()
+
+
+class BulkAcceptSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["impute", "mislabel"], default="impute")
+    ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+    min_confidence = serializers.FloatField(required=False, min_value=0, max_value=1)
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        if "ids" not in attrs and "min_confidence" not in attrs:
+            raise serializers.ValidationError("give ids or min_confidence")
+        return attrs
+
+
+class PipelineRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PipelineRun
+        fields = ["id", "status", "model_version", "total", "done", "failed", "error", "created_at", "finished_at"]

@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+
+from .. import selectors
+from ..models import PipelineRun, Prediction, Suggestion
+from ..roles import RoleError
+from ..services import AlreadyDecided, ServiceError
+from ..services.review import suggestion_accept, suggestion_correct, suggestion_reject, suggestions_bulk_accept
+from ..services.runs import pipeline_run_start
+from .permissions import HasRole, IsAdminRole
+from .serializers import (
+    BulkAcceptSerializer,
+    CorrectionSerializer,
+    DecisionSerializer,
+    PipelineRunSerializer,
+    PredictionSerializer,
+    ProductSerializer,
+    SuggestionSerializer,
+)
+
+
+def _flag(value: str | None) -> bool | None:
+    return None if value is None else value.lower() in ("1", "true", "yes")
+
+
+class ProductViewSet(viewsets.ReadOnlyModelViewSet):
+    """Products; filters: status, category, q (sku/title), seller_color, unmapped=1."""
+
+    serializer_class = ProductSerializer
+    lookup_field = "sku"
+    lookup_value_regex = "[^/]+"
+
+    def get_queryset(self):
+        p = self.request.query_params
+        return selectors.product_list(status=p.get("status"), category=p.get("category"), search=p.get("q"),
+                                      seller_color=p.get("seller_color"), unmapped=_flag(p.get("unmapped")))
+
+
+class PredictionViewSet(viewsets.ReadOnlyModelViewSet):
+    """Predictions; filters: sku, model_version, predicted_color."""
+
+    serializer_class = PredictionSerializer
+
+    def get_queryset(self):
+        p = self.request.query_params
+        qs = Prediction.objects.select_related("product").order_by("-created_at", "-id")
+        if p.get("sku"):
+            qs = qs.filter(product__sku=p["sku"])
+        if p.get("model_version"):
+            qs = qs.filter(model_version=p["model_version"])
+        if p.get("predicted_color"):
+            qs = qs.filter(predicted_color__iexact=p["predicted_color"])
+        return qs
+
+
+class SuggestionViewSet(viewsets.ReadOnlyModelViewSet):
+    """Suggestions the caller may decide; filters: kind, status (default pending, 'all'), color, category, q."""
+
+    serializer_class = SuggestionSerializer
+
+    def get_queryset(self):
+        p = self.request.query_params
+        status_filter = p.get("status", "pending")
+        return selectors.suggestion_queue(
+            user=self.request.user, kind=p.get("kind"), status="" if status_filter == "all" else status_filter,
+            color=p.get("color"), category=p.get("category"), search=p.get("q"))
+
+    def _decide(self, request, pk, decide, serializer_class=DecisionSerializer):
+        suggestion = Suggestion.objects.select_related("product", "prediction").filter(pk=pk).first()
+        if suggestion is None:
+            return Response({"detail": "no such suggestion"}, status=status.HTTP_404_NOT_FOUND)
+        data = serializer_class(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            decided = decide(suggestion=suggestion, user=request.user, **data.validated_data)
+        except RoleError as exc:
+            raise PermissionDenied(str(exc)) from exc
+        except AlreadyDecided as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        except ServiceError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(SuggestionSerializer(decided).data)
+
+    @action(detail=True, methods=["post"])
+    def accept(self, request, pk=None):
+        return self._decide(request, pk, suggestion_accept)
+
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        return self._decide(request, pk, suggestion_reject)
+
+    @action(detail=True, methods=["post"])
+    def correct(self, request, pk=None):
+        return self._decide(request, pk, suggestion_correct, CorrectionSerializer)
+
+    @action(detail=False, methods=["post"], url_path="bulk-accept")
+    def bulk_accept(self, request):
+        data = BulkAcceptSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        try:
+            result = suggestions_bulk_accept(user=request.user, suggestion_ids=v.get("ids"), kind=v["kind"],
+                                             min_confidence=v.get("min_confidence"), note=v["note"])
+        except RoleError as exc:
+            raise PermissionDenied(str(exc)) from exc
+        return Response({"accepted": result.accepted,
+                         "skipped": [{"id": i, "reason": why} for i, why in result.skipped]})
+
+
+class PipelineRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Pipeline runs; POST starts one over every product without a current prediction (admin)."""
+
+    serializer_class = PipelineRunSerializer
+    queryset = PipelineRun.objects.all()
+
+    def get_permissions(self):
+        return [HasRole(), IsAdminRole()] if self.action == "create" else [HasRole()]
+
+    def create(self, request, *args, **kwargs):
+        run = pipeline_run_start(user=request.user)
+        if run is None:
+            return Response({"detail": "every product already has a prediction for the current model"},
+                            status=status.HTTP_200_OK)
+        return Response(PipelineRunSerializer(run).data, status=status.HTTP_201_CREATED)

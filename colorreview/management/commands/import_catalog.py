@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from ...services.catalog import ImportFailed
+from ...services.runs import catalog_import_and_queue, embedded_queue
+
+
+class Command(BaseCommand):
+    help = ("Import a catalogue CSV (sku,title,category,image,seller_color; extra columns are kept as "
+            "attributes). Re-importing a sku updates it. Bad rows are reported with their line number.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("csv", help="catalogue CSV file")
+        parser.add_argument("--images", default=None,
+                            help="folder the image paths are relative to (default: the CSV's folder)")
+
+    def handle(self, *args, **opts):
+        path = Path(opts["csv"])
+        if not path.is_file():
+            raise CommandError(f"catalogue file not found: {path}")
+        images = Path(opts["images"]) if opts["images"] else None
+        if images is not None and not images.is_dir():
+            raise CommandError(f"images folder not found: {images}")
+        try:
+            report, run = catalog_import_and_queue(
+                queue=not embedded_queue(), csv_bytes=path.read_bytes(), source_name=path.name,
+                images_dir=images, csv_dir=path.resolve().parent)
+        except ImportFailed as exc:
+            raise CommandError(str(exc)) from exc
+        for problem in report.problems:
+            self.stderr.write(str(problem))
+        self.stdout.write(self.style.SUCCESS(f"{path.name}: {report.summary()}"))
+        if run is not None:
+            self.stdout.write(f"queued {run.total} products for the pipeline (run {run.pk})")
+        elif report.to_predict:
+            self.stdout.write(f"{len(report.to_predict)} products need the pipeline: "
+                              "python manage.py run_pipeline --wait")

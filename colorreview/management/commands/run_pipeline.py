@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from ...models import PipelineRun
+from ...services.predictions import model_version, pipeline_run_create
+from ...services.runs import embedded_queue, pipeline_run_here, pipeline_run_start
+
+
+class Command(BaseCommand):
+    help = ("Queue every product without a prediction for the current model version, in batches. "
+            "With --wait, show progress and return when all are done.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--wait", action="store_true", help="show progress and wait for the end")
+        parser.add_argument("--timeout", type=float, default=None, help="with --wait: give up after N seconds")
+
+    def handle(self, *args, **opts):
+        version = model_version()
+        self.stdout.write(f"model version {version}")
+        if embedded_queue() and opts["wait"]:
+            return self._run_here()
+        run = pipeline_run_start()
+        if run is None:
+            self.stdout.write("nothing to do: every product has a prediction for this model version")
+            return
+        self.stdout.write(f"queued {run.total} products (run {run.pk})")
+        if not opts["wait"]:
+            if embedded_queue():
+                self.stdout.write("the embedded queue is served by `python manage.py serve`")
+            return
+        self._follow(run, opts["timeout"])
+
+    def _run_here(self):
+        plan = pipeline_run_create()
+        if plan is None:
+            self.stdout.write("nothing to do: every product has a prediction for this model version")
+            return
+        started = time.perf_counter()
+        with tqdm(total=plan.run.total, desc="pipeline", unit="product") as bar:
+            run = pipeline_run_here(plan=plan, progress=bar.update)
+        self._summary(run, time.perf_counter() - started)
+
+    def _follow(self, run: PipelineRun, timeout: float | None):
+        started = time.perf_counter()
+        with tqdm(total=run.total, desc="pipeline", unit="product") as bar:
+            while True:
+                run.refresh_from_db()
+                bar.n = run.done + run.failed
+                bar.refresh()
+                if run.status in (PipelineRun.Status.FINISHED, PipelineRun.Status.FAILED):
+                    break
+                if timeout and time.perf_counter() - started > timeout:
+                    raise CommandError(f"run {run.pk} not finished after {timeout:.0f}s ({bar.n}/{run.total})")
+                time.sleep(1)
+        self._summary(run, time.perf_counter() - started)
+
+    def _summary(self, run: PipelineRun, seconds: float):
+        self.stdout.write(self.style.SUCCESS(
+            f"run {run.pk}: {run.done} predicted, {run.failed} without a prediction, "
+            f"{seconds:.1f}s ({run.total / max(seconds, 1e-9):.2f} products/s)"))

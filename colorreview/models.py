@@ -1,0 +1,231 @@
+"""Catalogue, predictions, suggestions and the append-only review history."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class ColorName(models.Model):
+    """One colour of the catalogue vocabulary (seeded from the catalogue's baseColour values)."""
+
+    name = models.CharField(max_length=64, unique=True)
+    hex = models.CharField(max_length=7, help_text="reference colour, #rrggbb")
+    family = models.CharField(max_length=32, help_text="e.g. Navy Blue belongs to Blue")
+    nameable = models.BooleanField(default=True, help_text="the KD-tree may name pixel colours with it "
+                                                           "(off for textures and metals)")
+    aliases = models.TextField(blank=True, help_text="other spellings, separated by |")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["family", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CategoryRegion(models.Model):
+    """Which garment region a product category advertises."""
+
+    class Region(models.TextChoices):
+        UPPER = "upper", "upper-body cloth"
+        LOWER = "lower", "lower-body cloth"
+        FULL = "full", "full-body cloth"
+
+    category = models.CharField(max_length=100, unique=True)
+    region = models.CharField(max_length=8, choices=Region.choices)
+
+    class Meta:
+        ordering = ["category"]
+
+    def __str__(self) -> str:
+        return f"{self.category} → {self.region}"
+
+
+class ImportBatch(models.Model):
+    source_name = models.CharField(max_length=255)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_created = models.PositiveIntegerField(default=0)
+    rows_updated = models.PositiveIntegerField(default=0)
+    rows_failed = models.PositiveIntegerField(default=0)
+    problems = models.JSONField(default=list, blank=True, help_text="[{line, sku, reason, imported}]")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.source_name} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class Product(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "waiting for the pipeline"
+        QUEUED = "queued", "queued"
+        PREDICTED = "predicted", "predicted"
+        NO_PREDICTION = "no_prediction", "no prediction"
+        FAILED = "failed", "failed"
+
+    sku = models.CharField(max_length=128, unique=True)
+    title = models.CharField(max_length=500, blank=True)
+    category = models.CharField(max_length=100, blank=True, db_index=True)
+    image = models.CharField(max_length=255, blank=True, help_text="path inside MEDIA_ROOT")
+    image_source = models.CharField(max_length=1000, blank=True, help_text="path as imported")
+    image_checksum = models.CharField(max_length=64, blank=True, db_index=True)
+    image_error = models.TextField(blank=True)
+    seller_color_raw = models.CharField(max_length=100, blank=True, help_text="as the seller wrote it")
+    seller_color = models.ForeignKey(ColorName, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+", help_text="vocabulary colour it maps to")
+    final_color = models.CharField(max_length=100, blank=True,
+                                   help_text="colour the catalogue should carry now")
+    attributes = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    status_detail = models.TextField(blank=True)
+    import_batch = models.ForeignKey(ImportBatch, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["sku"]
+
+    def __str__(self) -> str:
+        return self.sku
+
+    @property
+    def seller_color_unmapped(self) -> bool:
+        return bool(self.seller_color_raw.strip()) and self.seller_color_id is None
+
+    @property
+    def seller_color_display(self) -> str:
+        return self.seller_color.name if self.seller_color_id else self.seller_color_raw
+
+
+class PipelineRun(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        FINISHED = "finished"
+        FAILED = "failed"
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    model_version = models.CharField(max_length=200)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    @property
+    def progress(self) -> float:
+        return (self.done + self.failed) / self.total if self.total else 1.0
+
+
+class Prediction(models.Model):
+    """The pipeline's reading of one product image with one model version (never rewritten)."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="predictions")
+    image_checksum = models.CharField(max_length=64)
+    model_version = models.CharField(max_length=200)
+    config = models.JSONField(default=dict)
+    predicted_color = models.CharField(max_length=64, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    family = models.CharField(max_length=32, blank=True)
+    probabilities = models.JSONField(default=dict)
+    dominant_colors = models.JSONField(default=list)
+    region = models.CharField(max_length=16, blank=True)
+    garment_fraction = models.FloatField(default=0)
+    flags = models.JSONField(default=list)
+    error = models.TextField(blank=True)
+    seconds = models.FloatField(default=0)
+    mask = models.CharField(max_length=255, blank=True, help_text="mask PNG inside MEDIA_ROOT")
+    run = models.ForeignKey(PipelineRun, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "image_checksum", "model_version"],
+                                    name="one_prediction_per_image_and_model"),
+        ]
+
+
+class Suggestion(models.Model):
+    class Kind(models.TextChoices):
+        IMPUTE = "impute", "imputation"
+        MISLABEL = "mislabel", "mislabel"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        ACCEPTED = "accepted"
+        REJECTED = "rejected"
+        CORRECTED = "corrected"
+        SUPERSEDED = "superseded"
+
+    class Severity(models.TextChoices):
+        NONE = "", "—"
+        FAMILY = "family", "different colour family"
+        SHADE = "shade", "shade within the family"
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="suggestions")
+    prediction = models.ForeignKey(Prediction, on_delete=models.CASCADE, related_name="suggestions")
+    kind = models.CharField(max_length=10, choices=Kind.choices, db_index=True)
+    severity = models.CharField(max_length=8, choices=Severity.choices, blank=True, default="")
+    seller_color = models.CharField(max_length=100, blank=True, help_text="seller's tag when suggested")
+    suggested_color = models.CharField(max_length=64)
+    confidence = models.FloatField()
+    score = models.FloatField(help_text="calibrated probability that the suggestion is right")
+    expected_precision = models.FloatField(null=True, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True)
+    final_color = models.CharField(max_length=100, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-score", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["product"], condition=Q(status="pending"),
+                                    name="one_pending_suggestion_per_product"),
+        ]
+
+
+class ReviewEvent(models.Model):
+    """Append-only history of every decision: who, when, from, to, why, model version."""
+
+    class Action(models.TextChoices):
+        SUGGESTED = "suggested"
+        ACCEPT = "accept"
+        REJECT = "reject"
+        CORRECT = "correct"
+        SUPERSEDE = "supersede"
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="events")
+    suggestion = models.ForeignKey(Suggestion, null=True, blank=True, on_delete=models.CASCADE,
+                                   related_name="events")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    action = models.CharField(max_length=10, choices=Action.choices)
+    from_status = models.CharField(max_length=12, blank=True)
+    to_status = models.CharField(max_length=12, blank=True)
+    from_color = models.CharField(max_length=100, blank=True)
+    to_color = models.CharField(max_length=100, blank=True)
+    note = models.TextField(blank=True)
+    model_version = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("review events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("review events are append-only")

@@ -1,0 +1,82 @@
+"""Read-only queries used by the pages, the API and the commands."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Q, QuerySet
+
+from . import roles
+from .models import PipelineRun, Prediction, Product, ReviewEvent, Suggestion
+
+
+def suggestion_queue(*, user, kind: str | None = None, status: str = Suggestion.Status.PENDING,
+                     color: str | None = None, category: str | None = None, search: str | None = None,
+                     min_confidence: float | None = None) -> QuerySet[Suggestion]:
+    """Suggestions the user may see, most certain first."""
+    qs = Suggestion.objects.select_related("product", "product__seller_color", "prediction", "decided_by")
+    visible = [k for k in ("mislabel", "impute") if roles.can_decide(user, k)]
+    if roles.has_role(user, roles.ADMIN):
+        visible = ["mislabel", "impute"]
+    qs = qs.filter(kind__in=visible)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if status:
+        qs = qs.filter(status=status)
+    if color:
+        qs = qs.filter(suggested_color=color)
+    if category:
+        qs = qs.filter(product__category__iexact=category)
+    if search:
+        qs = qs.filter(Q(product__sku__icontains=search) | Q(product__title__icontains=search))
+    if min_confidence is not None:
+        qs = qs.filter(confidence__gte=min_confidence)
+    return qs.order_by("-score", "id")
+
+
+def queue_counts(*, user) -> dict[str, int]:
+    qs = suggestion_queue(user=user)
+    counts = dict(qs.values_list("kind").annotate(n=Count("id")).order_by())
+    return {"mislabel": counts.get("mislabel", 0), "impute": counts.get("impute", 0)}
+
+
+def dashboard_stats() -> dict:
+    status = dict(Product.objects.values_list("status").annotate(n=Count("id")).order_by())
+    suggestions = Suggestion.objects.exclude(status=Suggestion.Status.SUPERSEDED)
+    by = dict(suggestions.values_list("status").annotate(n=Count("id")).order_by())
+    return {
+        "products": sum(status.values()),
+        "status": status,
+        "unmapped": Product.objects.exclude(seller_color_raw="").filter(seller_color__isnull=True).count(),
+        "untagged": Product.objects.filter(seller_color_raw="").count(),
+        "pending": by.get("pending", 0),
+        "decided": sum(v for k, v in by.items() if k != "pending"),
+        "pending_by_kind": dict(suggestions.filter(status="pending").values_list("kind").annotate(
+            n=Count("id")).order_by()),
+    }
+
+
+def active_runs() -> QuerySet[PipelineRun]:
+    return PipelineRun.objects.filter(status__in=[PipelineRun.Status.QUEUED, PipelineRun.Status.RUNNING])
+
+
+def product_history(product: Product) -> QuerySet[ReviewEvent]:
+    return product.events.select_related("actor", "suggestion").order_by("created_at", "id")
+
+
+def product_predictions(product: Product) -> QuerySet[Prediction]:
+    return product.predictions.order_by("-created_at", "-id")
+
+
+def product_list(*, status: str | None = None, category: str | None = None, search: str | None = None,
+                 seller_color: str | None = None, unmapped: bool | None = None) -> QuerySet[Product]:
+    qs = Product.objects.select_related("seller_color").order_by("sku")
+    if status:
+        qs = qs.filter(status=status)
+    if category:
+        qs = qs.filter(category__iexact=category)
+    if search:
+        qs = qs.filter(Q(sku__icontains=search) | Q(title__icontains=search))
+    if seller_color:
+        qs = qs.filter(Q(seller_color__name__iexact=seller_color) | Q(seller_color_raw__iexact=seller_color))
+    if unmapped:
+        qs = qs.exclude(seller_color_raw="").filter(seller_color__isnull=True)
+    return qs

@@ -1,0 +1,204 @@
+"""Running the pipeline over products and storing what it found."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, OuterRef
+from django.utils import timezone
+from PIL import Image
+from scipy import ndimage
+
+from inference.pipeline import ColorPrediction, ImageInput, Pipeline, PipelineConfig
+
+from ..models import PipelineRun, Prediction, Product
+from .suggestions import suggestion_refresh
+from .vocabulary import configuration_digest, db_region_table, db_vocabulary
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_cache: dict[str, Pipeline] = {}
+
+#: outline colours of the review overlay per region: upper, lower, full (foreground fallback: grey)
+REGION_COLORS = {"upper": (230, 57, 70), "lower": (29, 120, 216), "full": (42, 157, 90)}
+
+
+def current_pipeline() -> Pipeline:
+    """The pipeline for the current settings, vocabulary and region table (built once per process)."""
+    digest = configuration_digest()
+    key = f"{settings.COLORREVIEW_SEGMENTER}/{settings.COLORREVIEW_CLASSIFIER}/{digest}"
+    with _lock:
+        if key not in _cache:
+            _cache.clear()
+            _cache[key] = Pipeline(
+                PipelineConfig(segmenter=settings.COLORREVIEW_SEGMENTER,
+                               classifier=settings.COLORREVIEW_CLASSIFIER, keep_masks=True),
+                vocabulary=db_vocabulary(), region_table=db_region_table(),
+                weights_dir=settings.COLORREVIEW_WEIGHTS_DIR)
+            _cache[key].config_digest = digest
+        return _cache[key]
+
+
+def model_version(pipeline: Pipeline | None = None) -> str:
+    pipeline = pipeline or current_pipeline()
+    return f"{pipeline.version}+cfg{pipeline.config_digest}"
+
+
+def products_to_predict(version: str):
+    """Products with a usable image and no prediction for that image and model version."""
+    done = Prediction.objects.filter(product=OuterRef("pk"), image_checksum=OuterRef("image_checksum"),
+                                     model_version=version)
+    return (Product.objects.exclude(image_checksum="").filter(image_error="")
+            .annotate(done=Exists(done)).filter(done=False))
+
+
+@dataclass
+class RunPlan:
+    run: PipelineRun
+    batches: list[list[int]]
+
+
+def pipeline_run_create(*, user=None, product_ids: list[int] | None = None,
+                        batch_size: int | None = None) -> RunPlan | None:
+    """Create a run over ``product_ids`` (default: everything not yet predicted). None if nothing to do."""
+    version = model_version()
+    todo = products_to_predict(version)
+    if product_ids is not None:
+        todo = todo.filter(pk__in=product_ids)
+    ids = list(todo.order_by("pk").values_list("pk", flat=True))
+    if not ids:
+        return None
+    size = batch_size or settings.COLORREVIEW_BATCH_SIZE
+    with transaction.atomic():
+        run = PipelineRun.objects.create(created_by=user if user and user.is_authenticated else None,
+                                         model_version=version, total=len(ids))
+        Product.objects.filter(pk__in=ids).update(status=Product.Status.QUEUED, status_detail="")
+    return RunPlan(run, [ids[i:i + size] for i in range(0, len(ids), size)])
+
+
+def overlay_image(garment: np.ndarray, region: str | None) -> Image.Image:
+    """RGBA overlay for reviewers: everything but the garment is veiled in white and the garment
+    gets a thin outline, so that its own colours are shown untouched."""
+    h, w = garment.shape
+    rgba = np.zeros((h, w, 4), dtype=np.uint8)
+    rgba[~garment] = (255, 255, 255, 150)
+    edge = garment & ~ndimage.binary_erosion(garment, iterations=2)
+    rgba[edge] = (*REGION_COLORS.get(region or "", (90, 90, 90)), 255)
+    return Image.fromarray(rgba, "RGBA")
+
+
+def _save_mask(garment: np.ndarray, region: str | None, checksum: str, version_tag: str) -> str:
+    rel = f"masks/{checksum[:2]}/{checksum}-{version_tag}.png"
+    path = Path(settings.MEDIA_ROOT) / rel
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        overlay_image(garment, region).save(path, optimize=True)
+    return rel
+
+
+def _prediction_fields(result: ColorPrediction, pipeline: Pipeline, checksum: str, version: str) -> dict:
+    mask = ""
+    if result.garment_mask is not None and result.garment_mask.any():
+        mask = _save_mask(result.garment_mask, result.region, checksum,
+                          hashlib.sha1(version.encode()).hexdigest()[:10])
+    return {
+        "config": pipeline.describe(),
+        "predicted_color": result.predicted_color or "",
+        "confidence": result.confidence,
+        "family": result.family or "",
+        "probabilities": result.probabilities,
+        "dominant_colors": [{"color": d.color, "hex": d.hex, "fraction": round(d.fraction, 4),
+                             "family": d.family, "name": d.palette_name, "delta_e": round(d.delta_e, 2)}
+                            for d in result.dominant_colors[:5]],
+        "region": result.region or "",
+        "garment_fraction": result.garment_fraction,
+        "flags": list(result.flags),
+        "error": result.error or "",
+        "seconds": result.seconds,
+        "mask": mask,
+    }
+
+
+def predict_products(*, product_ids: list[int], run_id: int | None = None) -> dict[str, int]:
+    """Predict the given products. Idempotent: an existing prediction for the same image and
+    model version is reused, never duplicated. Returns counts of products with a prediction
+    (``done``) and without one (``failed``: unreadable image, no garment found, ...)."""
+    pipeline = current_pipeline()
+    version = model_version(pipeline)
+    products = list(Product.objects.filter(pk__in=product_ids).order_by("pk"))
+    existing = {(pid, checksum): pk for pk, pid, checksum in Prediction.objects.filter(
+        product__in=products, model_version=version).values_list("pk", "product_id", "image_checksum")}
+    todo = [p for p in products if p.image_checksum and (p.id, p.image_checksum) not in existing]
+    outcomes = [_reuse(p, existing[(p.id, p.image_checksum)]) for p in products
+                if (p.id, p.image_checksum) in existing]
+    outcomes += [False for p in products if not p.image_checksum]
+    results = pipeline.predict_batch(
+        [ImageInput(Path(settings.MEDIA_ROOT) / p.image, p.category or None, p.sku) for p in todo])
+    outcomes += [_store(p, r, pipeline, version, run_id) for p, r in zip(todo, results)]
+    counts = {"done": sum(outcomes), "failed": len(outcomes) - sum(outcomes)}
+    if run_id:
+        run_progress(run_id, counts["done"], counts["failed"])
+    return counts
+
+
+def _store(product: Product, result: ColorPrediction, pipeline: Pipeline, version: str, run_id) -> bool:
+    fields = _prediction_fields(result, pipeline, product.image_checksum, version)
+    with transaction.atomic():
+        try:
+            prediction, _ = Prediction.objects.get_or_create(
+                product=product, image_checksum=product.image_checksum, model_version=version,
+                defaults={**fields, "run_id": run_id})
+        except IntegrityError:  # a concurrent worker stored it first
+            prediction = Prediction.objects.get(product=product, image_checksum=product.image_checksum,
+                                                model_version=version)
+        _mark_product(product, prediction)
+        if _usable(prediction):
+            suggestion_refresh(product=Product.objects.get(pk=product.pk), prediction=prediction)
+    return _usable(prediction)
+
+
+def _reuse(product: Product, prediction_id: int) -> bool:
+    prediction = Prediction.objects.get(pk=prediction_id)
+    _mark_product(product, prediction)
+    return _usable(prediction)
+
+
+def _usable(prediction: Prediction) -> bool:
+    return prediction.error == "" and bool(prediction.predicted_color)
+
+
+def _mark_product(product: Product, prediction: Prediction) -> None:
+    status = Product.Status.PREDICTED if _usable(prediction) else Product.Status.NO_PREDICTION
+    Product.objects.filter(pk=product.pk, image_checksum=prediction.image_checksum).update(
+        status=status, status_detail=prediction.error)
+
+
+def run_progress(run_id: int, done: int, failed: int) -> None:
+    PipelineRun.objects.filter(pk=run_id).update(done=F("done") + done, failed=F("failed") + failed,
+                                                 status=PipelineRun.Status.RUNNING)
+    _maybe_finish(run_id)
+
+
+def _maybe_finish(run_id: int) -> None:
+    run = PipelineRun.objects.get(pk=run_id)
+    if run.done + run.failed >= run.total:
+        PipelineRun.objects.filter(pk=run_id).exclude(status=PipelineRun.Status.FINISHED).update(
+            status=PipelineRun.Status.FINISHED, finished_at=timezone.now())
+
+
+def run_record_failure(*, run_id: int | None, product_ids: list[int], error: str) -> None:
+    """A batch failed for good (after retries): mark its products and count them as failed."""
+    message = f"pipeline error: {error}"[:2000]
+    Product.objects.filter(pk__in=product_ids, status=Product.Status.QUEUED).update(
+        status=Product.Status.FAILED, status_detail=message)
+    if run_id:
+        PipelineRun.objects.filter(pk=run_id).update(error=message)
+        run_progress(run_id, 0, len(product_ids))

@@ -1,0 +1,166 @@
+"""Turning predictions into suggestions: impute a missing tag, flag a tag that disagrees."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+
+from inference.classify.model import DEFAULT_WEIGHTS
+from inference.colors import ColorVocabulary
+from inference.errors import WeightsError
+from inference.weights import load_card
+
+from ..models import Prediction, Product, ReviewEvent, Suggestion
+from .vocabulary import db_vocabulary
+
+#: used when neither the settings nor the model card give a threshold
+FALLBACK_THRESHOLDS = {"impute": 0.8, "mislabel": 0.9}
+
+
+@dataclass(frozen=True)
+class Threshold:
+    kind: str
+    value: float
+    expected_precision: float | None  # from the model card's validation curve
+    coverage: float | None  # share of candidates it lets through on validation
+    source: str  # "settings", "model card" or "default"
+
+
+def _card_calibration() -> dict:
+    """The shipped classifier's calibration (thresholds and validation curves), if any."""
+    if settings.COLORREVIEW_CLASSIFIER != "timm":
+        return {}
+    try:
+        return load_card(DEFAULT_WEIGHTS, settings.COLORREVIEW_WEIGHTS_DIR).get("calibration", {})
+    except WeightsError:
+        return {}
+
+
+def _interpolate(curve: list[list[float]], value: float) -> tuple[float | None, float | None]:
+    """(precision, coverage) of the first curve point at or above ``value``."""
+    for threshold, precision, coverage in sorted(curve):
+        if threshold >= value - 1e-9:
+            return precision, coverage
+    return None, None
+
+
+def active_thresholds() -> dict[str, Threshold]:
+    calibration = _card_calibration()
+    out = {}
+    for kind in ("impute", "mislabel"):
+        configured = getattr(settings, f"COLORREVIEW_{kind.upper()}_THRESHOLD")
+        card = calibration.get(kind, {})
+        if configured is not None:
+            value, source = configured, "settings"
+        elif "threshold" in card:
+            value, source = float(card["threshold"]), "model card"
+        else:
+            value, source = FALLBACK_THRESHOLDS[kind], "default"
+        precision, coverage = _interpolate(card.get("curve", []), value)
+        out[kind] = Threshold(kind, value, precision, coverage, source)
+    return out
+
+
+def tag_support(probabilities: dict[str, float], tag: str, vocabulary: ColorVocabulary) -> tuple[float, float]:
+    """(P(exactly the tag), P(the tag's family)) under a prediction's probabilities."""
+    family = vocabulary.family(tag)
+    exact = float(probabilities.get(tag, 0.0))
+    fam = float(sum(p for c, p in probabilities.items() if vocabulary.family(c) == family))
+    return exact, fam
+
+
+@dataclass(frozen=True)
+class Candidate:
+    kind: str
+    severity: str
+    color: str
+    score: float
+    threshold: Threshold
+
+
+def candidate_for(product: Product, prediction: Prediction, vocabulary: ColorVocabulary,
+                  thresholds: dict[str, Threshold]) -> Candidate | None:
+    predicted, confidence = prediction.predicted_color, prediction.confidence or 0.0
+    if not predicted or prediction.error:
+        return None
+    tag = product.seller_color.name if product.seller_color_id else None
+    if tag is None:  # missing, or written in words the vocabulary does not know
+        t = thresholds["impute"]
+        return Candidate("impute", "", predicted, confidence, t) if confidence >= t.value else None
+    exact, family_p = tag_support(prediction.probabilities, tag, vocabulary)
+    same_family = vocabulary.family(predicted) == vocabulary.family(tag)
+    t = thresholds["mislabel"]
+    if not same_family and 1 - family_p >= t.value:
+        return Candidate("mislabel", "family", predicted, 1 - family_p, t)
+    if (settings.COLORREVIEW_SHADE_SUGGESTIONS and same_family and predicted != tag
+            and confidence >= settings.COLORREVIEW_SHADE_THRESHOLD and exact < 0.05):
+        shade = Threshold("mislabel", settings.COLORREVIEW_SHADE_THRESHOLD, None, None, "settings")
+        return Candidate("mislabel", "shade", predicted, confidence, shade)
+    return None
+
+
+@transaction.atomic
+def suggestion_refresh(*, product: Product, prediction: Prediction | None = None) -> Suggestion | None:
+    """Bring the product's open suggestion in line with its latest prediction and seller tag."""
+    prediction = prediction or latest_prediction(product)
+    pending = Suggestion.objects.select_for_update().filter(product=product, status=Suggestion.Status.PENDING).first()
+    if prediction is None:
+        return pending
+    candidate = candidate_for(product, prediction, db_vocabulary(), active_thresholds())
+    if pending and candidate and _same(pending, candidate, prediction, product):
+        return pending
+    if pending:
+        _supersede(pending, "a newer prediction or tag replaced it")
+    if candidate is None or _already_decided(product, prediction, candidate):
+        return None
+    suggestion = Suggestion.objects.create(
+        product=product, prediction=prediction, kind=candidate.kind, severity=candidate.severity,
+        seller_color=product.seller_color_display, suggested_color=candidate.color,
+        confidence=prediction.confidence or 0.0, score=round(candidate.score, 4),
+        expected_precision=candidate.threshold.expected_precision)
+    ReviewEvent.objects.create(
+        product=product, suggestion=suggestion, action=ReviewEvent.Action.SUGGESTED,
+        to_status=Suggestion.Status.PENDING, from_color=product.seller_color_display,
+        to_color=candidate.color, model_version=prediction.model_version,
+        note=f"{candidate.kind} at score {candidate.score:.3f} (threshold {candidate.threshold.value:.3f}, "
+             f"{candidate.threshold.source})")
+    return suggestion
+
+
+def latest_prediction(product: Product) -> Prediction | None:
+    return (Prediction.objects.filter(product=product, image_checksum=product.image_checksum)
+            .order_by("-created_at", "-id").first())
+
+
+def _same(pending: Suggestion, candidate: Candidate, prediction: Prediction, product: Product) -> bool:
+    return (pending.kind == candidate.kind and pending.suggested_color == candidate.color
+            and pending.seller_color == product.seller_color_display and pending.prediction_id == prediction.id)
+
+
+def _already_decided(product: Product, prediction: Prediction, candidate: Candidate) -> bool:
+    """A reviewer already decided this very suggestion for this image and seller tag."""
+    return Suggestion.objects.filter(
+        product=product, prediction__image_checksum=prediction.image_checksum,
+        suggested_color=candidate.color, seller_color=product.seller_color_display,
+        status__in=[Suggestion.Status.ACCEPTED, Suggestion.Status.REJECTED, Suggestion.Status.CORRECTED],
+    ).exists()
+
+
+def _supersede(suggestion: Suggestion, why: str) -> None:
+    if Suggestion.objects.filter(pk=suggestion.pk, status=Suggestion.Status.PENDING).update(
+            status=Suggestion.Status.SUPERSEDED):
+        ReviewEvent.objects.create(
+            product=suggestion.product, suggestion=suggestion, action=ReviewEvent.Action.SUPERSEDE,
+            from_status=Suggestion.Status.PENDING, to_status=Suggestion.Status.SUPERSEDED,
+            from_color=suggestion.suggested_color, note=why,
+            model_version=suggestion.prediction.model_version)
+
+
+def precision_curve_points(kind: str) -> list[tuple[float, float, float]]:
+    return [tuple(p) for p in _card_calibration().get(kind, {}).get("curve", [])]
+
+
+__all__ = ["Threshold", "active_thresholds", "candidate_for", "latest_prediction", "suggestion_refresh",
+           "tag_support", "precision_curve_points"]

@@ -1,0 +1,159 @@
+"""Django settings. Everything comes from the environment, with defaults that work out of the box
+(SQLite, an embedded task queue, the shipped weights)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from .env import env_bool, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("COLORREVIEW_VAR_DIR", str(BASE_DIR / "var")))
+
+DEFAULT_SECRET = "colorreview-insecure-default-secret"
+SECRET_KEY = env_str("SECRET_KEY", DEFAULT_SECRET)
+DEBUG = env_bool("DEBUG", False)
+if not DEBUG and SECRET_KEY == DEFAULT_SECRET and not env_bool("COLORREVIEW_ALLOW_DEFAULT_SECRET", False):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is the built-in default while DEBUG is off: set SECRET_KEY "
+        "(or DEBUG=1 for local use)"
+    )
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_htmx",
+    "colorreview",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "colorreview.urls"
+WSGI_APPLICATION = "colorreview.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "colorreview.views.context.roles_context",
+            ],
+        },
+    }
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"), conn_max_age=60
+    )
+}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE",
+                                       "init_command": "PRAGMA journal_mode=WAL;"}
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
+                    if not DEBUG else "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+COLORREVIEW_MAX_UPLOAD_BYTES = env_int("COLORREVIEW_MAX_UPLOAD_BYTES", 500 * 1024 * 1024)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["colorreview.api.permissions.HasRole"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+}
+
+# --- task queue -------------------------------------------------------------------------
+# With CELERY_BROKER_URL set (e.g. redis://127.0.0.1:6379/0) tasks go to that broker and
+# its workers. Without it an embedded, server-less queue is used: a folder-backed broker
+# consumed by the worker that `manage.py serve` starts, and `run_pipeline --wait` runs the
+# same tasks in its own process.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "")
+COLORREVIEW_EMBEDDED_QUEUE = not CELERY_BROKER_URL
+QUEUE_DIR = VAR_DIR / "queue"
+if COLORREVIEW_EMBEDDED_QUEUE:
+    CELERY_BROKER_URL = "filesystem://"
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = env_int("COLORREVIEW_TASK_TIME_LIMIT", 1800)
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {"data_folder_in": str(QUEUE_DIR / "messages"), "data_folder_out": str(QUEUE_DIR / "messages"),
+     "processed_folder": str(QUEUE_DIR / "processed"), "store_processed": False}
+    if COLORREVIEW_EMBEDDED_QUEUE else {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600})
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- pipeline ---------------------------------------------------------------------------
+COLORREVIEW_SEGMENTER = env_str("COLORREVIEW_SEGMENTER", "u2net")
+COLORREVIEW_CLASSIFIER = env_str("COLORREVIEW_CLASSIFIER", "timm")
+COLORREVIEW_WEIGHTS_DIR = env_str("COLORREVIEW_WEIGHTS_DIR", "") or None
+COLORREVIEW_BATCH_SIZE = env_int("COLORREVIEW_BATCH_SIZE", 16)
+# Thresholds on calibrated probabilities; empty means "use the model card's calibrated value".
+COLORREVIEW_IMPUTE_THRESHOLD = env_float("COLORREVIEW_IMPUTE_THRESHOLD", None)
+COLORREVIEW_MISLABEL_THRESHOLD = env_float("COLORREVIEW_MISLABEL_THRESHOLD", None)
+COLORREVIEW_SHADE_SUGGESTIONS = env_bool("COLORREVIEW_SHADE_SUGGESTIONS", False)
+COLORREVIEW_SHADE_THRESHOLD = env_float("COLORREVIEW_SHADE_THRESHOLD", 0.9)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
+    "loggers": {"colorreview": {"level": env_str("LOG_LEVEL", "INFO")}},
+}

@@ -1,0 +1,29 @@
+"""Celery tasks: take ids, call one service, stay idempotent."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import Task, shared_task
+from django.db import InterfaceError, OperationalError
+
+from .services import predictions
+
+log = logging.getLogger(__name__)
+
+
+class RecordingTask(Task):
+    """Records a batch that failed for good on its products and its pipeline run."""
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        product_ids = kwargs.get("product_ids") or (args[0] if args else [])
+        run_id = kwargs.get("run_id") or (args[1] if len(args) > 1 else None)
+        log.error("pipeline batch %s failed: %s", task_id, exc)
+        predictions.run_record_failure(run_id=run_id, product_ids=product_ids, error=f"{type(exc).__name__}: {exc}")
+
+
+@shared_task(bind=True, base=RecordingTask, acks_late=True, max_retries=3,
+             autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, retry_jitter=True)
+def predict_products(self, product_ids: list[int], run_id: int | None = None) -> dict[str, int]:
+    """Run the colour pipeline over a batch of products (safe to deliver twice)."""
+    return predictions.predict_products(product_ids=product_ids, run_id=run_id)

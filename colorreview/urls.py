@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path, re_path
+
+from .views import pages, review
+
+urlpatterns = [
+    path("", pages.dashboard, name="dashboard"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("review/", review.queue, name="queue"),
+    path("review/<int:pk>/<str:action>/", review.decide, name="decide"),
+    path("imputations/", review.bulk, name="bulk"),
+    path("products/", pages.product_list, name="products"),
+    path("products/<path:sku>/", pages.product_detail, name="product"),
+    path("import/", pages.import_page, name="import"),
+    path("runs/start/", pages.run_start, name="run-start"),
+    path("runs/<int:pk>/progress/", pages.run_progress, name="run-progress"),
+    path("export.csv", pages.export_csv, name="export"),
+    path("api/", include("colorreview.api.urls")),
+    path("admin/", admin.site.urls),
+    re_path(r"^media/(?P<path>(images|masks)/.*)$", pages.media, name="media"),
+]

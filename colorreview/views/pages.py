@@ -1,0 +1,148 @@
+"""Dashboard, products, import, pipeline runs and export."""
+
+from __future__ import annotations
+
+import tempfile
+import zipfile
+from datetime import datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseStopPolling
+
+from .. import roles, selectors
+from ..models import PipelineRun, Product
+from ..services.catalog import ImportFailed
+from ..services.export import COLUMNS, export_rows
+from ..services.runs import catalog_import_and_queue, pipeline_run_start
+from ..services.suggestions import active_thresholds
+from .common import ANY_ROLE, role_required
+
+
+@login_required
+def dashboard(request):
+    if not roles.roles_of(request.user):
+        return render(request, "forbidden.html", {
+            "message": "Your account has no role yet. Ask an administrator to add you to the "
+                       "curator, merchandiser or admin group."}, status=403)
+    return render(request, "dashboard.html", {
+        "stats": selectors.dashboard_stats(), "runs": PipelineRun.objects.all()[:5],
+        "thresholds": active_thresholds(), "counts": selectors.queue_counts(user=request.user),
+    })
+
+
+@role_required(*ANY_ROLE)
+def product_list(request):
+    g = request.GET
+    qs = selectors.product_list(status=g.get("status") or None, category=g.get("category") or None,
+                                search=g.get("q") or None, unmapped=g.get("unmapped") == "1")
+    page = Paginator(qs, 50).get_page(g.get("page"))
+    return render(request, "products/list.html", {"page": page, "statuses": Product.Status.choices})
+
+
+@role_required(*ANY_ROLE)
+def product_detail(request, sku: str):
+    product = get_object_or_404(Product.objects.select_related("seller_color"), sku=sku)
+    return render(request, "products/detail.html", {
+        "product": product, "predictions": selectors.product_predictions(product)[:10],
+        "events": selectors.product_history(product), "suggestions": product.suggestions.order_by("-created_at"),
+    })
+
+
+def _extract_zip(upload, into: Path) -> None:
+    limit = settings.COLORREVIEW_MAX_UPLOAD_BYTES
+    with zipfile.ZipFile(upload) as archive:
+        total = sum(i.file_size for i in archive.infolist())
+        if total > limit:
+            raise ImportFailed(f"the image archive unpacks to {total:,} bytes (limit {limit:,})")
+        for info in archive.infolist():
+            target = (into / info.filename).resolve()
+            if not str(target).startswith(str(into.resolve())) or info.is_dir():
+                continue  # skip folders and paths that would escape the upload folder
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(info) as src, open(target, "wb") as dst:
+                dst.write(src.read())
+
+
+@role_required(roles.ADMIN)
+def import_page(request):
+    report, run = None, None
+    if request.method == "POST":
+        upload = request.FILES.get("catalog")
+        if upload is None:
+            messages.error(request, "Choose a catalogue CSV file.")
+            return redirect("import")
+        with tempfile.TemporaryDirectory(prefix="colorreview-upload-") as tmp:
+            images_dir = None
+            try:
+                if request.FILES.get("images"):
+                    _extract_zip(request.FILES["images"], Path(tmp))
+                    images_dir = Path(tmp)
+                report, run = catalog_import_and_queue(
+                    csv_bytes=upload.read(), source_name=upload.name, images_dir=images_dir,
+                    csv_dir=None, user=request.user)
+            except (ImportFailed, zipfile.BadZipFile) as exc:
+                messages.error(request, f"Import failed: {exc}")
+                return render(request, "import.html", {"report": None})
+    return render(request, "import.html", {"report": report, "run": run})
+
+
+@require_POST
+@role_required(roles.ADMIN)
+def run_start(request):
+    run = pipeline_run_start(user=request.user)
+    if run is None:
+        return HttpResponse('<p class="note">Every product already has a prediction for the current model.</p>')
+    return render(request, "runs/_progress.html", {"run": run})
+
+
+@role_required(*ANY_ROLE)
+def run_progress(request, pk: int):
+    run = get_object_or_404(PipelineRun, pk=pk)
+    response = render(request, "runs/_progress.html", {"run": run})
+    if run.status in (PipelineRun.Status.FINISHED, PipelineRun.Status.FAILED):
+        stop = HttpResponseStopPolling(response.content)
+        return stop
+    return response
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@role_required(roles.ADMIN)
+def export_csv(request):
+    import csv
+
+    writer = csv.writer(_Echo())
+
+    def stream():
+        yield writer.writerow(COLUMNS)
+        for row in export_rows():
+            yield writer.writerow(row)
+
+    name = f"colorreview-tags-{datetime.now():%Y%m%d-%H%M}.csv"
+    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+
+
+@role_required(*ANY_ROLE)
+def media(request, path: str):
+    """Product images and masks, for signed-in reviewers only."""
+    root = Path(settings.MEDIA_ROOT).resolve()
+    target = (root / path).resolve()
+    if not target.is_relative_to(root) or not target.is_file():
+        raise Http404("no such file")
+    response = FileResponse(open(target, "rb"))
+    response["Cache-Control"] = "private, max-age=86400"
+    return response

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "demo"
+SHARED = ROOT.parent / "shared" / "data"
+REQUIRE_SERVICES = os.environ.get("COLORREVIEW_REQUIRE_SERVICES") == "1"
+
+
+def need(condition: bool, why: str) -> None:
+    """Skip when a real component is missing, unless this run requires every component."""
+    if not condition:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"required component missing: {why}")
+        pytest.skip(why)
+
+
+def jpeg_bytes(color=(200, 30, 40), size=(120, 160), garment=True) -> bytes:
+    """A product shot: a coloured garment-like block on white."""
+    img = Image.new("RGB", size, (255, 255, 255))
+    if garment:
+        w, h = size
+        img.paste(color, (w // 5, h // 6, 4 * w // 5, 5 * h // 6))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=92)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def solid_rgb():
+    def make(color, size=(64, 64)):
+        return np.full((size[1], size[0], 3), color, dtype=np.uint8)
+
+    return make
+
+
+@pytest.fixture
+def demo_images(tmp_path) -> Path:
+    """A copy of a few bundled demo images (real catalogue photos)."""
+    out = tmp_path / "images"
+    out.mkdir()
+    for name in ("33757.jpg", "18893.jpg", "15590.jpg"):
+        shutil.copy(DEMO / "images" / name, out / name)
+    return out
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.QUEUE_DIR = tmp_path / "queue"
+
+
+@pytest.fixture
+def curator(db):
+    from tests.factories import UserFactory
+
+    return UserFactory(username="curator", roles=["curator"])
+
+
+@pytest.fixture
+def merchandiser(db):
+    from tests.factories import UserFactory
+
+    return UserFactory(username="merchandiser", roles=["merchandiser"])
+
+
+@pytest.fixture
+def admin_user(db):
+    from tests.factories import UserFactory
+
+    return UserFactory(username="boss", roles=["admin"])
+
+
+@pytest.fixture
+def outsider(db):
+    from tests.factories import UserFactory
+
+    return UserFactory(username="outsider")
+
+
+@pytest.fixture
+def thresholds(settings):
+    """Fixed thresholds, independent of the shipped model card."""
+    settings.COLORREVIEW_IMPUTE_THRESHOLD = 0.8
+    settings.COLORREVIEW_MISLABEL_THRESHOLD = 0.9
+    settings.COLORREVIEW_SHADE_SUGGESTIONS = False
+    return settings
