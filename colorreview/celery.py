@@ -17,7 +17,7 @@ def ensure_queue_folders() -> None:
     from django.conf import settings
 
     if settings.COLORREVIEW_EMBEDDED_QUEUE:
-        for key in ("data_folder_in", "processed_folder"):
+        for key in ("data_folder_in", "processed_folder", "control_folder"):
             os.makedirs(settings.CELERY_BROKER_TRANSPORT_OPTIONS[key], exist_ok=True)
 
 

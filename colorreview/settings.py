@@ -132,7 +132,8 @@ CELERY_TASK_TIME_LIMIT = env_int("COLORREVIEW_TASK_TIME_LIMIT", 1800)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {"data_folder_in": str(QUEUE_DIR / "messages"), "data_folder_out": str(QUEUE_DIR / "messages"),
-     "processed_folder": str(QUEUE_DIR / "processed"), "store_processed": False}
+     "processed_folder": str(QUEUE_DIR / "processed"), "control_folder": str(QUEUE_DIR / "control"),
+     "store_processed": False}
     if COLORREVIEW_EMBEDDED_QUEUE else {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600})
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
