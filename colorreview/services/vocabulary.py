@@ -2,36 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 
 from inference.colors import ColorVocabulary, default_vocabulary
-from inference.colors.vocabulary import DATA_DIR
 from inference.segment import RegionTable, default_region_table
 
 from ..models import CategoryRegion, ColorName
-
-
-def seed_vocabulary() -> int:  # used by tests that start from an empty table
-    """Create missing vocabulary rows from the shipped vocabulary; returns how many."""
-    created = 0
-    for e in default_vocabulary().entries:
-        _, new = ColorName.objects.get_or_create(
-            name=e.name, defaults={"hex": e.hex, "family": e.family, "nameable": e.kd,
-                                   "aliases": "|".join(e.aliases)})
-        created += new
-    return created
-
-
-def seed_regions() -> int:
-    created = 0
-    with open(DATA_DIR / "category_regions.csv", newline="") as fh:
-        for row in csv.DictReader(fh):
-            _, new = CategoryRegion.objects.get_or_create(category=row["category"],
-                                                          defaults={"region": row["region"]})
-            created += new
-    return created
 
 
 def vocabulary_rows() -> list[dict]:

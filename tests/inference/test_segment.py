@@ -9,8 +9,18 @@ import torch
 
 from inference.errors import UnknownComponentError, WeightsError
 from inference.imageio import load_image
-from inference.segment import (FULL, LOWER, SEGMENTERS, UPPER, BorderSegmenter, RegionTable, Segmentation,
-                               create_segmenter, get_segmenter, select_garment)
+from inference.segment import (
+    FULL,
+    LOWER,
+    SEGMENTERS,
+    UPPER,
+    BorderSegmenter,
+    RegionTable,
+    Segmentation,
+    create_segmenter,
+    get_segmenter,
+    select_garment,
+)
 from inference.segment.u2net import U2Net
 from inference.weights import WEIGHTS_DIR
 from tests.conftest import DEMO

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from colorreview.models import ReviewEvent
+from tests.factories import PredictionFactory, ProductFactory, SuggestionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+def _token_client(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    return client
+
+
+def _mislabel(sku="M1"):
+    product = ProductFactory(sku=sku, tag="Red", category="Shirts")
+    return SuggestionFactory(prediction=PredictionFactory(product=product, predicted_color="Blue"), kind="mislabel")
+
+
+def test_anonymous_and_role_less_callers_are_refused(api, outsider):
+    assert api.get("/api/products/").status_code in (401, 403)
+    assert _token_client(outsider).get("/api/products/").status_code == 403
+
+
+def test_products_list_and_filter_with_a_token(curator):
+    ProductFactory(sku="X1", tag="Sunset Glow", category="Jeans")
+    ProductFactory(sku="X2", tag="Red", category="Shirts")
+    client = _token_client(curator)
+    body = client.get("/api/products/").json()
+    assert body["count"] == 2
+    unmapped = client.get("/api/products/?unmapped=1").json()["results"]
+    assert [p["sku"] for p in unmapped] == ["X1"] and unmapped[0]["seller_color_unmapped"] is True
+    assert client.get("/api/products/?category=jeans").json()["count"] == 1
+    assert client.get("/api/products/X2/").json()["seller_color_mapped"] == "Red"
+
+
+def test_predictions_are_listed_by_sku(curator):
+    PredictionFactory(product=ProductFactory(sku="P9"), predicted_color="Olive")
+    rows = _token_client(curator).get("/api/predictions/?sku=P9").json()["results"]
+    assert rows[0]["predicted_color"] == "Olive" and rows[0]["model_version"] == "test-model"
+
+
+def test_accept_reject_correct_through_the_api(curator):
+    client = _token_client(curator)
+    a, b, c = _mislabel("A"), _mislabel("B"), _mislabel("C")
+    listed = client.get("/api/suggestions/?kind=mislabel").json()
+    assert listed["count"] == 3
+    r = client.post(f"/api/suggestions/{a.pk}/accept/", {"note": "ok"}, format="json")
+    assert r.status_code == 200 and r.json()["status"] == "accepted" and r.json()["decided_by"] == "curator"
+    assert client.post(f"/api/suggestions/{b.pk}/reject/").json()["final_color"] == "Red"
+    r = client.post(f"/api/suggestions/{c.pk}/correct/", {"color": "navy"}, format="json")
+    assert r.json()["final_color"] == "Navy Blue"
+    assert ReviewEvent.objects.filter(actor=curator).count() == 3
+
+
+def test_deciding_twice_is_a_conflict(curator, admin_user):
+    s = _mislabel()
+    assert _token_client(curator).post(f"/api/suggestions/{s.pk}/accept/").status_code == 200
+    r = _token_client(admin_user).post(f"/api/suggestions/{s.pk}/reject/")
+    assert r.status_code == 409 and "already accepted" in r.json()["detail"]
+
+
+def test_bad_corrections_and_wrong_roles(curator, merchandiser):
+    s = _mislabel()
+    r = _token_client(curator).post(f"/api/suggestions/{s.pk}/correct/", {"color": "Sunset Glow"}, format="json")
+    assert r.status_code == 400 and "vocabulary" in r.json()["detail"]
+    r = _token_client(merchandiser).post(f"/api/suggestions/{s.pk}/accept/")
+    assert r.status_code in (403, 404)
+
+
+def test_bulk_accept_through_the_api(merchandiser):
+    items = [SuggestionFactory(prediction=PredictionFactory(product=ProductFactory(tag=""), confidence=c),
+                               kind="impute") for c in (0.99, 0.6)]
+    r = _token_client(merchandiser).post("/api/suggestions/bulk-accept/", {"min_confidence": 0.9}, format="json")
+    assert r.status_code == 200 and r.json()["accepted"] == [items[0].pk]
+    r = _token_client(merchandiser).post("/api/suggestions/bulk-accept/", {}, format="json")
+    assert r.status_code == 400
+
+
+def test_session_authentication_works_too(api, curator):
+    api.force_login(curator)
+    assert api.get("/api/suggestions/").status_code == 200
+
+
+def test_starting_a_run_needs_the_admin_role(curator, admin_user, settings):
+    assert _token_client(curator).post("/api/runs/").status_code == 403
+    r = _token_client(admin_user).post("/api/runs/")
+    assert r.status_code == 200 and "every product" in r.json()["detail"]

@@ -1,0 +1,107 @@
+"""End-to-end: reviewers use the real UI in headless Chromium (Debian's, driven by Playwright)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from colorreview.models import Product, ReviewEvent, Suggestion
+from colorreview.services.catalog import import_catalog
+from colorreview.services.predictions import predict_products
+from tests.conftest import DEMO, ROOT, need
+from tests.factories import UserFactory
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-results"
+
+
+@pytest.fixture
+def browser():
+    need(Path(CHROMIUM).exists(), "Debian's chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # the test's own ORM calls run beside Playwright's loop
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield b
+        b.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def catalogue(tmp_path, thresholds):
+    for role in ("curator", "merchandiser", "admin"):
+        UserFactory(username=role, password="pw", roles=[role])
+    csv_path = tmp_path / "catalog.csv"
+    csv_path.write_text("sku,title,category,image,seller_color\n"
+                        f"E1,Polo,Tshirts,{DEMO / 'images/19557.jpg'},Red\n"
+                        f"E2,Shirt,Shirts,{DEMO / 'images/13760.jpg'},\n")
+    import_catalog(csv_bytes=csv_path.read_bytes(), source_name="catalog.csv", csv_dir=tmp_path)
+    predict_products(product_ids=list(Product.objects.values_list("pk", flat=True)))
+    return Suggestion.objects.get(product__sku="E1"), Suggestion.objects.get(product__sku="E2")
+
+
+def _login(page, base: str, username: str) -> None:
+    page.goto(f"{base}/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", "pw")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
+def test_reviewers_decide_in_the_browser(live_server, browser, catalogue):
+    mislabel, imputation = catalogue
+    ARTIFACTS.mkdir(exist_ok=True)
+    base = live_server.url
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+
+    _login(page, base, "curator")
+    page.goto(f"{base}/review/?kind=mislabel")
+    card = page.locator(f"#suggestion-{mislabel.pk}")
+    assert "Should be" in card.inner_text() and card.locator("img.mask").count() == 1
+    page.evaluate("window.__noReload = 'still here'")
+    card.get_by_role("button", name="Accept").click()
+    page.locator(f"#suggestion-{mislabel.pk} .decided").wait_for()
+    assert "Accepted by curator" in page.locator(f"#suggestion-{mislabel.pk}").inner_text()
+    assert page.evaluate("window.__noReload") == "still here"  # swapped by HTMX, no page load
+    page.screenshot(path=str(ARTIFACTS / "review-queue.png"), full_page=True)
+    page.get_by_role("button", name="Sign out").click()
+
+    _login(page, base, "merchandiser")
+    page.goto(f"{base}/imputations/")
+    page.check(f"input[name=ids][value='{imputation.pk}']")
+    page.get_by_role("button", name="Approve selected").click()
+    page.locator("#bulk-result").wait_for()
+    assert "Accepted 1" in page.locator("#bulk-result").inner_text()
+    page.get_by_role("button", name="Sign out").click()
+
+    _login(page, base, "admin")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export CSV").click()
+    rows = {r["sku"]: r for r in csv.DictReader(io.StringIO(Path(download.value.path()).read_text()))}
+
+    assert Suggestion.objects.get(pk=mislabel.pk).status == "accepted"
+    assert ReviewEvent.objects.filter(action="accept").count() == 2
+    assert (rows["E1"]["review_status"], rows["E1"]["final_color"], rows["E1"]["reviewed_by"]) == \
+        ("accepted", mislabel.suggested_color, "curator")
+    assert (rows["E2"]["suggestion"], rows["E2"]["final_color"]) == ("impute", imputation.suggested_color)
+
+
+def test_an_outsider_sees_nothing(live_server, browser, catalogue):
+    UserFactory(username="nobody", password="pw")
+    page = browser.new_page()
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", "nobody")
+    page.fill("input[name=password]", "pw")
+    page.click("button[type=submit]")
+    assert "no role yet" in page.content()
+    page.goto(f"{live_server.url}/review/")
+    assert page.locator("#forbidden").count() == 1

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.core.management import call_command
+
+from colorreview.services.export import COLUMNS, neutralise, write_export
+from colorreview.services.review import suggestion_accept
+from tests.factories import PredictionFactory, ProductFactory, SuggestionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _rows():
+    buf = io.StringIO()
+    write_export(buf)
+    buf.seek(0)
+    return list(csv.DictReader(buf))
+
+
+def test_columns_are_exactly_the_documented_ones():
+    ProductFactory()
+    buf = io.StringIO()
+    write_export(buf)
+    assert buf.getvalue().splitlines()[0] == (
+        "sku,title,category,seller_color,predicted_color,confidence,suggestion,review_status,final_color,"
+        "reviewed_by,reviewed_at")
+    assert COLUMNS[-1] == "reviewed_at"
+
+
+def test_final_colour_follows_the_decisions(curator):
+    plain = ProductFactory(sku="A-plain", tag="Black")
+    PredictionFactory(product=plain, predicted_color="Black", confidence=0.99)
+    pending = ProductFactory(sku="B-pending", tag="Red")
+    SuggestionFactory(prediction=PredictionFactory(product=pending, predicted_color="Blue"))
+    accepted = ProductFactory(sku="C-accepted", tag="Red")
+    s = SuggestionFactory(prediction=PredictionFactory(product=accepted, predicted_color="Green"))
+    suggestion_accept(suggestion=s, user=curator)
+    rows = {r["sku"]: r for r in _rows()}
+    assert rows["A-plain"]["suggestion"] == "" and rows["A-plain"]["final_color"] == "Black"
+    assert rows["A-plain"]["predicted_color"] == "Black" and rows["A-plain"]["confidence"] == "0.9900"
+    assert (rows["B-pending"]["review_status"], rows["B-pending"]["final_color"]) == ("pending", "Red")
+    c = rows["C-accepted"]
+    assert (c["suggestion"], c["review_status"], c["final_color"], c["reviewed_by"]) == \
+        ("mislabel", "accepted", "Green", "curator")
+    assert c["reviewed_at"]
+
+
+@pytest.mark.parametrize("value, expected", [("=1+2", "'=1+2"), ("+33", "'+33"), ("-1", "'-1"), ("@SUM(A1)", "'@SUM(A1)"),
+                                             ("Navy Blue", "Navy Blue"), (None, "")])
+def test_formula_cells_are_neutralised(value, expected):
+    assert neutralise(value) == expected
+
+
+def test_export_command_writes_a_neutralised_file(tmp_path):
+    ProductFactory(sku="=HYPERLINK(\"http://x\")", title="@evil")
+    out = tmp_path / "tags.csv"
+    call_command("export_tags", "--out", str(out))
+    row = next(csv.DictReader(out.open()))
+    assert row["sku"].startswith("'=") and row["title"] == "'@evil"

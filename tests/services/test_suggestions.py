@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import pytest
+
+from colorreview.models import ReviewEvent, Suggestion
+from colorreview.services.review import suggestion_reject
+from colorreview.services.suggestions import active_thresholds, suggestion_refresh, tag_support
+from inference.colors import default_vocabulary
+from tests.factories import PredictionFactory, ProductFactory, probabilities
+
+pytestmark = pytest.mark.django_db
+
+
+def _predict(product, color, confidence, **extra):
+    return PredictionFactory(product=product, predicted_color=color, confidence=confidence,
+                             family=default_vocabulary().family(color),
+                             probabilities=probabilities(**{color: confidence}, **extra))
+
+
+def test_a_missing_tag_with_a_confident_prediction_is_imputed(thresholds):
+    product = ProductFactory(tag="")
+    s = suggestion_refresh(product=product, prediction=_predict(product, "Red", 0.93))
+    assert s.kind == "impute" and s.suggested_color == "Red" and s.score == pytest.approx(0.93)
+    event = ReviewEvent.objects.get(suggestion=s)
+    assert event.action == "suggested" and event.model_version == "test-model"
+
+
+def test_an_unsure_prediction_imputes_nothing(thresholds):
+    product = ProductFactory(tag="")
+    assert suggestion_refresh(product=product, prediction=_predict(product, "Red", 0.6)) is None
+    assert not Suggestion.objects.exists()
+
+
+def test_an_unmapped_tag_counts_as_missing(thresholds):
+    product = ProductFactory(tag="Sunset Glow")
+    s = suggestion_refresh(product=product, prediction=_predict(product, "Orange", 0.95))
+    assert s.kind == "impute" and s.seller_color == "Sunset Glow"
+
+
+def test_a_confident_disagreement_across_families_is_a_mislabel(thresholds):
+    product = ProductFactory(tag="Red")
+    s = suggestion_refresh(product=product, prediction=_predict(product, "Blue", 0.96))
+    assert s.kind == "mislabel" and s.severity == "family" and s.suggested_color == "Blue"
+
+
+def test_a_shade_within_the_family_is_not_flagged_by_default(thresholds):
+    product = ProductFactory(tag="Navy Blue")
+    assert suggestion_refresh(product=product, prediction=_predict(product, "Blue", 0.97)) is None
+
+
+def test_shade_flags_can_be_switched_on(thresholds):
+    thresholds.COLORREVIEW_SHADE_SUGGESTIONS = True
+    product = ProductFactory(tag="Navy Blue")
+    s = suggestion_refresh(product=product, prediction=_predict(product, "Blue", 0.97))
+    assert s.kind == "mislabel" and s.severity == "shade"
+
+
+def test_family_probability_protects_a_plausible_tag(thresholds):
+    # the top class disagrees, but much of the mass is on the tag's family: not worth a flag
+    product = ProductFactory(tag="Navy Blue")
+    prediction = _predict(product, "Black", 0.85, **{"Navy Blue": 0.12})
+    assert suggestion_refresh(product=product, prediction=prediction) is None
+    exact, family = tag_support(prediction.probabilities, "Navy Blue", default_vocabulary())
+    assert exact == pytest.approx(0.12) and family >= 0.12
+
+
+def test_thresholds_come_from_settings_before_the_model_card(settings):
+    settings.COLORREVIEW_IMPUTE_THRESHOLD = 0.55
+    settings.COLORREVIEW_MISLABEL_THRESHOLD = None
+    t = active_thresholds()
+    assert t["impute"].value == 0.55 and t["impute"].source == "settings"
+    assert t["mislabel"].source in ("model card", "default")
+
+
+def test_a_refresh_keeps_an_identical_pending_suggestion(thresholds):
+    product = ProductFactory(tag="")
+    prediction = _predict(product, "Red", 0.93)
+    first = suggestion_refresh(product=product, prediction=prediction)
+    again = suggestion_refresh(product=product, prediction=prediction)
+    assert first.pk == again.pk and Suggestion.objects.count() == 1
+
+
+def test_a_new_prediction_supersedes_the_pending_suggestion(thresholds):
+    product = ProductFactory(tag="")
+    first = suggestion_refresh(product=product, prediction=_predict(product, "Red", 0.93))
+    newer = PredictionFactory(product=product, model_version="v2", predicted_color="Blue", confidence=0.95,
+                              probabilities=probabilities(Blue=0.95))
+    second = suggestion_refresh(product=product, prediction=newer)
+    first.refresh_from_db()
+    assert first.status == "superseded" and second.suggested_color == "Blue"
+    assert Suggestion.objects.filter(status="pending").count() == 1
+
+
+def test_a_decided_suggestion_is_not_proposed_again(thresholds, curator):
+    product = ProductFactory(tag="Red")
+    prediction = _predict(product, "Blue", 0.96)
+    s = suggestion_refresh(product=product, prediction=prediction)
+    suggestion_reject(suggestion=s, user=curator)
+    product.refresh_from_db()
+    assert suggestion_refresh(product=product, prediction=prediction) is None
