@@ -50,3 +50,8 @@ def garment_view(rgb: np.ndarray, segmentation: Segmentation, category: str | No
         selection = select_garment(segmentation, category, table, foreground=foreground)
     crop = garment_crop(rgb, selection.mask, size) if selection.mask.any() else None
     return GarmentView(selection, crop)
+
+
+def whole_image_view(rgb: np.ndarray, size: int = 224) -> np.ndarray:
+    """The whole image, square-padded on white: the context view of a product."""
+    return garment_crop(rgb, np.ones(rgb.shape[:2], dtype=bool), size)

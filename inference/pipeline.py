@@ -17,7 +17,7 @@ from .classify import get_classifier
 from .colors import ColorNamer, ColorVocabulary, DominantColor, default_vocabulary, dominant_colors
 from .errors import ImageError, InferenceError
 from .fusion import Fusion
-from .garment import garment_view
+from .garment import garment_view, whole_image_view
 from .imageio import load_image
 from .segment import RegionTable, Segmentation, default_region_table, get_segmenter
 
@@ -115,13 +115,20 @@ class Pipeline:
             if crop is not None:
                 crops[i] = crop
         if crops:
-            probs = self.classifier.predict_proba(list(crops.values()))
-            for (i, _), p in zip(crops.items(), probs):
+            probs = self.classifier.predict_proba(self.views(crops, images))
+            for i, p in zip(crops, probs):
                 self._decide(results[i], p)
         per_image = (time.perf_counter() - started) / max(1, len(inputs))
         for r in results:
             r.seconds = round(per_image, 4)
         return results
+
+    def views(self, crops: dict[int, np.ndarray], images: dict[int, np.ndarray]) -> dict[str, list[np.ndarray]]:
+        """The inputs each classifier view reads, for the images that have a usable garment."""
+        out = {"garment": list(crops.values())}
+        if "image" in self.classifier.views:
+            out["image"] = [whole_image_view(images[i], self.crop_size) for i in crops]
+        return out
 
     def predict(self, source, category: str | None = None) -> ColorPrediction:
         return self.predict_batch([ImageInput(source, category)])[0]

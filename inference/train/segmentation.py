@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from ..evaluate.seg_metrics import IoUMeter
 from ..segment.u2net import U2Net
-from ..weights import save_weights
+from ..weights import load_weights, save_weights
 from .common import (
     ModelEma,
     StepBudget,
@@ -50,6 +50,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None)
     p.add_argument("--limit", type=int, default=None, help="use at most this many images per split")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.add_argument("--init", default=None,
+                   help="start from these weights: a best.pt of an earlier run, or a weights name")
+    p.add_argument("--init-dir", default=None, help="with --init NAME: the weights folder")
 
 
 def _loss(outputs: list[torch.Tensor], target: torch.Tensor) -> torch.Tensor:
@@ -92,7 +95,10 @@ def train(args: argparse.Namespace) -> dict:
     val_data = load_segmentation_data(args.data, "val", load_hw, args.limit)
     print(f"segmenter: {len(train_data)} train / {len(val_data)} val images on {device}", flush=True)
 
-    model = U2Net(args.width, 4).to(device, memory_format=torch.channels_last)
+    model = U2Net(args.width, 4)
+    if args.init:
+        model.load_state_dict(_initial_weights(args.init, args.init_dir))
+    model = model.to(device, memory_format=torch.channels_last)
     ema = ModelEma(model, 0.998)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     steps_per_epoch = max(1, len(train_data) // args.batch_size)
@@ -156,6 +162,14 @@ def train(args: argparse.Namespace) -> dict:
     return state
 
 
+def _initial_weights(init: str, init_dir: str | None) -> dict:
+    path = Path(init)
+    if path.is_file():
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        return state.get("model", state)
+    return load_weights(init, init_dir).state_dict
+
+
 def export(args: argparse.Namespace, out: Path) -> Path:
     best = torch.load(out / "best.pt", map_location="cpu", weights_only=False)
     card = {
@@ -170,7 +184,7 @@ def export(args: argparse.Namespace, out: Path) -> Path:
             "data": "clothing-co-parsing (train split: sha1(stem) % 100 >= 15)",
             "command": "python -m inference train-segmenter " + " ".join(
                 f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-                if k in ("width", "epochs", "minutes", "batch_size", "lr", "seed") and v is not None),
+                if k in ("width", "epochs", "minutes", "batch_size", "lr", "seed", "init") and v is not None),
             "epochs": best["metrics"]["epoch"],
             "steps": best["metrics"]["step"],
             "seed": args.seed,

@@ -38,6 +38,7 @@ def browser():
 
 @pytest.fixture
 def catalogue(tmp_path, thresholds):
+    thresholds.COLORREVIEW_IMPUTE_THRESHOLD = 0.5
     for role in ("curator", "merchandiser", "admin"):
         UserFactory(username=role, password="pw", roles=[role])
     csv_path = tmp_path / "catalog.csv"

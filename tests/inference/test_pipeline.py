@@ -30,14 +30,14 @@ def test_unknown_classifier_lists_the_known_ones():
 def test_every_registered_classifier_gives_probabilities(name):
     clf = get_classifier(name)
     crops = [np.full((224, 224, 3), c, dtype=np.uint8) for c in ((200, 30, 40), (30, 40, 80))]
-    probs = clf.predict_proba(crops)
+    probs = clf.predict_proba({view: crops for view in clf.views})
     assert probs.shape == (2, len(clf.classes))
     assert np.allclose(probs.sum(1), 1, atol=1e-5)
 
 
 def test_kdtree_classifier_reads_a_solid_colour():
     clf = get_classifier("kdtree")
-    probs = clf.predict_proba([np.full((64, 64, 3), (200, 30, 40), dtype=np.uint8)])
+    probs = clf.predict_proba({"garment": [np.full((64, 64, 3), (200, 30, 40), dtype=np.uint8)]})
     assert clf.classes[int(probs.argmax())] == "Red"
 
 

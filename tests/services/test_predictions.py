@@ -17,6 +17,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def catalogue(tmp_path, thresholds):
+    thresholds.COLORREVIEW_IMPUTE_THRESHOLD = 0.5  # the shipped models are not all that sure of the shirt
     (tmp_path / "broken.jpg").write_bytes(jpeg_bytes()[:300])
     csv = tmp_path / "catalog.csv"
     csv.write_text("sku,title,category,image,seller_color\n"

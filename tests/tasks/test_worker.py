@@ -44,7 +44,7 @@ def broker(request, tmp_path, settings):
     saved = (celery_app.conf.broker_url, dict(celery_app.conf.broker_transport_options or {}))
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": _database_url(),
            "MEDIA_ROOT": str(settings.MEDIA_ROOT), "COLORREVIEW_VAR_DIR": str(tmp_path / "var"),
-           "COLORREVIEW_IMPUTE_THRESHOLD": "0.8", "COLORREVIEW_MISLABEL_THRESHOLD": "0.9",
+           "COLORREVIEW_IMPUTE_THRESHOLD": "0.5", "COLORREVIEW_MISLABEL_THRESHOLD": "0.9",
            "PYTHONPATH": str(ROOT)}
     if kind == "redis":
         need(_redis_ok(), f"Redis at {REDIS_URL}")
