@@ -99,8 +99,12 @@ class Pipeline:
                 "segmenter": self.segmenter.describe(), "classifier": self.classifier.describe(),
                 "fusion": self.fusion.describe()}
 
-    def predict_batch(self, inputs: list[ImageInput]) -> list[ColorPrediction]:
-        started = time.perf_counter()
+    def analyse_batch(self, inputs: list[ImageInput]) -> tuple[list[ColorPrediction], dict[str, list], list[int]]:
+        """Everything but the classifier: load, segment, pick the garment, read its colours.
+
+        Returns the partial results, the classifier's views of the usable images and
+        their indices in ``inputs``.
+        """
         results = [ColorPrediction(key=item.key) for item in inputs]
         images: dict[int, np.ndarray] = {}
         for i, item in enumerate(inputs):
@@ -114,9 +118,14 @@ class Pipeline:
             crop = self._read_garment(results[i], rgb, seg, inputs[i].category)
             if crop is not None:
                 crops[i] = crop
-        if crops:
-            probs = self.classifier.predict_proba(self.views(crops, images))
-            for i, p in zip(crops, probs):
+        return results, self.views(crops, images), list(crops)
+
+    def predict_batch(self, inputs: list[ImageInput]) -> list[ColorPrediction]:
+        started = time.perf_counter()
+        results, views, usable = self.analyse_batch(inputs)
+        if usable:
+            probs = self.classifier.predict_proba(views)
+            for i, p in zip(usable, probs):
                 self._decide(results[i], p)
         per_image = (time.perf_counter() - started) / max(1, len(inputs))
         for r in results:

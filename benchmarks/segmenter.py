@@ -1,0 +1,100 @@
+"""Garment segmenter benchmark: IoU on the validation photos and CPU speed.
+
+    python benchmarks/segmenter.py --data ../shared/data/clothing-co-parsing
+
+IoU: the shipped U2-Net on every validation photo of Clothing Co-Parsing (split
+sha1(stem) % 100 < 15), predicted on the pipeline's working copy and compared at the
+annotation's full resolution; intersections and unions summed over the split.
+Speed: batches of 16 at the shipped input size, U2-NetP (shipped) and U2-Net full width,
+images per second and peak resident memory, each in its own process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def iou(data: Path, limit: int | None) -> dict:
+    from inference.evaluate.seg_metrics import IoUMeter
+    from inference.imageio import load_image
+    from inference.segment import get_segmenter
+    from inference.train.common import split_of
+    from inference.train.seg_data import label_lookup
+
+    seg = get_segmenter("u2net")
+    classes, _ = label_lookup(data)
+    stems = [p.stem for p in sorted((data / "masks").glob("*.png")) if split_of(p.stem) == "val"][:limit]
+    meter = IoUMeter()
+    for stem in stems:
+        truth = classes[np.asarray(Image.open(data / "masks" / f"{stem}.png"))]
+        labels = seg.segment(load_image(data / "photos" / f"{stem}.jpg").rgb).labels
+        full = np.asarray(Image.fromarray(labels).resize(truth.shape[::-1], Image.Resampling.NEAREST))
+        meter.update(full, truth)
+    return {"images": len(stems), **meter.summary(), "segmenter": seg.version}
+
+
+def speed(width: str, batch: int, repeats: int) -> dict:
+    import torch
+
+    from inference.segment.u2net import U2Net
+    from inference.weights import load_card
+
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    card = load_card("u2netp_garment")
+    h, w = card["input_size"]
+    model = U2Net(width, 4).eval().to(memory_format=torch.channels_last)
+    x = torch.randn(batch, 3, h, w).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        for chunk in x.split(4):
+            model(chunk)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for chunk in x.split(4):  # the segmenter's CPU chunking
+                model(chunk)
+            times.append(time.perf_counter() - start)
+    return {"width": width, "input_size": [h, w], "batch": batch, "threads": torch.get_num_threads(),
+            "images_per_second": round(batch / float(np.median(times)), 2),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "parameters": sum(p.numel() for p in model.parameters())}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=str(ROOT.parent / "shared/data/clothing-co-parsing"))
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--speed-only", action="store_true")
+    p.add_argument("--_speed", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args._speed:
+        print(json.dumps(speed(args._speed, args.batch, args.repeats)))
+        return
+    result = {}
+    if not args.speed_only:
+        result["iou"] = iou(Path(args.data), args.limit)
+        print(json.dumps(result["iou"]), flush=True)
+    result["speed"] = []
+    for width in ("small", "full"):
+        out = subprocess.run([sys.executable, __file__, "--_speed", width, "--batch", str(args.batch),
+                              "--repeats", str(args.repeats)], capture_output=True, text=True, check=True)
+        result["speed"].append(json.loads(out.stdout.strip().splitlines()[-1]))
+        print(json.dumps(result["speed"][-1]), flush=True)
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()

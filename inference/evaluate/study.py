@@ -1,0 +1,155 @@
+"""Running the pipeline over a labelled set and fitting / judging calibration, fusion and thresholds."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ..classify.model import calibrate
+from ..colors import ColorVocabulary
+from ..pipeline import ImageInput, Pipeline
+from ..suggest import IMPUTE, MISLABEL, Thresholds
+from . import noisy
+from .metrics import classification_report, fit_temperature
+
+BETAS = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0)
+
+
+@dataclass
+class LabelledItem:
+    key: str
+    path: Path
+    category: str | None
+    color: str
+
+
+@dataclass
+class Readings:
+    """What the pipeline saw on each usable item: member probabilities and KD-tree distribution."""
+
+    keys: list[str]
+    truth: list[str]
+    members: list[np.ndarray]  # one N x C array per classifier member
+    kd: np.ndarray  # N x C
+    failed: dict[str, str] = field(default_factory=dict)  # key -> why no prediction
+
+    def subset(self, mask: np.ndarray) -> Readings:
+        return Readings([k for k, m in zip(self.keys, mask) if m], [t for t, m in zip(self.truth, mask) if m],
+                        [p[mask] for p in self.members], self.kd[mask], self.failed)
+
+
+def read(pipeline: Pipeline, items: list[LabelledItem], batch: int = 16) -> Readings:
+    keys, truth, members, kd, failed = [], [], [], [], {}
+    for start in tqdm(range(0, len(items), batch), desc="pipeline", unit="batch"):
+        chunk = items[start:start + batch]
+        results, views, usable = pipeline.analyse_batch([ImageInput(i.path, i.category, i.key) for i in chunk])
+        for item, r in zip(chunk, results):
+            if r.error:
+                failed[item.key] = r.error
+        if not usable:
+            continue
+        probs = pipeline.classifier.member_probabilities(views) if hasattr(pipeline.classifier, "members") \
+            else [pipeline.classifier.predict_proba(views)]
+        members.append(probs)
+        for i in usable:
+            keys.append(chunk[i].key)
+            truth.append(chunk[i].color)
+            kd.append(pipeline.fusion.kd_distribution(results[i].dominant_colors))
+    stacked = [np.concatenate([m[j] for m in members]) for j in range(len(members[0]))] if members else []
+    return Readings(keys, truth, stacked, np.array(kd), failed)
+
+
+def fold_of(key: str) -> int:
+    return int(hashlib.sha1(key.encode()).hexdigest()[:8], 16) % 2
+
+
+@dataclass(frozen=True)
+class Fit:
+    weights: tuple[float, ...]
+    beta: float  # fusion exponent before temperature
+    temperature: float
+
+    def apply(self, members: list[np.ndarray], kd: np.ndarray) -> np.ndarray:
+        w = np.array(self.weights) / sum(self.weights)
+        mixed = sum(wi * p for wi, p in zip(w, members))
+        fused = np.log(np.clip(mixed, 1e-12, 1)) + self.beta * np.log(kd)
+        fused = np.exp(fused - fused.max(1, keepdims=True))
+        return calibrate(fused / fused.sum(1, keepdims=True), self.temperature)
+
+    def pipeline_parameters(self) -> dict:
+        """The same model in the pipeline's order (temperature, then fusion): beta / T."""
+        return {"temperature": self.temperature, "fusion_beta": self.beta / self.temperature}
+
+
+def fit(readings: Readings, classes: list[str], weights: tuple[float, ...], betas=BETAS) -> Fit:
+    index = {c: i for i, c in enumerate(classes)}
+    keep = np.array([t in index for t in readings.truth])
+    labels = np.array([index[t] for t in readings.truth if t in index])
+    best = None
+    for beta in betas:
+        raw = Fit(weights, beta, 1.0).apply([m[keep] for m in readings.members], readings.kd[keep])
+        t = fit_temperature(raw, labels)
+        calibrated = calibrate(raw, t)
+        nll = -np.log(np.clip(calibrated[np.arange(len(labels)), labels], 1e-12, 1)).mean()
+        if best is None or nll < best[0]:
+            best = (nll, Fit(weights, beta, t))
+    return best[1]
+
+
+def cross_fitted(readings: Readings, classes: list[str], weights: tuple[float, ...], betas=BETAS) -> np.ndarray:
+    """Out-of-fold probabilities: each half calibrated with parameters fitted on the other half."""
+    folds = np.array([fold_of(k) for k in readings.keys])
+    out = np.zeros((len(readings.keys), len(classes)))
+    for k in (0, 1):
+        params = fit(readings.subset(folds != k), classes, weights, betas)
+        part = readings.subset(folds == k)
+        out[folds == k] = params.apply(part.members, part.kd)
+    return out
+
+
+def thresholds_for(catalogue: noisy.NoisyCatalogue, probs: np.ndarray, classes: list[str],
+                   vocabulary: ColorVocabulary, impute_precision: float, mislabel_precision: float):
+    impute_curve = noisy.curve(catalogue, probs, classes, vocabulary, IMPUTE)
+    mislabel_curve = noisy.curve(catalogue, probs, classes, vocabulary, MISLABEL)
+    chosen = Thresholds(noisy.choose(impute_curve, impute_precision), noisy.choose(mislabel_curve, mislabel_precision))
+    return chosen, impute_curve, mislabel_curve
+
+
+def cross_fitted_repair(readings: Readings, probs: np.ndarray, classes: list[str], vocabulary: ColorVocabulary,
+                        impute_precision: float, mislabel_precision: float, seed: int = 0) -> dict:
+    """Noisy-catalogue outcomes with thresholds chosen on the other half of the data."""
+    catalogue = noisy.simulate(readings.truth, seed=seed)
+    folds = np.array([fold_of(k) for k in readings.keys])
+    total = noisy.RepairOutcome(0, 0, 0, 0, 0, 0, 0)
+    chosen = []
+    for k in (0, 1):
+        train, test = folds != k, folds == k
+        th, _, _ = thresholds_for(catalogue.subset(train), probs[train], classes, vocabulary,
+                                  impute_precision, mislabel_precision)
+        chosen.append(th)
+        o = noisy.repair(catalogue.subset(test), probs[test], classes, vocabulary, th)
+        for f in ("imputed", "missing", "imputed_correct", "imputed_family_correct", "flagged", "flagged_wrong",
+                  "wrong"):
+            setattr(total, f, getattr(total, f) + getattr(o, f))
+    return {**total.as_dict(), "thresholds_per_fold": [[t.impute, t.mislabel] for t in chosen]}
+
+
+def report(probs: np.ndarray, truth: list[str], classes: list[str], vocabulary: ColorVocabulary) -> dict:
+    families = {c: vocabulary.family(c) or c for c in set(classes) | set(truth)}
+    return classification_report(probs, truth, classes, families)
+
+
+def restricted(probs: np.ndarray, truth: list[str], classes: list[str], subset: list[str],
+               vocabulary: ColorVocabulary) -> dict:
+    """Metrics on the items of ``subset`` colours, choosing only among those colours."""
+    cols = [classes.index(c) for c in subset if c in classes]
+    keep = np.array([t in subset for t in truth])
+    p = probs[keep][:, cols]
+    p = p / p.sum(1, keepdims=True)
+    return report(p, [t for t, k in zip(truth, keep) if k], [classes[i] for i in cols], vocabulary)
+
+
