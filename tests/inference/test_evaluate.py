@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from inference.colors import default_vocabulary
+from inference.evaluate import noisy
+from inference.evaluate.metrics import (average_precision, classification_report, expected_calibration_error,
+                                        fit_temperature, roc_auc)
+from inference.suggest import Thresholds
+from tests.conftest import DEMO, ROOT
+
+
+def test_roc_auc_and_average_precision_on_known_cases():
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5])
+    positive = np.array([1, 0, 1, 0, 0])
+    assert roc_auc(scores, positive) == pytest.approx(5 / 6)  # 5 of 6 positive-negative pairs ranked right
+    assert average_precision(scores, positive) == pytest.approx((1 + 2 / 3) / 2)
+    assert roc_auc(np.array([0.5, 0.5]), np.array([1, 0])) == 0.5  # ties count half
+    assert np.isnan(roc_auc(scores, np.zeros(5)))
+
+
+def test_classification_report_counts_exact_and_family_hits():
+    classes = ["Blue", "Navy Blue", "Red"]
+    probs = np.array([[0.8, 0.1, 0.1], [0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])
+    families = {"Blue": "Blue", "Navy Blue": "Blue", "Red": "Red"}
+    r = classification_report(probs, ["Blue", "Navy Blue", "Red"], classes, families)
+    assert r["accuracy"] == pytest.approx(2 / 3) and r["family_accuracy"] == 1.0
+    assert r["misclassification_rate"] == pytest.approx(1 / 3)
+    assert r["per_class"]["Red"]["precision"] == 1.0 and r["per_class"]["Navy Blue"]["recall"] == 0.0
+
+
+def test_temperature_scaling_recovers_an_overconfident_model():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 4, 4000)
+    logits = rng.normal(size=(4000, 4))
+    logits[np.arange(4000), labels] += 1.0
+    honest = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    sharp = honest ** 3 / (honest ** 3).sum(1, keepdims=True)  # three times too confident
+    t = fit_temperature(sharp, labels)
+    assert t == pytest.approx(3.0, rel=0.1)
+    correct = sharp.argmax(1) == labels
+    calibrated = sharp ** (1 / t)
+    calibrated /= calibrated.sum(1, keepdims=True)
+    assert expected_calibration_error(calibrated.max(1), correct) < expected_calibration_error(sharp.max(1), correct)
+
+
+def test_the_simulated_catalogue_has_the_papers_noise_rates():
+    truth = ["Red", "Blue", "Black", "White"] * 250
+    c = noisy.simulate(truth, seed=1)
+    assert c.kinds.count("missing") == 260 and c.kinds.count("wrong") == 110
+    assert all(tag != t for tag, t, k in zip(c.tags, c.truth, c.kinds) if k == "wrong")
+    assert all(tag is None for tag, k in zip(c.tags, c.kinds) if k == "missing")
+
+
+def test_repair_counts_imputations_and_flags():
+    classes = ["Red", "Blue"]
+    catalogue = noisy.NoisyCatalogue(["Red", "Red", "Blue", "Blue"], [None, "Blue", "Blue", None],
+                                     ["missing", "wrong", "clean", "missing"])
+    probs = np.array([[0.99, 0.01], [0.995, 0.005], [0.02, 0.98], [0.6, 0.4]])
+    o = noisy.repair(catalogue, probs, classes, default_vocabulary(), Thresholds(impute=0.9, mislabel=0.9))
+    assert (o.imputed, o.imputed_correct, o.flagged, o.flagged_wrong) == (1, 1, 1, 1)
+    assert o.imputation_coverage == 0.5 and o.mislabel_precision == 1.0 and o.mislabel_recall == 1.0
+
+
+def test_threshold_choice_meets_the_target_when_it_can():
+    rows = [[0.5, 0.80, 0.9, 100], [0.7, 0.90, 0.7, 80], [0.8, 0.96, 0.5, 60], [0.9, 0.97, 0.3, 40]]
+    assert noisy.choose(rows, 0.95) == 0.8
+    assert noisy.choose(rows, 0.99) == 0.9  # unreachable: the most precise threshold
+
+
+def test_evaluate_command_reports_the_papers_metrics(tmp_path):
+    truth = tmp_path / "truth.csv"
+    truth.write_text("image,color,category,seller_color\n"
+                     "images/19557.jpg,Olive,Tshirts,Red\n"
+                     "images/13760.jpg,Purple,Shirts,\n"
+                     "images/12677.jpg,Grey,Trousers,Grey\n"
+                     "images/12244.jpg,Blue,Shirts,blue\n")
+    out = tmp_path / "eval"
+    proc = subprocess.run([sys.executable, "-m", "inference", "evaluate", "--images", str(DEMO), "--truth", str(truth),
+                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads((out / "metrics.json").read_text())
+    m = result["metrics"]
+    for key in ("accuracy", "family_accuracy", "macro_precision", "macro_recall", "macro_average_precision",
+                "macro_roc_auc", "misclassification_rate", "ece"):
+        assert key in m
+    assert result["suggestions"]["missing"] == 1 and result["suggestions"]["wrong"] == 1
+    assert (out / "confusion.png").stat().st_size > 0 and (out / "reliability.png").stat().st_size > 0
+    assert "accuracy" in proc.stdout
