@@ -88,8 +88,16 @@ def store_image(data: bytes, suffix: str) -> StoredImage:
     return StoredImage(rel, checksum)
 
 
-def resolve_image(value: str, images_dir: Path | None, csv_dir: Path | None) -> Path:
+def resolve_image(value: str, images_dir: Path | None, csv_dir: Path | None, confine: bool = False) -> Path:
+    """The file an ``image`` cell names. With ``confine`` (uploads) it must lie inside ``images_dir``."""
     candidate = Path(value).expanduser()
+    if confine:
+        if images_dir is None:
+            raise ImageError("no image archive was uploaded")
+        inside = (images_dir / candidate).resolve()
+        if candidate.is_absolute() or not inside.is_relative_to(images_dir.resolve()):
+            raise ImageError(f"image path must be inside the uploaded archive: {value}")
+        return inside
     if candidate.is_absolute():
         return candidate
     for base in (images_dir, csv_dir):
@@ -98,7 +106,7 @@ def resolve_image(value: str, images_dir: Path | None, csv_dir: Path | None) -> 
     return (images_dir or csv_dir or Path.cwd()) / candidate
 
 
-def _read_rows(text: str) -> tuple[list[str], list[tuple[int, dict]]]:
+def _read_rows(text: str) -> list[tuple[int, dict]]:
     reader = csv.DictReader(io.StringIO(text))
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     missing = [c for c in REQUIRED if c not in header]
@@ -113,7 +121,7 @@ def _read_rows(text: str) -> tuple[list[str], list[tuple[int, dict]]]:
     for row in reader:
         rows.append((line + 1, row))
         line = reader.line_num
-    return header, rows
+    return rows
 
 
 def _decode(raw: bytes) -> str:
@@ -126,16 +134,19 @@ def _decode(raw: bytes) -> str:
 
 
 def import_catalog(*, csv_bytes: bytes, source_name: str, images_dir: Path | None = None,
-                   csv_dir: Path | None = None, user=None) -> ImportReport:
-    """Import products from a catalogue CSV. Raises ImportFailed only if nothing is readable."""
-    header, rows = _read_rows(_decode(csv_bytes))
+                   csv_dir: Path | None = None, user=None, confine_images: bool = False) -> ImportReport:
+    """Import products from a catalogue CSV. Raises ImportFailed only if nothing is readable.
+
+    ``confine_images`` (uploads): image paths must point inside ``images_dir``.
+    """
+    rows = _read_rows(_decode(csv_bytes))
     vocabulary = db_vocabulary()
     report = ImportReport()
     batch = ImportBatch.objects.create(source_name=source_name[:255], created_by=user, rows_total=len(rows))
     seen: set[str] = set()
     for line, row in rows:
         try:
-            _import_row(line, row, header, seen, images_dir, csv_dir, vocabulary, batch, report)
+            _import_row(line, row, seen, (images_dir, csv_dir, confine_images), vocabulary, batch, report)
         except Exception as exc:  # one bad row never stops the batch
             log.exception("import of line %s failed", line)
             report.problems.append(RowProblem(line, (row.get("sku") or "").strip(), f"unexpected error: {exc}", False))
@@ -155,7 +166,7 @@ def _clean(row: dict, name: str) -> str:
     return " ".join(value.split())
 
 
-def _import_row(line, row, header, seen, images_dir, csv_dir, vocabulary: ColorVocabulary, batch, report):
+def _import_row(line, row, seen, where, vocabulary: ColorVocabulary, batch, report):
     sku = _clean(row, "sku")
     if not sku:
         report.problems.append(RowProblem(line, "", "missing sku", False))
@@ -174,8 +185,8 @@ def _import_row(line, row, header, seen, images_dir, csv_dir, vocabulary: ColorV
     if not image_value:
         image_error = "no image given"
     else:
-        path = resolve_image(image_value, images_dir, csv_dir)
         try:
+            path = resolve_image(image_value, *where)
             if not path.is_file():
                 raise ImageError(f"image file not found: {image_value}")
             stored = store_image(path.read_bytes(), path.suffix)

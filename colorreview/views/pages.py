@@ -85,8 +85,8 @@ def import_page(request):
                     _extract_zip(request.FILES["images"], Path(tmp))
                     images_dir = Path(tmp)
                 report, run = catalog_import_and_queue(
-                    csv_bytes=upload.read(), source_name=upload.name, images_dir=images_dir,
-                    csv_dir=None, user=request.user)
+                    csv_bytes=upload.read(), source_name=upload.name, images_dir=images_dir or Path(tmp),
+                    csv_dir=None, user=request.user, confine_images=True)
             except (ImportFailed, zipfile.BadZipFile) as exc:
                 messages.error(request, f"Import failed: {exc}")
                 return render(request, "import.html", {"report": None})

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from .. import roles, selectors
@@ -69,6 +70,10 @@ def decide(request, pk: int, action: str):
         message, level = str(exc).capitalize() + ".", "warning"
     except ServiceError as exc:
         message, level = str(exc), "error"
+    if not request.htmx:  # a plain form post (no JavaScript): back to the queue
+        if message:
+            messages.warning(request, message)
+        return redirect(request.META.get("HTTP_REFERER") or "queue")
     suggestion.refresh_from_db()
     return render(request, "review/_card.html", {
         "s": suggestion, "message": message, "level": level,

@@ -9,8 +9,13 @@ import pytest
 
 from inference.colors import default_vocabulary
 from inference.evaluate import noisy
-from inference.evaluate.metrics import (average_precision, classification_report, expected_calibration_error,
-                                        fit_temperature, roc_auc)
+from inference.evaluate.metrics import (
+    average_precision,
+    classification_report,
+    expected_calibration_error,
+    fit_temperature,
+    roc_auc,
+)
 from inference.suggest import Thresholds
 from tests.conftest import DEMO, ROOT
 

@@ -95,7 +95,7 @@ def test_import_upload_with_an_image_archive_queues_a_run(client, admin_user, mo
     client.force_login(admin_user)
     with django_capture_on_commit_callbacks(execute=True):
         html = client.post("/import/", {"catalog": catalogue, "images": archive}).content.decode()
-    assert "missing sku" in html and "not found" in html
+    assert "missing sku" in html and "must be inside the uploaded archive" in html
     assert Product.objects.get(sku="U1").image_checksum
     run = PipelineRun.objects.get()
     assert queued == [([Product.objects.get(sku="U1").pk], run.pk)]
@@ -140,3 +140,22 @@ def test_product_page_shows_history(client, curator):
     client.force_login(curator)
     html = client.get(f"/products/{s.product.sku}/").content.decode()
     assert "accept" in html and "by curator" in html and "Red → Blue" in html
+
+
+def test_uploaded_catalogues_cannot_reach_server_files(client, admin_user, tmp_path):
+    secret = tmp_path / "server.jpg"
+    secret.write_bytes(jpeg_bytes())
+    catalogue = io.BytesIO(f"sku,title,category,image,seller_color\nS1,Tee,Tshirts,{secret},Red\n".encode())
+    catalogue.name = "cat.csv"
+    client.force_login(admin_user)
+    html = client.post("/import/", {"catalog": catalogue}).content.decode()
+    assert "must be inside the uploaded archive" in html
+    assert Product.objects.get(sku="S1").image_checksum == ""
+
+
+def test_a_plain_form_post_goes_back_to_the_queue(client, curator):
+    s = _mislabel()
+    client.force_login(curator)
+    response = client.post(f"/review/{s.pk}/accept/", HTTP_REFERER="/review/?kind=mislabel")
+    assert response.status_code == 302 and response["Location"] == "/review/?kind=mislabel"
+    assert Suggestion.objects.get(pk=s.pk).status == "accepted"
