@@ -29,11 +29,11 @@ from .common import (
     ModelEma,
     StepBudget,
     autocast,
+    checkpoint,
     cosine_lr,
+    new_state,
     pick_device,
-    restore_rng,
-    rng_state,
-    save_checkpoint,
+    resume,
     seed_everything,
 )
 
@@ -155,17 +155,9 @@ def train(args: argparse.Namespace) -> dict:
                           weight_decay=args.weight_decay, nesterov=not args.no_nesterov)
     steps_per_epoch = max(1, len(train_y) // args.batch_size)
     budget = StepBudget(args.minutes, args.epochs * steps_per_epoch)
-    state = {"step": 0, "epoch": 0, "best": -1.0, "history": []}
+    state = new_state()
     if args.resume and (out / "last.pt").is_file():
-        ckpt = torch.load(out / "last.pt", map_location=device, weights_only=False)
-        model.load_state_dict(ckpt["model"])
-        ema.module.load_state_dict(ckpt["ema"])
-        opt.load_state_dict(ckpt["optimizer"])
-        state = ckpt["state"]
-        budget.total = ckpt["total_steps"] if args.minutes else budget.total
-        restore_rng(ckpt["rng"])
-        gen.set_state(ckpt["gen"])
-        print(f"resumed at epoch {state['epoch']} step {state['step']}", flush=True)
+        state = resume(out, model, ema, opt, gen, budget, args.minutes, device)
 
     started = time.perf_counter()
     warmup_steps = steps_per_epoch
@@ -207,9 +199,7 @@ def train(args: argparse.Namespace) -> dict:
                             evaluate_split(ema.module, val_x, val_y, classes, device).items()})
         state["history"].append(metrics)
         bar.write(json.dumps(metrics))
-        save_checkpoint(out / "last.pt", model=model.state_dict(), ema=ema.module.state_dict(),
-                        optimizer=opt.state_dict(), state=state, total_steps=budget.total,
-                        rng=rng_state(), gen=gen.get_state(), args=vars(args), classes=classes)
+        checkpoint(out, model, ema, opt, state, budget, gen, args, classes=classes)
     bar.close()
     (out / "history.json").write_text(json.dumps(state["history"], indent=1))
     if args.export:

@@ -108,3 +108,30 @@ class StepBudget:
         elif step == 5 + self.probe_steps and self._start is not None:
             per_step = (time.perf_counter() - self._start) / self.probe_steps
             self.total = max(step + 1, int(self.minutes * 60 * (1 - reserve_fraction) / per_step))
+
+
+def new_state() -> dict:
+    return {"step": 0, "epoch": 0, "best": -1.0, "history": []}
+
+
+def resume(out: Path, model, ema: ModelEma, optimizer, gen: torch.Generator, budget: StepBudget,
+           minutes: float | None, device) -> dict:
+    """Restore a run from ``out/last.pt``; a time-budgeted run keeps its planned step count."""
+    ckpt = torch.load(out / "last.pt", map_location=device, weights_only=False)
+    model.load_state_dict(ckpt["model"])
+    ema.module.load_state_dict(ckpt["ema"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    if minutes:
+        budget.total = ckpt["total_steps"]
+    restore_rng(ckpt["rng"])
+    gen.set_state(ckpt["gen"])
+    state = ckpt["state"]
+    print(f"resumed at epoch {state['epoch']} step {state['step']}", flush=True)
+    return state
+
+
+def checkpoint(out: Path, model, ema: ModelEma, optimizer, state: dict, budget: StepBudget,
+               gen: torch.Generator, args, **extra) -> None:
+    save_checkpoint(out / "last.pt", model=model.state_dict(), ema=ema.module.state_dict(),
+                    optimizer=optimizer.state_dict(), state=state, total_steps=budget.total,
+                    rng=rng_state(), gen=gen.get_state(), args=vars(args), **extra)
