@@ -132,3 +132,10 @@ def test_pipeline_config_selects_components():
     result = p.predict(jpeg_bytes((30, 40, 80)))
     assert result.predicted_color == "Navy Blue"
     assert "foreground_only" in result.flags
+
+
+def test_the_papers_architecture_is_available_by_name():
+    from inference.classify.backbones import create_backbone
+
+    model = create_backbone("efficientnet_b3", num_classes=24, pretrained=False)
+    assert model.get_classifier().out_features == 24
