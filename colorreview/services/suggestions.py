@@ -150,9 +150,11 @@ def _supersede(suggestion: Suggestion, why: str) -> None:
             model_version=suggestion.prediction.model_version)
 
 
-def precision_curve_points(kind: str) -> list[tuple[float, float, float]]:
-    return [tuple(p) for p in _card_calibration().get(kind, {}).get("curve", [])]
+def tradeoffs(kind: str, points=(0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)) -> list[tuple[float, float, float]]:
+    """(threshold, expected precision, coverage or recall) on validation, from the model card's curve."""
+    curve = {round(t, 3): (p, c) for t, p, c in _card_calibration().get(kind, {}).get("curve", [])}
+    return [(t, *curve[t]) for t in points if t in curve]
 
 
 __all__ = ["Threshold", "active_thresholds", "candidate_for", "latest_prediction", "suggestion_refresh",
-           "tag_support", "precision_curve_points"]
+           "tag_support", "tradeoffs"]

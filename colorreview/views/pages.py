@@ -21,7 +21,7 @@ from ..models import PipelineRun, Product
 from ..services.catalog import ImportFailed
 from ..services.export import COLUMNS, export_rows
 from ..services.runs import catalog_import_and_queue, pipeline_run_start
-from ..services.suggestions import active_thresholds
+from ..services.suggestions import active_thresholds, tradeoffs
 from .common import ANY_ROLE, role_required
 
 
@@ -34,6 +34,7 @@ def dashboard(request):
     return render(request, "dashboard.html", {
         "stats": selectors.dashboard_stats(), "runs": PipelineRun.objects.all()[:5],
         "thresholds": active_thresholds(), "counts": selectors.queue_counts(user=request.user),
+        "tradeoffs": {"impute": tradeoffs("impute"), "mislabel": tradeoffs("mislabel")},
     })
 
 
