@@ -139,3 +139,12 @@ def test_the_papers_architecture_is_available_by_name():
 
     model = create_backbone("efficientnet_b3", num_classes=24, pretrained=False)
     assert model.get_classifier().out_features == 24
+
+
+def test_a_full_resolution_shot_reads_like_its_thumbnail(pipeline, tmp_path):
+    small = Image.open(DEMO / "images" / "12244.jpg").convert("RGB")
+    big = tmp_path / "big.jpg"
+    small.resize((1800, 2400), Image.Resampling.BICUBIC).save(big, quality=92)
+    a, b = pipeline.predict(DEMO / "images" / "12244.jpg", "Shirts"), pipeline.predict(big, "Shirts")
+    assert a.predicted_color == b.predicted_color and abs(a.confidence - b.confidence) < 0.1
+    assert b.region == "upper"
