@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Count, Q, QuerySet
 
 from . import roles
-from .models import PipelineRun, Prediction, Product, ReviewEvent, Suggestion
+from .models import Prediction, Product, ReviewEvent, Suggestion
 
 
 def suggestion_queue(*, user, kind: str | None = None, status: str = Suggestion.Status.PENDING,
@@ -52,10 +52,6 @@ def dashboard_stats() -> dict:
         "pending_by_kind": dict(suggestions.filter(status="pending").values_list("kind").annotate(
             n=Count("id")).order_by()),
     }
-
-
-def active_runs() -> QuerySet[PipelineRun]:
-    return PipelineRun.objects.filter(status__in=[PipelineRun.Status.QUEUED, PipelineRun.Status.RUNNING])
 
 
 def product_history(product: Product) -> QuerySet[ReviewEvent]:

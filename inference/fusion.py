@@ -81,20 +81,3 @@ class Fusion:
         p = self.combine(probs, dominant)
         i = int(np.argmax(p))
         return Decision(self.classes[i], float(p[i]), p, self.classes)
-
-    def tag_support(self, probs: dict[str, float] | np.ndarray, tag: str) -> tuple[float, float]:
-        """(P(exact tag), P(tag's family)) under a probability vector over ``classes``."""
-        p = self._vector(probs)
-        family = self.vocabulary.family(tag)
-        exact = float(p[self.index[tag]]) if tag in self.index else float("nan")
-        fam = float(p[self.family_of_class == family].sum()) if family else float("nan")
-        return exact, fam
-
-    def _vector(self, probs) -> np.ndarray:
-        if isinstance(probs, dict):
-            v = np.zeros(len(self.classes))
-            for c, value in probs.items():
-                if c in self.index:
-                    v[self.index[c]] = value
-            return v
-        return np.asarray(probs, dtype=float)

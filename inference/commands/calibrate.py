@@ -10,6 +10,7 @@ with the figures and a report (confusion matrix, reliability diagram).
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +64,10 @@ def run(args) -> int:
 
     pipeline = Pipeline(PipelineConfig(segmenter=args.segmenter, classifier=args.classifier),
                         weights_dir=args.weights_dir)
+    if not hasattr(pipeline.classifier, "members"):
+        print("error: calibrate fits the timm classifier's temperature and thresholds; "
+              f"{args.classifier!r} has none", file=sys.stderr)
+        return 2
     classes, vocab = pipeline.classifier.classes, default_vocabulary()
     readings = _readings(args, pipeline)
     n = len(readings.members)
