@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from .models import CategoryRegion, ColorName, ImportBatch, PipelineRun, Prediction, Product, ReviewEvent, Suggestion
+from .services.vocabulary import seller_colors_remap
 
 
 @admin.register(ColorName)
@@ -13,6 +14,13 @@ class ColorNameAdmin(admin.ModelAdmin):
     list_display = ("name", "hex", "family", "nameable", "active")
     list_filter = ("family", "nameable", "active")
     search_fields = ("name", "aliases")
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        changed = seller_colors_remap()
+        if changed:
+            self.message_user(request, f"{len(changed)} products' seller colours now map differently; "
+                                       "their suggestions were brought up to date.")
 
 
 @admin.register(CategoryRegion)

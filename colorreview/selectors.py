@@ -32,6 +32,12 @@ def suggestion_queue(*, user, kind: str | None = None, status: str = Suggestion.
     return qs.order_by("-score", "id")
 
 
+def suggestion_categories(*, user) -> list[str]:
+    """Categories of the products in the user's pending queue, for the filter."""
+    qs = suggestion_queue(user=user).exclude(product__category="")
+    return sorted(set(qs.values_list("product__category", flat=True)))
+
+
 def queue_counts(*, user) -> dict[str, int]:
     qs = suggestion_queue(user=user)
     counts = dict(qs.values_list("kind").annotate(n=Count("id")).order_by())

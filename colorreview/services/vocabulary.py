@@ -28,12 +28,33 @@ def db_region_table() -> RegionTable:
 
 def configuration_digest() -> str:
     """Short hash of everything admins can edit that changes a prediction."""
-    payload = json.dumps([vocabulary_rows(), sorted(CategoryRegion.objects.values_list("category", "region"))],
+    colors = [{k: v for k, v in row.items() if k != "aliases"} for row in vocabulary_rows()]  # aliases only map tags
+    payload = json.dumps([colors, sorted(CategoryRegion.objects.values_list("category", "region"))],
                          sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:8]
 
 
-def match_color(text: str | None, vocabulary: ColorVocabulary | None = None) -> ColorName | None:
-    """The vocabulary row a seller's colour maps to (case-insensitive, aliases), else None."""
-    name = (vocabulary or db_vocabulary()).match(text)
-    return ColorName.objects.filter(name=name).first() if name else None
+def seller_colors_remap() -> list[int]:
+    """Map every seller tag again after the vocabulary changed; returns the products whose mapping changed.
+
+    Their open suggestions are brought in line (a tag that now maps may turn an imputation into
+    nothing, or a flag); decided suggestions and final colours chosen by reviewers are kept.
+    """
+    from ..models import Product
+    from .suggestions import suggestion_refresh
+
+    vocabulary = db_vocabulary()
+    rows = {c.name: c for c in ColorName.objects.filter(active=True)}
+    changed = []
+    for product in Product.objects.exclude(seller_color_raw="").select_related("seller_color"):
+        mapped = rows.get(vocabulary.match(product.seller_color_raw) or "")
+        if (mapped.pk if mapped else None) == product.seller_color_id:
+            continue
+        untouched = product.final_color in ("", product.seller_color_display)
+        product.seller_color = mapped
+        if untouched:
+            product.final_color = mapped.name if mapped else product.seller_color_raw
+        product.save(update_fields=["seller_color", "final_color", "updated_at"])
+        suggestion_refresh(product=product)
+        changed.append(product.pk)
+    return changed

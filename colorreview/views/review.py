@@ -42,6 +42,7 @@ def queue(request):
         "page": page, "filters": filters, "counts": selectors.queue_counts(user=request.user),
         "colors": ColorName.objects.filter(active=True).order_by("name"),
         "thresholds": active_thresholds(),
+        "categories": selectors.suggestion_categories(user=request.user),
     }
     template = "review/_list.html" if request.htmx and request.htmx.target == "queue-list" else "review/queue.html"
     return render(request, template, context)

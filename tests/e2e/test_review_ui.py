@@ -106,3 +106,17 @@ def test_an_outsider_sees_nothing(live_server, browser, catalogue):
     assert "no role yet" in page.content()
     page.goto(f"{live_server.url}/review/")
     assert page.locator("#forbidden").count() == 1
+
+
+def test_the_queue_can_be_worked_from_the_keyboard(live_server, browser, catalogue):
+    mislabel, imputation = catalogue
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    _login(page, live_server.url, "admin")
+    page.goto(f"{live_server.url}/review/")
+    page.keyboard.press("j")  # focus the first card: the most certain suggestion
+    first = page.evaluate("document.activeElement.id")
+    page.keyboard.press("r")
+    page.locator(f"#{first} .decided").wait_for()
+    assert "Rejected by admin" in page.locator(f"#{first}").inner_text()
+    decided = Suggestion.objects.get(pk=int(first.split("-")[1]))
+    assert decided.status == "rejected" and decided.pk in (mislabel.pk, imputation.pk)

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import pytest
+
+from colorreview.models import ColorName, Product, Suggestion
+from colorreview.services.suggestions import suggestion_refresh
+from colorreview.services.vocabulary import configuration_digest, seller_colors_remap
+from tests.factories import PredictionFactory, ProductFactory, probabilities
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_new_alias_maps_unmapped_tags_and_updates_their_suggestions(thresholds):
+    product = ProductFactory(tag="Sunset Glow")
+    prediction = PredictionFactory(product=product, predicted_color="Blue", confidence=0.95,
+                                   probabilities=probabilities(Blue=0.95))
+    assert suggestion_refresh(product=product, prediction=prediction).kind == "impute"
+    orange = ColorName.objects.get(name="Orange")
+    orange.aliases += "|sunset glow"
+    orange.save()
+    assert seller_colors_remap() == [product.pk]
+    product.refresh_from_db()
+    assert product.seller_color == orange and product.final_color == "Orange"
+    # the tag now says Orange while the image is plainly blue: the imputation became a flag
+    assert Suggestion.objects.get(product=product, status="pending").kind == "mislabel"
+    assert Suggestion.objects.filter(product=product, status="superseded").count() == 1
+
+
+def test_aliases_do_not_change_the_model_version():
+    before = configuration_digest()
+    red = ColorName.objects.get(name="Red")
+    red.aliases += "|fire engine"
+    red.save()
+    assert configuration_digest() == before
+    red.hex = "#ff0000"
+    red.save()
+    assert configuration_digest() != before
+
+
+def test_the_admin_remaps_after_an_edit(client, admin_user, thresholds):
+    admin_user.is_staff = admin_user.is_superuser = True
+    admin_user.save()
+    product = ProductFactory(tag="Sunset Glow")
+    client.force_login(admin_user)
+    orange = ColorName.objects.get(name="Orange")
+    response = client.post(f"/admin/colorreview/colorname/{orange.pk}/change/", {
+        "name": "Orange", "hex": orange.hex, "family": "Orange", "nameable": "on", "active": "on",
+        "aliases": orange.aliases + "|sunset glow"}, follow=True)
+    assert response.status_code == 200 and b"now map differently" in response.content
+    assert Product.objects.get(pk=product.pk).seller_color == orange
