@@ -21,8 +21,9 @@ class IoUMeter:
     bin_union: float = 0.0
 
     def update(self, pred, target) -> None:
-        pred = torch.as_tensor(pred).long().flatten()
-        target = torch.as_tensor(target).long().flatten().to(pred.device)
+        pred = torch.as_tensor(np.array(pred) if isinstance(pred, np.ndarray) else pred).long().flatten()
+        target = torch.as_tensor(np.array(target) if isinstance(target, np.ndarray) else target)
+        target = target.long().flatten().to(pred.device)
         for c in range(self.num_classes):
             p, t = pred == c, target == c
             self.inter[c] += float((p & t).sum())
