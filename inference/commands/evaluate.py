@@ -24,7 +24,8 @@ TRUTH_COLUMNS = ("color", "true_color", "baseColour")
 
 def add_arguments(p) -> None:
     p.add_argument("--images", required=True, help="folder the truth CSV's image paths are relative to")
-    p.add_argument("--truth", required=True, help="CSV: image, color[, category][, seller_color]")
+    p.add_argument("--truth", required=True,
+                   help="CSV: image, color[, category][, seller_color]; rows with an empty colour are left out")
     p.add_argument("--out", default="var/evaluation", help="folder for metrics.json, predictions.csv and plots")
     p.add_argument("--simulate-noise", action="store_true", help="judge suggestions on simulated noisy tags")
     add_pipeline_arguments(p)
@@ -38,12 +39,17 @@ def _items(args):
     column = next((c for c in TRUTH_COLUMNS if rows and c in rows[0]), None)
     if column is None or "image" not in rows[0]:
         raise SystemExit(f"error: {args.truth} needs the columns image and one of {', '.join(TRUTH_COLUMNS)}")
-    items, tags = [], {}
+    items, tags, unverified = [], {}, 0
     for row in rows:
+        if not (row[column] or "").strip():  # an audit row without a verified colour
+            unverified += 1
+            continue
         key = row["image"]
         items.append(LabelledItem(key, Path(args.images) / row["image"], row.get("category") or None, row[column]))
         if "seller_color" in row:
             tags[key] = row["seller_color"]
+    if unverified:
+        print(f"{unverified} rows without a colour left out")
     return items, tags
 
 

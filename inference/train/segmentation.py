@@ -53,10 +53,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init", default=None,
                    help="start from these weights: a best.pt of an earlier run, or a weights name")
     p.add_argument("--init-dir", default=None, help="with --init NAME: the weights folder")
+    p.add_argument("--class-weights", type=float, nargs=4, default=None,
+                   metavar=("BG", "UPPER", "LOWER", "FULL"),
+                   help="cross-entropy weight of each class (e.g. more weight on the rarer full-body cloth)")
 
 
-def _loss(outputs: list[torch.Tensor], target: torch.Tensor) -> torch.Tensor:
-    ce = sum(F.cross_entropy(o.float(), target) for o in outputs)
+def _loss(outputs: list[torch.Tensor], target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    ce = sum(F.cross_entropy(o.float(), target, weight=weight) for o in outputs)
     probs = outputs[0].float().softmax(1)[:, 1:]
     onehot = F.one_hot(target, 4).permute(0, 3, 1, 2)[:, 1:].float()
     inter = (probs * onehot).sum((0, 2, 3))
@@ -100,6 +103,7 @@ def train(args: argparse.Namespace) -> dict:
         model.load_state_dict(_initial_weights(args.init, args.init_dir))
     model = model.to(device, memory_format=torch.channels_last)
     ema = ModelEma(model, 0.998)
+    class_weight = torch.tensor(args.class_weights, device=device) if args.class_weights else None
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     steps_per_epoch = max(1, len(train_data) // args.batch_size)
     budget = StepBudget(args.minutes, args.epochs * steps_per_epoch)
@@ -124,7 +128,7 @@ def train(args: argparse.Namespace) -> dict:
                 group["lr"] = lr
             with autocast(device):
                 outputs = model(_normalise(x))
-            loss = _loss(outputs, y)
+            loss = _loss(outputs, y, class_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -173,8 +177,10 @@ def export(args: argparse.Namespace, out: Path) -> Path:
         "training": {
             "data": "clothing-co-parsing (train split: sha1(stem) % 100 >= 15)",
             "command": "python -m inference train-segmenter " + " ".join(
-                f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-                if k in ("width", "epochs", "minutes", "batch_size", "lr", "seed", "init") and v is not None),
+                f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
+                for k, v in vars(args).items()
+                if k in ("width", "epochs", "minutes", "batch_size", "lr", "seed", "init", "class_weights")
+                and v is not None),
             "epochs": best["metrics"]["epoch"],
             "steps": best["metrics"]["step"],
             "seed": args.seed,

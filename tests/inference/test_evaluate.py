@@ -84,7 +84,8 @@ def test_evaluate_command_reports_the_papers_metrics(tmp_path):
                      "images/19557.jpg,Olive,Tshirts,Red\n"
                      "images/13760.jpg,Purple,Shirts,\n"
                      "images/12677.jpg,Grey,Trousers,Grey\n"
-                     "images/12244.jpg,Blue,Shirts,blue\n")
+                     "images/12244.jpg,Blue,Shirts,blue\n"
+                     "images/12244.jpg,,Shirts,Blue\n")  # an audited row left without a colour
     out = tmp_path / "eval"
     proc = subprocess.run([sys.executable, "-m", "inference", "evaluate", "--images", str(DEMO), "--truth", str(truth),
                            "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
@@ -97,3 +98,22 @@ def test_evaluate_command_reports_the_papers_metrics(tmp_path):
     assert result["suggestions"]["missing"] == 1 and result["suggestions"]["wrong"] == 1
     assert (out / "confusion.png").stat().st_size > 0 and (out / "reliability.png").stat().st_size > 0
     assert "accuracy" in proc.stdout
+    assert result["items"] == 4 and "1 rows without a colour left out" in proc.stdout
+
+
+def test_repeated_simulations_pool_their_counts_and_report_each_draws_range():
+    from inference.evaluate import study
+
+    classes = ["Black", "Blue", "Green", "Red", "White", "Yellow"]
+    rng = np.random.default_rng(0)
+    truth = [classes[i] for i in rng.integers(len(classes), size=200)]
+    probs = np.full((200, len(classes)), 0.006)
+    for row, t in zip(probs, truth):
+        row[classes.index(t)] = 0.97
+    readings = study.Readings([f"p{i}" for i in range(200)], truth, [probs], np.full_like(probs, 1 / len(classes)))
+    out = study.repeated_repair(readings, probs, classes, default_vocabulary(), 0.95, 0.85, seeds=3)
+    assert out["simulations"] == 3 and out["missing"] == 3 * 52 and out["wrong"] == 3 * 22
+    assert out["imputation_accuracy"] == 1.0 and out["mislabel_precision"] == 1.0
+    assert out["mislabel_recall"] == 1.0  # no two of these colours share a family
+    for low, high in out["range_over_simulations"].values():
+        assert low <= high

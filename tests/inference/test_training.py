@@ -39,10 +39,12 @@ def test_segmenter_training_checkpoints_resumes_and_exports(tiny_ccp, tmp_path):
     assert main(args) == 0
     history = json.loads((out / "history.json").read_text())
     assert len(history) == 1 and "miou_garment" in history[0] and "iou_binary" in history[0]
-    assert main([*args[:6], "2", *args[7:], "--resume", "--export", str(export)]) == 0
+    assert main([*args[:6], "2", *args[7:], "--resume", "--export", str(export),
+                 "--class-weights", "1", "1", "1", "3"]) == 0
     assert len(json.loads((out / "history.json").read_text())) == 2
     bundle = load_weights("u2netp_garment", export)
     assert bundle.card["input_size"] == [64, 48] and bundle.card["classes"][1] == "upper"
+    assert "--class-weights 1.0 1.0 1.0 3.0" in bundle.card["training"]["command"]
     seg = create_segmenter("u2net", weights_dir=str(export))
     assert seg.segment(np.zeros((100, 80, 3), dtype=np.uint8)).labels.shape == (100, 80)
 
