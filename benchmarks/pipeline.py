@@ -48,6 +48,9 @@ def main() -> None:
     for views in views_all:
         pipeline.classifier.predict_proba(views)
     classifier = time.perf_counter() - started
+    from machine import describe
+
+    print(describe())
     print(f"threads {torch.get_num_threads()}, batch {args.batch}, {len(rows)} images ({n_views} with a garment)")
     print(f"full pipeline:   {len(rows) / total:6.2f} images/s")
     print(f"classifier only: {n_views / classifier:6.2f} images/s ({pipeline.classifier.describe()['members']})")

@@ -15,6 +15,7 @@ while IFS=, read -r id category; do
   ln -s "$(realpath "$data/images/$id.jpg")" "$work/images/$id.jpg"
   echo "$id.jpg,$category" >> "$work/categories.csv"
 done
+.venv/bin/python benchmarks/machine.py
 start=$(date +%s.%N)
 .venv/bin/python -m inference predict "$work/images" --categories "$work/categories.csv" --out "$work/preds.csv"
 end=$(date +%s.%N)
