@@ -30,7 +30,7 @@ class U2NetSegmenter(Segmenter):
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = build_model(self.card)
         self.model.load_state_dict(bundle.state_dict)
-        self.model.eval().to(self.device, memory_format=torch.channels_last)
+        self.model.eval().fuse_for_inference().to(self.device, memory_format=torch.channels_last)
         self.input_hw = tuple(self.card["input_size"])  # (height, width)
         self.mean = torch.tensor(self.card["mean"], device=self.device).view(1, 3, 1, 1)
         self.std = torch.tensor(self.card["std"], device=self.device).view(1, 3, 1, 1)

@@ -46,6 +46,25 @@ def test_u2net_widths_outputs_and_deep_supervision(width, params):
         assert model(torch.randn(1, 3, 37, 29)).shape == (1, 4, 37, 29)  # odd sizes work too
 
 
+def test_folding_batch_norm_keeps_the_shipped_networks_outputs():
+    from inference.weights import load_weights
+
+    bundle = load_weights("u2netp_garment")
+    plain, fused = U2Net("small", 4), U2Net("small", 4)
+    plain.load_state_dict(bundle.state_dict)
+    fused.load_state_dict(bundle.state_dict)
+    with pytest.raises(RuntimeError, match="eval mode"):
+        fused.fuse_for_inference()
+    plain.eval()
+    fused.eval().fuse_for_inference()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    x = torch.randn(2, 3, 96, 72)
+    with torch.no_grad():
+        a, b = plain(x), fused(x)
+    assert torch.allclose(a, b, atol=1e-3, rtol=1e-3)
+    assert (a.argmax(1) == b.argmax(1)).float().mean() > 0.999
+
+
 @pytest.mark.parametrize("name", SEGMENTERS.names())
 def test_every_registered_segmenter_returns_a_mask_of_the_image_size(name, solid_rgb):
     seg = get_segmenter(name)
