@@ -7,7 +7,7 @@ on the replaced ones.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -48,13 +48,18 @@ def simulate(truth: list[str], missing: float = 0.26, wrong: float = 0.11, seed:
 
 @dataclass
 class RepairOutcome:
-    imputed: int
-    missing: int
-    imputed_correct: int
-    imputed_family_correct: int
-    flagged: int
-    flagged_wrong: int  # flags on a replaced tag: true positives
-    wrong: int
+    imputed: int = 0
+    missing: int = 0
+    imputed_correct: int = 0
+    imputed_family_correct: int = 0
+    flagged: int = 0
+    flagged_wrong: int = 0  # flags on a replaced tag: true positives
+    wrong: int = 0
+
+    def add(self, other: RepairOutcome) -> None:
+        """Pool another outcome's counts into this one."""
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
     @property
     def imputation_coverage(self) -> float:
@@ -87,7 +92,7 @@ class RepairOutcome:
 def repair(catalogue: NoisyCatalogue, probs: np.ndarray, classes: list[str], vocabulary: ColorVocabulary,
            thresholds: Thresholds, mapped: dict[str, str] | None = None) -> RepairOutcome:
     """Run the product's suggestion rules over the noisy catalogue and count the outcomes."""
-    out = RepairOutcome(0, 0, 0, 0, 0, 0, 0)
+    out = RepairOutcome()
     for p, truth, tag, kind in zip(probs, catalogue.truth, catalogue.tags, catalogue.kinds):
         i = int(p.argmax())
         probabilities = dict(zip(classes, p.tolist()))

@@ -119,22 +119,17 @@ def thresholds_for(catalogue: noisy.NoisyCatalogue, probs: np.ndarray, classes: 
     return chosen, impute_curve, mislabel_curve
 
 
-COUNTS = ("imputed", "missing", "imputed_correct", "imputed_family_correct", "flagged", "flagged_wrong", "wrong")
-
-
 def _cross_fitted_outcome(readings: Readings, probs: np.ndarray, classes: list[str], vocabulary: ColorVocabulary,
                           impute_precision: float, mislabel_precision: float, seed: int) -> noisy.RepairOutcome:
     """One simulated catalogue; each half judged with thresholds chosen on the other half."""
     catalogue = noisy.simulate(readings.truth, seed=seed)
     folds = np.array([fold_of(k) for k in readings.keys])
-    total = noisy.RepairOutcome(0, 0, 0, 0, 0, 0, 0)
+    total = noisy.RepairOutcome()
     for k in (0, 1):
         train, test = folds != k, folds == k
         th, _, _ = thresholds_for(catalogue.subset(train), probs[train], classes, vocabulary,
                                   impute_precision, mislabel_precision)
-        o = noisy.repair(catalogue.subset(test), probs[test], classes, vocabulary, th)
-        for f in COUNTS:
-            setattr(total, f, getattr(total, f) + getattr(o, f))
+        total.add(noisy.repair(catalogue.subset(test), probs[test], classes, vocabulary, th))
     return total
 
 
@@ -146,13 +141,12 @@ def repeated_repair(readings: Readings, probs: np.ndarray, classes: list[str], v
     One catalogue of ~900 items has only ~100 replaced tags, so a single draw moves the
     mislabel recall by several points; the pooled counts and each draw's range say how much.
     """
-    pooled = noisy.RepairOutcome(0, 0, 0, 0, 0, 0, 0)
+    pooled = noisy.RepairOutcome()
     draws = []
     for seed in range(seeds):
         total = _cross_fitted_outcome(readings, probs, classes, vocabulary, impute_precision,
-                                         mislabel_precision, seed)
-        for f in COUNTS:
-            setattr(pooled, f, getattr(pooled, f) + getattr(total, f))
+                                      mislabel_precision, seed)
+        pooled.add(total)
         draws.append(total.as_dict())
     keys = ("imputation_accuracy", "imputation_coverage", "mislabel_precision", "mislabel_recall")
     spread = {k: [round(float(np.nanmin([d[k] for d in draws])), 4), round(float(np.nanmax([d[k] for d in draws])), 4)]

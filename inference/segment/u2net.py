@@ -199,8 +199,9 @@ class U2Net(nn.Module):
     def fuse_for_inference(self) -> U2Net:
         """Fold each batch norm into its convolution, in place (eval mode only).
 
-        The outputs stay the same up to float rounding; a CPU runs the network about a
-        quarter faster. Training afterwards is not possible.
+        The outputs stay the same up to float rounding and a CPU skips the batch-norm
+        passes (U2-NetP: +14% images/s in an A/B on a 2-core CPU). Training afterwards is
+        not possible.
         """
         if self.training:
             raise RuntimeError("fuse_for_inference needs eval mode: batch norm statistics must be frozen")
