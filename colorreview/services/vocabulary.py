@@ -45,16 +45,18 @@ def seller_colors_remap() -> list[int]:
 
     vocabulary = db_vocabulary()
     rows = {c.name: c for c in ColorName.objects.filter(active=True)}
+    tagged = Product.objects.exclude(seller_color_raw="")
     changed = []
-    for product in Product.objects.exclude(seller_color_raw="").select_related("seller_color"):
-        mapped = rows.get(vocabulary.match(product.seller_color_raw) or "")
-        if (mapped.pk if mapped else None) == product.seller_color_id:
-            continue
-        untouched = product.final_color in ("", product.seller_color_display)
-        product.seller_color = mapped
-        if untouched:
-            product.final_color = mapped.name if mapped else product.seller_color_raw
-        product.save(update_fields=["seller_color", "final_color", "updated_at"])
-        suggestion_refresh(product=product)
-        changed.append(product.pk)
-    return changed
+    for raw in tagged.values_list("seller_color_raw", flat=True).distinct().order_by():
+        mapped = rows.get(vocabulary.match(raw) or "")  # each distinct tag is matched once
+        stale = tagged.filter(seller_color_raw=raw)
+        stale = stale.exclude(seller_color=mapped) if mapped else stale.filter(seller_color__isnull=False)
+        for product in stale.select_related("seller_color"):
+            untouched = product.final_color in ("", product.seller_color_display)
+            product.seller_color = mapped
+            if untouched:
+                product.final_color = mapped.name if mapped else product.seller_color_raw
+            product.save(update_fields=["seller_color", "final_color", "updated_at"])
+            suggestion_refresh(product=product)
+            changed.append(product.pk)
+    return sorted(changed)

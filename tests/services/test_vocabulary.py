@@ -48,3 +48,15 @@ def test_the_admin_remaps_after_an_edit(client, admin_user, thresholds):
         "aliases": orange.aliases + "|sunset glow"}, follow=True)
     assert response.status_code == 200 and b"now map differently" in response.content
     assert Product.objects.get(pk=product.pk).seller_color == orange
+
+
+def test_a_retired_colour_unmaps_its_tags_and_leaves_other_products_alone():
+    orange, blue = ProductFactory(tag="Orange"), ProductFactory(tag="Blue")
+    assert orange.seller_color.name == "Orange"
+    ColorName.objects.filter(name="Orange").update(active=False)
+    assert seller_colors_remap() == [orange.pk]
+    orange.refresh_from_db()
+    blue.refresh_from_db()
+    assert orange.seller_color is None and orange.final_color == "Orange"  # the seller's words are kept
+    assert blue.seller_color.name == "Blue"
+    assert seller_colors_remap() == []  # nothing left to change
