@@ -44,20 +44,49 @@ class CategoryRegion(models.Model):
 
 
 class ImportBatch(models.Model):
+    """One import of a catalogue file; uploads run in the background and report progress here."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        FINISHED = "finished"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
     source_name = models.CharField(max_length=255)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    cancel_requested = models.BooleanField(default=False)
+    upload_dir = models.CharField(max_length=255, blank=True, help_text="stored upload, while it is imported")
+    bytes_total = models.BigIntegerField(default=0)
+    bytes_done = models.BigIntegerField(default=0)
+    rows_unchanged = models.PositiveIntegerField(default=0)
+    rows_flagged = models.PositiveIntegerField(default=0, help_text="imported with an image problem")
+    error = models.TextField(blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     rows_total = models.PositiveIntegerField(default=0)
     rows_created = models.PositiveIntegerField(default=0)
     rows_updated = models.PositiveIntegerField(default=0)
     rows_failed = models.PositiveIntegerField(default=0)
-    problems = models.JSONField(default=list, blank=True, help_text="[{line, sku, reason, imported}]")
+    problems = models.JSONField(default=list, blank=True, help_text="the first [{line, sku, reason, imported}]")
+    run = models.ForeignKey("PipelineRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"{self.source_name} ({self.created_at:%Y-%m-%d %H:%M})"
+
+    @property
+    def progress(self) -> float:
+        if self.status == self.Status.FINISHED:
+            return 1.0
+        return self.bytes_done / self.bytes_total if self.bytes_total else 0.0
+
+    @property
+    def active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
 
 
 class Product(models.Model):
@@ -73,6 +102,7 @@ class Product(models.Model):
     category = models.CharField(max_length=100, blank=True, db_index=True)
     image = models.CharField(max_length=255, blank=True, help_text="path inside MEDIA_ROOT")
     image_source = models.CharField(max_length=1000, blank=True, help_text="path as imported")
+    image_source_stat = models.CharField(max_length=64, blank=True, help_text="size:mtime of the imported file")
     image_checksum = models.CharField(max_length=64, blank=True, db_index=True)
     image_error = models.TextField(blank=True)
     seller_color_raw = models.CharField(max_length=100, blank=True, help_text="as the seller wrote it")

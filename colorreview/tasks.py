@@ -7,7 +7,7 @@ import logging
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
-from .services import predictions
+from .services import imports, predictions
 
 log = logging.getLogger(__name__)
 
@@ -27,3 +27,9 @@ class RecordingTask(Task):
 def predict_products(self, product_ids: list[int], run_id: int | None = None) -> dict[str, int]:
     """Run the colour pipeline over a batch of products (safe to deliver twice)."""
     return predictions.predict_products(product_ids=product_ids, run_id=run_id)
+
+
+@shared_task(acks_late=True)
+def import_catalog_job(batch_id: int) -> None:
+    """Import an uploaded catalogue that was stored on disk (safe to deliver twice)."""
+    imports.import_job_run(batch_id=batch_id)

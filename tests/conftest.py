@@ -56,6 +56,7 @@ def demo_images(tmp_path) -> Path:
 def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.QUEUE_DIR = tmp_path / "queue"
+    settings.COLORREVIEW_UPLOAD_DIR = tmp_path / "uploads"
 
 
 @pytest.fixture

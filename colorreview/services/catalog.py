@@ -1,35 +1,32 @@
-"""Catalogue import: CSV rows + images -> products. Bad rows are reported, good rows kept."""
+"""Catalogue import: CSV rows + images -> products, streamed and written in set-based chunks.
+
+Bad rows are reported with their line number (the first few hundred listed, all counted), good rows kept.
+"""
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import io
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.conf import settings
-from django.db import transaction
-
-from inference.colors import ColorVocabulary
 from inference.errors import ImageError
-from inference.imageio import load_image
 
-from ..models import ColorName, ImportBatch, Product, ReviewEvent, Suggestion
-from . import ServiceError
-from .vocabulary import db_vocabulary
+from ..models import ImportBatch
+from .catalog_csv import COLUMNS, CatalogReader, CsvRow, ImportFailed
+from .catalog_images import StoredImage, image_stat, resolve_image, store_image_file
+from .catalog_write import ChunkWriter, RowData
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff")
-COLUMNS = ("sku", "title", "category", "image", "seller_color")
-REQUIRED = ("sku", "image")
-MAX_FIELD = {"sku": 128, "title": 500, "category": 100, "seller_color": 100}
+MAX_FIELD = {"sku": 128, "title": 500, "category": 100, "seller_color": 100, "image": 1000}
+MAX_ATTRIBUTE_CHARS = 10_000
+#: rows listed one by one in a report; the rest are counted
+MAX_LISTED_PROBLEMS = 300
+CHUNK_ROWS = 1000
 
-
-class ImportFailed(ServiceError):
-    """The catalogue file could not be read at all."""
+__all__ = ["ImportFailed", "ImportReport", "RowProblem", "import_catalog", "resolve_image", "StoredImage"]
 
 
 @dataclass
@@ -50,227 +47,148 @@ class RowProblem:
 @dataclass
 class ImportReport:
     batch: ImportBatch | None = None
-    created: list[int] = field(default_factory=list)
-    updated: list[int] = field(default_factory=list)
-    unchanged: list[int] = field(default_factory=list)
-    problems: list[RowProblem] = field(default_factory=list)
-    to_predict: list[int] = field(default_factory=list)  # new or changed images
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0  # rows dropped
+    flagged: int = 0  # rows imported with an image problem
+    to_predict: int = 0  # new or changed images
     retagged: list[int] = field(default_factory=list)  # seller colour changed, same image
+    problems: list[RowProblem] = field(default_factory=list)  # the first MAX_LISTED_PROBLEMS
 
     @property
     def rows_read(self) -> int:
-        return len(self.created) + len(self.updated) + len(self.unchanged)
+        return self.created + self.updated + self.unchanged
+
+    def problem(self, line: int, sku: str, reason: str, imported: bool = False) -> None:
+        if imported:
+            self.flagged += 1
+        else:
+            self.rejected += 1
+        if len(self.problems) < MAX_LISTED_PROBLEMS:
+            self.problems.append(RowProblem(line, printable(sku)[:128], printable(reason), imported))
 
     def summary(self) -> str:
-        dropped = sum(not p.imported for p in self.problems)
-        return (f"{len(self.created)} created, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
-                f"{dropped} rows rejected, {len(self.problems) - dropped} imported with an image problem")
+        return (f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged, "
+                f"{self.rejected} rows rejected, {self.flagged} imported with an image problem")
 
 
-@dataclass
-class StoredImage:
-    path: str  # relative to MEDIA_ROOT
-    checksum: str
+def printable(text: str) -> str:
+    """Text that any database and page can hold (no NUL, no undecodable bytes)."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
-def store_image(data: bytes, suffix: str) -> StoredImage:
-    """Content-addressed copy under MEDIA_ROOT/images (validated first)."""
-    load_image(data)  # raises ImageError with the reason
-    checksum = hashlib.sha256(data).hexdigest()
-    suffix = suffix.lower() if suffix.lower() in IMAGE_SUFFIXES else ".img"
-    rel = f"images/{checksum[:2]}/{checksum}{suffix}"
-    target = Path(settings.MEDIA_ROOT) / rel
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(target.suffix + ".part")
-        tmp.write_bytes(data)
-        tmp.replace(target)
-    return StoredImage(rel, checksum)
+def _clean(values: dict, name: str) -> str:
+    value = values.get(name)
+    return " ".join(value.split()) if isinstance(value, str) else ""
 
 
-def resolve_image(value: str, images_dir: Path | None, csv_dir: Path | None, confine: bool = False) -> Path:
-    """The file an ``image`` cell names. With ``confine`` (uploads) it must lie inside ``images_dir``."""
-    candidate = Path(value).expanduser()
-    if confine:
-        if images_dir is None:
-            raise ImageError("no image archive was uploaded")
-        inside = (images_dir / candidate).resolve()
-        if candidate.is_absolute() or not inside.is_relative_to(images_dir.resolve()):
-            raise ImageError(f"image path must be inside the uploaded archive: {value}")
-        return inside
-    if candidate.is_absolute():
-        return candidate
-    for base in (images_dir, csv_dir):
-        if base is not None and (base / candidate).exists():
-            return base / candidate
-    return (images_dir or csv_dir or Path.cwd()) / candidate
+class _Importer:
+    def __init__(self, report: ImportReport, where: tuple, batch: ImportBatch):
+        self.report, self.where, self.batch = report, where, batch
+        self.seen: set[str] = set()
+        self.writer = ChunkWriter(batch)
+
+    def chunk(self, rows: list[CsvRow]) -> None:
+        parsed = [p for p in (self._parse(row) for row in rows) if p is not None]
+        existing = self.writer.existing([p.sku for p in parsed])
+        for row in parsed:
+            self._read_image(row, existing.get(row.sku))
+        outcome = self.writer.write(parsed, existing)
+        r = self.report
+        r.created, r.updated, r.unchanged = r.created + outcome.created, r.updated + outcome.updated, \
+            r.unchanged + outcome.unchanged
+        r.to_predict += outcome.to_predict
+        r.retagged += outcome.retagged
+
+    def _parse(self, row: CsvRow) -> RowData | None:
+        sku = _clean(row.values, "sku")
+        if row.problem:
+            return self.report.problem(row.line, sku, row.problem)
+        if not sku:
+            return self.report.problem(row.line, "", "missing sku")
+        too_long = [c for c, n in MAX_FIELD.items() if len(_clean(row.values, c)) > n]
+        if too_long:
+            return self.report.problem(row.line, sku[:40], f"{too_long[0]} is longer than "
+                                                           f"{MAX_FIELD[too_long[0]]} characters")
+        if sku in self.seen:
+            return self.report.problem(row.line, sku, "sku appears earlier in the same file")
+        self.seen.add(sku)
+        extras = {k: v for k, v in row.values.items() if k and k not in COLUMNS and v not in (None, "")}
+        if sum(len(v) for v in extras.values()) > MAX_ATTRIBUTE_CHARS:
+            return self.report.problem(row.line, sku, f"extra columns hold more than {MAX_ATTRIBUTE_CHARS:,} "
+                                                      "characters")
+        return RowData(line=row.line, sku=sku, title=_clean(row.values, "title"),
+                       category=_clean(row.values, "category"), seller_color_raw=_clean(row.values, "seller_color"),
+                       image_source=_clean(row.values, "image"), attributes=extras)
+
+    def _read_image(self, row: RowData, current: dict | None) -> None:
+        """Checksum and validate the image, unless the same file (size, mtime) was imported before."""
+        if not row.image_source:
+            row.image_error = "no image given"
+        else:
+            try:
+                path = resolve_image(row.image_source, *self.where)
+                row.image_stat = image_stat(path)
+                if current and current["image_source_stat"] == row.image_stat and current["image_checksum"] \
+                        and current["image_source"] == row.image_source:
+                    row.image, row.image_checksum = current["image"], current["image_checksum"]
+                    return
+                stored = store_image_file(path)
+                row.image, row.image_checksum = stored.path, stored.checksum
+                return
+            except ImageError as exc:
+                row.image_error = str(exc)
+            except OSError as exc:
+                row.image_error = f"image file cannot be read: {exc.strerror or exc}"
+        self.report.problem(row.line, row.sku, row.image_error, imported=True)
 
 
-def _read_rows(text: str) -> list[tuple[int, dict]]:
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
-    missing = [c for c in REQUIRED if c not in header]
-    if not header:
-        raise ImportFailed("the catalogue file is empty")
-    if missing:
-        raise ImportFailed(f"the catalogue has no column {', '.join(missing)} "
-                           f"(expected columns: {','.join(COLUMNS)}; found: {','.join(header)})")
-    reader.fieldnames = header
-    rows = []
-    line = 1
-    for row in reader:
-        rows.append((line + 1, row))
-        line = reader.line_num
-    return rows
+def import_catalog(*, csv_bytes: bytes | None = None, csv_path: Path | None = None, source_name: str,
+                   images_dir: Path | None = None, csv_dir: Path | None = None, user=None,
+                   confine_images: bool = False, batch: ImportBatch | None = None,
+                   progress: Callable[[ImportBatch], bool] | None = None) -> ImportReport:
+    """Import products from a catalogue CSV, streamed in chunks. Raises ImportFailed only if nothing is readable.
 
-
-def _decode(raw: bytes) -> str:
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise ImportFailed("the catalogue file is not text (UTF-8 expected)")
-
-
-def import_catalog(*, csv_bytes: bytes, source_name: str, images_dir: Path | None = None,
-                   csv_dir: Path | None = None, user=None, confine_images: bool = False) -> ImportReport:
-    """Import products from a catalogue CSV. Raises ImportFailed only if nothing is readable.
-
-    ``confine_images`` (uploads): image paths must point inside ``images_dir``.
+    ``confine_images`` (uploads): image paths must point inside ``images_dir``. ``progress`` is called
+    after each chunk with the batch (its counters up to date); returning False stops the import there.
     """
-    rows = _read_rows(_decode(csv_bytes))
-    vocabulary = db_vocabulary()
-    report = ImportReport()
-    batch = ImportBatch.objects.create(source_name=source_name[:255], created_by=user, rows_total=len(rows))
-    seen: set[str] = set()
-    for line, row in rows:
-        try:
-            _import_row(line, row, seen, (images_dir, csv_dir, confine_images), vocabulary, batch, report)
-        except Exception as exc:  # one bad row never stops the batch
-            log.exception("import of line %s failed", line)
-            report.problems.append(RowProblem(line, (row.get("sku") or "").strip(), f"unexpected error: {exc}", False))
-    batch.rows_created, batch.rows_updated = len(report.created), len(report.updated)
-    batch.rows_failed = sum(not p.imported for p in report.problems)
-    batch.problems = [p.as_dict() for p in report.problems]
-    batch.save()
-    report.batch = batch
-    if rows and not report.rows_read:
+    source = open(csv_path, "rb") if csv_path is not None else io.BytesIO(csv_bytes or b"")
+    with source:
+        size = source.seek(0, io.SEEK_END)
+        source.seek(0)
+        reader = CatalogReader(source)
+        batch = batch or ImportBatch.objects.create(source_name=source_name[:255], created_by=user)
+        batch.bytes_total = size
+        report = ImportReport(batch=batch)
+        importer = _Importer(report, (images_dir, csv_dir, confine_images), batch)
+        chunk: list[CsvRow] = []
+        for row in reader:
+            chunk.append(row)
+            if len(chunk) >= CHUNK_ROWS:
+                if not _flush(importer, chunk, reader, progress):
+                    break
+                chunk = []
+        else:
+            _flush(importer, chunk, reader, progress)
+    if (report.rejected or report.flagged) and not report.rows_read:
         raise ImportFailed("no row could be imported:\n" + "\n".join(str(p) for p in report.problems[:50]))
     return report
 
 
-def _clean(row: dict, name: str) -> str:
-    value = row.get(name)
-    value = value if isinstance(value, str) else ""
-    return " ".join(value.split())
+def _flush(importer: _Importer, chunk: list[CsvRow], reader: CatalogReader, progress) -> bool:
+    if chunk:
+        importer.chunk(chunk)
+    _record(importer.batch, importer.report, reader.bytes_read)
+    return progress(importer.batch) is not False if progress else True
 
 
-def _import_row(line, row, seen, where, vocabulary: ColorVocabulary, batch, report):
-    sku = _clean(row, "sku")
-    if not sku:
-        report.problems.append(RowProblem(line, "", "missing sku", False))
-        return
-    too_long = [c for c, n in MAX_FIELD.items() if len(_clean(row, c)) > n]
-    if too_long:
-        name = too_long[0]
-        report.problems.append(RowProblem(line, sku[:40], f"{name} is longer than {MAX_FIELD[name]} characters", False))
-        return
-    if sku in seen:
-        report.problems.append(RowProblem(line, sku, "sku appears earlier in the same file", False))
-        return
-    seen.add(sku)
-    image_value = _clean(row, "image")
-    stored, image_error = None, ""
-    if not image_value:
-        image_error = "no image given"
-    else:
-        try:
-            path = resolve_image(image_value, *where)
-            if not path.is_file():
-                raise ImageError(f"image file not found: {image_value}")
-            stored = store_image(path.read_bytes(), path.suffix)
-        except ImageError as exc:
-            image_error = str(exc)
-        except OSError as exc:
-            image_error = f"image file cannot be read: {exc.strerror or exc}"
-    extras = {k: v for k, v in row.items() if k and k not in COLUMNS and v not in (None, "")}
-    result = _upsert(sku, row, stored, image_value, image_error, extras, vocabulary, batch)
-    getattr(report, result.outcome).append(result.product_id)
-    if image_error:
-        report.problems.append(RowProblem(line, sku, image_error, True))
-    if result.needs_prediction:
-        report.to_predict.append(result.product_id)
-    elif result.tag_changed:
-        report.retagged.append(result.product_id)
+def _record(batch: ImportBatch, report: ImportReport, bytes_read: int) -> None:
+    batch.rows_created, batch.rows_updated, batch.rows_unchanged = report.created, report.updated, report.unchanged
+    batch.rows_failed, batch.rows_flagged = report.rejected, report.flagged
+    batch.rows_total = report.rows_read + report.rejected
+    batch.bytes_done = bytes_read
+    batch.problems = [p.as_dict() for p in report.problems]
+    batch.save(update_fields=["rows_created", "rows_updated", "rows_unchanged", "rows_failed", "rows_flagged",
+                              "rows_total", "bytes_done", "bytes_total", "problems"])
 
-
-@dataclass
-class UpsertResult:
-    product_id: int
-    outcome: str  # created / updated / unchanged
-    needs_prediction: bool = False
-    tag_changed: bool = False
-
-
-@transaction.atomic
-def _upsert(sku, row, stored, image_value, image_error, extras, vocabulary, batch) -> UpsertResult:
-    raw_color = _clean(row, "seller_color")
-    mapped = vocabulary.match(raw_color)
-    color = ColorName.objects.filter(name=mapped).first() if mapped else None
-    fields = {
-        "title": _clean(row, "title"),
-        "category": _clean(row, "category"),
-        "seller_color_raw": raw_color,
-        "seller_color": color,
-        "attributes": extras,
-        "image_source": image_value[:1000],
-    }
-    image_fields = {"image": stored.path if stored else "", "image_checksum": stored.checksum if stored else "",
-                    "image_error": image_error}
-    product = Product.objects.select_for_update().filter(sku=sku).first()
-    if product is None:
-        product = Product.objects.create(
-            sku=sku, **fields, **image_fields, import_batch=batch,
-            final_color=color.name if color else raw_color,
-            status=Product.Status.FAILED if image_error else Product.Status.PENDING,
-            status_detail=image_error)
-        return UpsertResult(product.id, "created", needs_prediction=not image_error)
-    return _update(product, fields, image_fields, batch)
-
-
-def _update(product: Product, fields: dict, image_fields: dict, batch: ImportBatch) -> UpsertResult:
-    tag_changed = fields["seller_color_raw"] != product.seller_color_raw
-    image_changed = (image_fields["image_checksum"] != product.image_checksum
-                     or image_fields["image_error"] != product.image_error)
-    category_changed = fields["category"] != product.category
-    other_changed = any(getattr(product, k) != fields[k] for k in ("title", "attributes"))
-    if not (tag_changed or image_changed or category_changed or other_changed):
-        return UpsertResult(product.id, "unchanged")
-    for k, v in {**fields, **image_fields}.items():
-        setattr(product, k, v)
-    product.import_batch = batch
-    if tag_changed:
-        product.final_color = product.seller_color.name if product.seller_color else product.seller_color_raw
-    needs_prediction = False
-    if image_changed or category_changed:
-        _supersede_pending(product, "image changed" if image_changed else "category changed")
-        product.status = Product.Status.FAILED if product.image_error else Product.Status.PENDING
-        product.status_detail = product.image_error
-        needs_prediction = not product.image_error
-    elif tag_changed:
-        _supersede_pending(product, "seller colour changed")
-    product.save()
-    return UpsertResult(product.id, "updated", needs_prediction, tag_changed and not needs_prediction)
-
-
-def _supersede_pending(product: Product, why: str) -> None:
-    for s in Suggestion.objects.filter(product=product, status=Suggestion.Status.PENDING):
-        updated = Suggestion.objects.filter(pk=s.pk, status=Suggestion.Status.PENDING).update(
-            status=Suggestion.Status.SUPERSEDED)
-        if updated:
-            ReviewEvent.objects.create(product=product, suggestion=s, action=ReviewEvent.Action.SUPERSEDE,
-                                       from_status=Suggestion.Status.PENDING,
-                                       to_status=Suggestion.Status.SUPERSEDED,
-                                       from_color=s.suggested_color, note=why,
-                                       model_version=s.prediction.model_version)

@@ -51,5 +51,5 @@ def catalog_import_and_queue(*, queue: bool = True, user=None, **import_kwargs):
     report = import_catalog(user=user, **import_kwargs)
     for product in Product.objects.filter(pk__in=report.retagged):
         suggestion_refresh(product=product)
-    run = pipeline_run_start(user=user, product_ids=report.to_predict) if queue and report.to_predict else None
+    run = pipeline_run_start(user=user) if queue and report.to_predict else None
     return report, run

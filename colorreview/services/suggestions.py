@@ -150,6 +150,25 @@ def _supersede(suggestion: Suggestion, why: str) -> None:
             model_version=suggestion.prediction.model_version)
 
 
+def pending_supersede(*, product_reasons: dict[int, str]) -> int:
+    """Supersede the open suggestions of many products at once (one update, events in bulk)."""
+    if not product_reasons:
+        return 0
+    with transaction.atomic():
+        pending = list(Suggestion.objects.select_for_update(of=("self",)).filter(
+            product_id__in=product_reasons, status=Suggestion.Status.PENDING).values_list(
+            "id", "product_id", "suggested_color", "prediction__model_version"))
+        if not pending:
+            return 0
+        Suggestion.objects.filter(pk__in=[p[0] for p in pending], status=Suggestion.Status.PENDING).update(
+            status=Suggestion.Status.SUPERSEDED)
+        ReviewEvent.objects.bulk_create([ReviewEvent(
+            product_id=product_id, suggestion_id=pk, action=ReviewEvent.Action.SUPERSEDE,
+            from_status=Suggestion.Status.PENDING, to_status=Suggestion.Status.SUPERSEDED, from_color=color,
+            note=product_reasons[product_id], model_version=version) for pk, product_id, color, version in pending])
+    return len(pending)
+
+
 def tradeoffs(kind: str, points=(0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)) -> list[tuple[float, float, float]]:
     """(threshold, expected precision, coverage or recall) on validation, from the model card's curve."""
     curve = {round(t, 3): (p, c) for t, p, c in _card_calibration().get(kind, {}).get("curve", [])}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-import zipfile
 from datetime import datetime
 from pathlib import Path
 
@@ -17,10 +15,10 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from .. import roles, selectors
-from ..models import PipelineRun, Product
-from ..services.catalog import ImportFailed
+from ..models import ImportBatch, PipelineRun, Product
 from ..services.export import COLUMNS, export_rows
-from ..services.runs import catalog_import_and_queue, pipeline_run_start
+from ..services.imports import import_cancel, import_upload_store
+from ..services.runs import pipeline_run_start
 from ..services.suggestions import active_thresholds, tradeoffs
 from .common import ANY_ROLE, role_required
 
@@ -56,42 +54,34 @@ def product_detail(request, sku: str):
     })
 
 
-def _extract_zip(upload, into: Path) -> None:
-    limit = settings.COLORREVIEW_MAX_UPLOAD_BYTES
-    with zipfile.ZipFile(upload) as archive:
-        total = sum(i.file_size for i in archive.infolist())
-        if total > limit:
-            raise ImportFailed(f"the image archive unpacks to {total:,} bytes (limit {limit:,})")
-        for info in archive.infolist():
-            target = (into / info.filename).resolve()
-            if not str(target).startswith(str(into.resolve())) or info.is_dir():
-                continue  # skip folders and paths that would escape the upload folder
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(info) as src, open(target, "wb") as dst:
-                dst.write(src.read())
-
-
 @role_required(roles.ADMIN)
 def import_page(request):
-    report, run = None, None
     if request.method == "POST":
         upload = request.FILES.get("catalog")
         if upload is None:
             messages.error(request, "Choose a catalogue CSV file.")
             return redirect("import")
-        with tempfile.TemporaryDirectory(prefix="colorreview-upload-") as tmp:
-            images_dir = None
-            try:
-                if request.FILES.get("images"):
-                    _extract_zip(request.FILES["images"], Path(tmp))
-                    images_dir = Path(tmp)
-                report, run = catalog_import_and_queue(
-                    csv_bytes=upload.read(), source_name=upload.name, images_dir=images_dir or Path(tmp),
-                    csv_dir=None, user=request.user, confine_images=True)
-            except (ImportFailed, zipfile.BadZipFile) as exc:
-                messages.error(request, f"Import failed: {exc}")
-                return render(request, "import.html", {"report": None})
-    return render(request, "import.html", {"report": report, "run": run})
+        batch = import_upload_store(catalog=upload, images=request.FILES.get("images"), user=request.user)
+        return redirect("import-detail", pk=batch.pk)
+    return render(request, "import.html", {"recent": ImportBatch.objects.all()[:5]})
+
+
+@role_required(roles.ADMIN)
+def import_detail(request, pk: int):
+    batch = get_object_or_404(ImportBatch.objects.select_related("run"), pk=pk)
+    if request.htmx:
+        response = render(request, "imports/_progress.html", {"batch": batch})
+        return response if batch.active else HttpResponseStopPolling(response.content)
+    return render(request, "imports/detail.html", {"batch": batch})
+
+
+@require_POST
+@role_required(roles.ADMIN)
+def import_cancel_view(request, pk: int):
+    batch = get_object_or_404(ImportBatch, pk=pk)
+    if not import_cancel(batch=batch):
+        messages.warning(request, "This import has already ended.")
+    return redirect("import-detail", pk=pk)
 
 
 @require_POST

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -42,14 +43,14 @@ def test_good_rows_are_imported_and_bad_rows_reported_with_line_numbers(tmp_path
     assert "truncated or corrupt" in problems[(4, True)]
     assert "not found" in problems[(5, True)]
     assert "earlier in the same file" in problems[(6, False)]
-    assert len(report.created) == 4 and sorted(Product.objects.values_list("sku", flat=True)) == ["A1", "A2", "A3", "A4"]
+    assert report.created == 4 and sorted(Product.objects.values_list("sku", flat=True)) == ["A1", "A2", "A3", "A4"]
     a1 = Product.objects.get(sku="A1")
     assert a1.seller_color.name == "Navy Blue" and a1.seller_color_raw == "navy" and a1.attributes == {"brand": "Acme"}
     a4 = Product.objects.get(sku="A4")
     assert a4.seller_color is None and a4.seller_color_unmapped and a4.final_color == "Sunset Glow"
     broken = Product.objects.get(sku="A2")
     assert broken.status == Product.Status.FAILED and "corrupt" in broken.image_error
-    assert set(report.to_predict) == {a1.id, a4.id}
+    assert report.to_predict == 2 and report.rejected == 2 and report.flagged == 2
     assert ImportBatch.objects.get().rows_failed == 2
 
 
@@ -60,8 +61,7 @@ def test_reimport_updates_and_requeues_only_changed_images(tmp_path):
     pending = SuggestionFactory(prediction=old)
     report = _import(_catalogue(tmp_path, ["A1,Red tee v2,Tshirts,imgs/blue.jpg,Red,Acme",
                                            "A2,Blue,Shirts,imgs/blue.jpg,Blue,"]))
-    assert report.updated == [a1.id] and report.unchanged == [Product.objects.get(sku="A2").id]
-    assert report.to_predict == [a1.id]
+    assert (report.updated, report.unchanged, report.to_predict) == (1, 1, 1)
     a1.refresh_from_db()
     assert a1.title == "Red tee v2" and a1.status == Product.Status.PENDING
     pending.refresh_from_db()
@@ -74,6 +74,7 @@ def test_a_new_seller_tag_resets_the_final_colour(tmp_path):
     report = _import(_catalogue(tmp_path, ["A1,Tee,Tshirts,imgs/red.jpg,red,"]))
     product = Product.objects.get(sku="A1")
     assert report.retagged == [product.id] and not report.to_predict
+    assert product.suggestions.count() == 0
     assert product.final_color == "Red" and product.seller_color.name == "Red"
 
 
@@ -89,7 +90,7 @@ def test_absolute_paths_and_the_images_option(tmp_path):
     (other / "pic.jpg").write_bytes(jpeg_bytes())
     csv = _catalogue(tmp_path, [f"A1,Abs,Tshirts,{other / 'pic.jpg'},Red,", "A2,Rel,Tshirts,pic.jpg,Red,"])
     report = _import(csv, images=other)
-    assert not report.problems and len(report.created) == 2
+    assert not report.problems and report.created == 2
 
 
 def test_command_exits_non_zero_only_when_nothing_is_readable(tmp_path, capsys):
@@ -102,3 +103,81 @@ def test_command_exits_non_zero_only_when_nothing_is_readable(tmp_path, capsys):
         call_command("import_catalog", str(nothing))
     with pytest.raises(CommandError, match="not found"):
         call_command("import_catalog", str(tmp_path / "missing.csv"))
+
+
+def _write(tmp_path: Path, data: bytes) -> Path:
+    (tmp_path / "imgs").mkdir(exist_ok=True)
+    (tmp_path / "imgs" / "red.jpg").write_bytes(jpeg_bytes((200, 30, 40)))
+    path = tmp_path / "odd.csv"
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-8-sig", "utf-16-le"])
+def test_utf16_and_bom_catalogues_are_read_correctly(tmp_path, encoding):
+    text = "sku,title,category,image,seller_color\r\nÉ1,Crème tee,Tshirts,imgs/red.jpg,Red\r\n"
+    report = _import(_write(tmp_path, text.encode(encoding)))
+    assert report.created == 1 and not report.problems
+    assert Product.objects.get(sku="É1").title == "Crème tee"
+
+
+def test_broken_rows_are_reported_by_line_and_good_rows_kept(tmp_path, settings):
+    big = "x" * 200_000
+    data = (b"sku,title,category,image,seller_color\n"
+            b"G1,Good,Tshirts,imgs/red.jpg,Red\n"
+            + f"B1,{big},Tshirts,imgs/red.jpg,Red\n".encode()
+            + b"B2,Nul\x00here,Tshirts,imgs/red.jpg,Red\n"
+            b"B3,Bad \xff\xfe bytes \xc3\xa9,Tshirts,imgs/red.jpg,Red\n"
+            b'G2,"A quoted\nnewline",Tshirts,imgs/red.jpg,Red\n'
+            b"B4,Too,many,imgs/red.jpg,Red,extra,more\n"
+            b"G3,After,Tshirts,imgs/red.jpg,Red\n")
+    report = _import(_write(tmp_path, data))
+    reasons = {p.line: p.reason for p in report.problems}
+    assert "title is longer than 500" in reasons[3]
+    assert "NUL" in reasons[4]
+    assert "not valid utf-8" in reasons[5]
+    assert "7 fields, the header 5" in reasons[8]
+    assert sorted(Product.objects.values_list("sku", flat=True)) == ["G1", "G2", "G3"]
+    assert Product.objects.get(sku="G2").title == "A quoted newline"
+    assert ImportBatch.objects.get().rows_failed == 4
+
+
+def test_an_image_outside_the_upload_is_refused(tmp_path):
+    (tmp_path / "secret.jpg").write_bytes(jpeg_bytes())
+    inside = tmp_path / "upload"
+    inside.mkdir()
+    csv = _write(tmp_path, f"sku,image\nA1,{tmp_path / 'secret.jpg'}\nA2,../secret.jpg\n".encode())
+    report = import_catalog(csv_path=csv, source_name="x.csv", images_dir=inside, confine_images=True)
+    assert [p.reason.split(":")[0] for p in report.problems] == ["image path must be inside the uploaded archive"] * 2
+    assert set(Product.objects.values_list("image", flat=True)) == {""}
+
+
+def test_problems_are_all_counted_and_the_first_ones_listed(tmp_path, monkeypatch):
+    monkeypatch.setattr("colorreview.services.catalog.MAX_LISTED_PROBLEMS", 5)
+    csv = _write(tmp_path, ("sku,image\nA1,imgs/red.jpg\n" + ",x.jpg\n" * 12).encode())
+    report = _import(csv)
+    batch = ImportBatch.objects.get()
+    assert report.rejected == batch.rows_failed == 12 and len(batch.problems) == 5
+    assert [p["line"] for p in batch.problems] == [3, 4, 5, 6, 7]
+
+
+def test_reimporting_an_unchanged_file_reads_no_image_and_writes_nothing(tmp_path, monkeypatch):
+    csv = _catalogue(tmp_path, [f"A{i},Tee {i},Tshirts,imgs/red.jpg,Red,Acme" for i in range(30)])
+    _import(csv)
+    stamp = dict(Product.objects.values_list("sku", "updated_at"))
+    read = mock.Mock(side_effect=AssertionError("image read again"))
+    monkeypatch.setattr("colorreview.services.catalog.store_image_file", read)
+    report = _import(csv)
+    assert (report.created, report.updated, report.unchanged) == (0, 0, 30)
+    assert dict(Product.objects.values_list("sku", "updated_at")) == stamp and not read.called
+
+
+def test_rows_are_written_in_a_constant_number_of_statements(tmp_path, django_assert_max_num_queries):
+    small = _catalogue(tmp_path, ["A1,Tee,Tshirts,imgs/red.jpg,Red,Acme"])
+    (tmp_path / "second").mkdir()
+    big = _catalogue(tmp_path / "second", [f"B{i},Tee,Tshirts,imgs/red.jpg,Red,Acme" for i in range(200)])
+    with django_assert_max_num_queries(12):
+        _import(small)
+    with django_assert_max_num_queries(12):
+        _import(big)
+    assert Product.objects.count() == 201

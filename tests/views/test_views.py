@@ -3,10 +3,11 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from unittest import mock
 
 import pytest
 
-from colorreview.models import PipelineRun, Product, Suggestion
+from colorreview.models import ImportBatch, PipelineRun, Product, Suggestion
 from tests.conftest import jpeg_bytes
 from tests.factories import PredictionFactory, ProductFactory, SuggestionFactory
 
@@ -80,26 +81,86 @@ def test_bulk_approval_of_imputations(client, merchandiser):
     assert Suggestion.objects.filter(status="accepted").count() == 3
 
 
-def test_import_upload_with_an_image_archive_queues_a_run(client, admin_user, monkeypatch,
-                                                          django_capture_on_commit_callbacks):
+@pytest.fixture
+def run_jobs(monkeypatch):
+    """Background jobs run when their transaction commits; pipeline batches are only recorded."""
+    from colorreview import tasks
+
     queued = []
-    monkeypatch.setattr("colorreview.tasks.predict_products.delay", lambda ids, run: queued.append((ids, run)))
+    monkeypatch.setattr(tasks.import_catalog_job, "delay", lambda pk: tasks.import_catalog_job.apply(args=(pk,)))
+    monkeypatch.setattr(tasks.predict_products, "delay", lambda ids, run: queued.append((ids, run)))
+    return queued
+
+
+def _upload(client, catalogue: bytes, archive: bytes | None = None, capture=None):
+    files = {"catalog": io.BytesIO(catalogue)}
+    files["catalog"].name = "cat.csv"
+    if archive is not None:
+        files["images"] = io.BytesIO(archive)
+        files["images"].name = "imgs.zip"
+    with capture(execute=True):
+        response = client.post("/import/", files)
+    assert response.status_code == 302
+    return client.get(response["Location"]).content.decode()
+
+
+def test_import_upload_runs_in_the_background_and_queues_a_run(client, admin_user, run_jobs,
+                                                               django_capture_on_commit_callbacks):
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("shots/red.jpg", jpeg_bytes())
         z.writestr("../escape.jpg", jpeg_bytes())
-    catalogue = io.BytesIO(b"sku,title,category,image,seller_color\nU1,Tee,Tshirts,shots/red.jpg,Red\n"
-                           b",No sku,Tshirts,shots/red.jpg,\nU2,Esc,Tshirts,../escape.jpg,\n")
-    catalogue.name, archive.name = "cat.csv", "imgs.zip"
-    archive.seek(0)
     client.force_login(admin_user)
-    with django_capture_on_commit_callbacks(execute=True):
-        html = client.post("/import/", {"catalog": catalogue, "images": archive}).content.decode()
+    html = _upload(client, b"sku,title,category,image,seller_color\nU1,Tee,Tshirts,shots/red.jpg,Red\n"
+                           b",No sku,Tshirts,shots/red.jpg,\nU2,Esc,Tshirts,../escape.jpg,\n",
+                   archive.getvalue(), django_capture_on_commit_callbacks)
     assert "missing sku" in html and "must be inside the uploaded archive" in html
+    assert "finished" in html and 'hx-get="/import/' not in html  # the poller stopped
     assert Product.objects.get(sku="U1").image_checksum
     run = PipelineRun.objects.get()
-    assert queued == [([Product.objects.get(sku="U1").pk], run.pk)]
+    assert run_jobs == [([Product.objects.get(sku="U1").pk], run.pk)]
     assert f'hx-get="/runs/{run.pk}/progress/"' in html
+    batch = ImportBatch.objects.get()
+    assert batch.status == "finished" and batch.upload_dir == "" and batch.run == run
+
+
+def test_import_progress_polls_until_the_import_ends(client, admin_user):
+    batch = ImportBatch.objects.create(source_name="x.csv", status="running", bytes_total=100, bytes_done=40)
+    client.force_login(admin_user)
+    response = client.get(f"/import/{batch.pk}/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and 'value="0.400"' in response.content.decode()
+    client.post(f"/import/{batch.pk}/cancel/")
+    assert ImportBatch.objects.get(pk=batch.pk).cancel_requested
+    ImportBatch.objects.filter(pk=batch.pk).update(status="cancelled")
+    assert client.get(f"/import/{batch.pk}/", HTTP_HX_REQUEST="true").status_code == 286
+
+
+def test_an_upload_over_the_limit_is_refused_before_it_is_read(client, admin_user, settings, monkeypatch):
+    settings.COLORREVIEW_MAX_UPLOAD_BYTES = 1000
+    monkeypatch.setattr("colorreview.views.pages.import_upload_store", mock.Mock(side_effect=AssertionError))
+    client.force_login(admin_user)
+    catalogue = io.BytesIO(b"sku,image\n" + b"A,x.jpg\n" * 500)
+    catalogue.name = "big.csv"
+    response = client.post("/import/", {"catalog": catalogue})
+    assert response.status_code == 413 and "the limit is" in response.content.decode()
+    assert not ImportBatch.objects.exists()
+
+
+def test_a_zip_member_cannot_escape_and_is_streamed(tmp_path):
+    from colorreview.services.imports import extract_zip
+
+    archive = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("ok/a.jpg", b"x" * 10)
+        z.writestr("../../outside.jpg", b"y")
+        z.writestr("/abs.jpg", b"z")
+        z.writestr("ok/../../sibling.jpg", b"w")
+    into = tmp_path / "into"
+    into.mkdir()
+    extract_zip(archive, into, limit=1000)
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.jpg")) == ["into/ok/a.jpg"]
+    with pytest.raises(Exception, match="more than 5 bytes"):
+        extract_zip(archive, tmp_path / "again", limit=5)
 
 
 def test_run_progress_polls_until_the_run_ends(client, curator):
@@ -142,13 +203,14 @@ def test_product_page_shows_history(client, curator):
     assert "accept" in html and "by curator" in html and "Red → Blue" in html
 
 
-def test_uploaded_catalogues_cannot_reach_server_files(client, admin_user, tmp_path):
+def test_uploaded_catalogues_cannot_reach_server_files(client, admin_user, tmp_path, run_jobs,
+                                                       django_capture_on_commit_callbacks):
     secret = tmp_path / "server.jpg"
     secret.write_bytes(jpeg_bytes())
     catalogue = io.BytesIO(f"sku,title,category,image,seller_color\nS1,Tee,Tshirts,{secret},Red\n".encode())
     catalogue.name = "cat.csv"
     client.force_login(admin_user)
-    html = client.post("/import/", {"catalog": catalogue}).content.decode()
+    html = _upload(client, catalogue.getvalue(), capture=django_capture_on_commit_callbacks)
     assert "must be inside the uploaded archive" in html
     assert Product.objects.get(sku="S1").image_checksum == ""
 

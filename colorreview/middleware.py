@@ -1,0 +1,28 @@
+"""Request guards that must act before Django reads a request body."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.template.loader import render_to_string
+
+
+class UploadLimitMiddleware:
+    """Refuse a request whose declared body is over the upload limit, before any of it is read."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        limit = settings.COLORREVIEW_MAX_UPLOAD_BYTES
+        if length > limit:
+            message = (f"The upload is {length / 2**20:,.1f} MB; the limit is {limit / 2**20:,.1f} MB. "
+                       "Split the catalogue, or import it on the server with python manage.py import_catalog.")
+            html = render_to_string("forbidden.html", {"message": message, "title": "Upload too large"},
+                                    request=request)
+            return HttpResponse(html, status=413)
+        return self.get_response(request)

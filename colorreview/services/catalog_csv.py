@@ -1,0 +1,108 @@
+"""Catalogue CSVs read as a stream: any size, UTF-8 with or without a BOM, UTF-16, cp1252.
+
+A row that cannot be read (bad encoding, a NUL byte, too many fields, an oversized field) comes
+back with its line number and the reason, and reading goes on with the next row.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from . import ServiceError
+
+COLUMNS = ("sku", "title", "category", "image", "seller_color")
+REQUIRED = ("sku", "image")
+#: a field this long is reported as a bad row rather than held in memory
+MAX_FIELD_CHARS = 16 * 1024 * 1024
+_SNIFF_BYTES = 1 << 16
+_UNDECODABLE = re.compile("[\udc80-\udcff]")  # bytes kept by errors="surrogateescape"
+
+csv.field_size_limit(MAX_FIELD_CHARS)
+
+
+class ImportFailed(ServiceError):
+    """The catalogue file could not be read at all."""
+
+
+@dataclass
+class CsvRow:
+    line: int  # line of the file where the row starts (the header is line 1)
+    values: dict[str, str]
+    problem: str = ""
+
+
+def detect_encoding(head: bytes) -> str:
+    """The encoding of a catalogue from its first bytes (BOMs first, then UTF-16 by its NULs)."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    even, odd = head[0::2], head[1::2]
+    if len(head) >= 4 and odd.count(0) > len(odd) // 2 and not even.count(0):
+        return "utf-16-le"
+    if len(head) >= 4 and even.count(0) > len(even) // 2 and not odd.count(0):
+        return "utf-16-be"
+    text = head.decode("utf-8", errors="surrogateescape")
+    bad = len(_UNDECODABLE.findall(text[:-3]))  # a multi-byte character may be cut at the end
+    wide = sum(ord(c) > 127 for c in text) - bad
+    return "cp1252" if bad and not wide else "utf-8"
+
+
+class CatalogReader:
+    """Iterate over a catalogue's rows; ``bytes_read`` tells how far into the file it got."""
+
+    def __init__(self, binary: BinaryIO):
+        self._binary = binary
+        head = binary.read(_SNIFF_BYTES)
+        binary.seek(0)
+        self.encoding = detect_encoding(head)
+        self._text = io.TextIOWrapper(binary, encoding=self.encoding, errors="surrogateescape", newline="")
+        self._reader = csv.reader(self._text)
+        self.header = self._read_header()
+
+    @property
+    def bytes_read(self) -> int:
+        return self._binary.tell()
+
+    def _read_header(self) -> list[str]:
+        try:
+            header = [h.replace("\x00", "").strip().lower() for h in next(self._reader, [])]
+        except (csv.Error, UnicodeError) as exc:
+            raise ImportFailed(f"the catalogue's header cannot be read: {exc}") from exc
+        if not any(header):
+            raise ImportFailed("the catalogue file is empty")
+        missing = [c for c in REQUIRED if c not in header]
+        if missing:
+            raise ImportFailed(f"the catalogue has no column {', '.join(missing)} "
+                               f"(expected columns: {','.join(COLUMNS)}; found: {','.join(header)[:300]})")
+        return header
+
+    def __iter__(self) -> Iterator[CsvRow]:
+        while True:
+            line = self._reader.line_num + 1
+            try:
+                cells = next(self._reader)
+            except StopIteration:
+                return
+            except (csv.Error, UnicodeError) as exc:
+                yield CsvRow(line, {}, f"the row cannot be read ({exc})")
+                continue
+            if any(c.strip() for c in cells):
+                yield self._row(line, cells)
+
+    def _row(self, line: int, cells: list[str]) -> CsvRow:
+        values = dict(zip(self.header, cells))
+        if len(cells) > len(self.header):
+            return CsvRow(line, values, f"the row has {len(cells)} fields, the header {len(self.header)}")
+        joined = "".join(cells)
+        if "\x00" in joined:
+            return CsvRow(line, values, "the row contains a NUL byte")
+        if _UNDECODABLE.search(joined):
+            return CsvRow(line, values, f"the row is not valid {self.encoding} text")
+        return CsvRow(line, values)

@@ -1,0 +1,110 @@
+"""Writing one chunk of catalogue rows: one read of the rows it touches, one upsert, one supersede."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from ..models import ColorName, ImportBatch, Product
+from .suggestions import pending_supersede
+from .vocabulary import db_vocabulary
+
+_EXISTING = ("id", "sku", "title", "category", "seller_color_raw", "seller_color_id", "final_color", "image",
+             "image_checksum", "image_error", "image_source", "image_source_stat", "attributes", "status",
+             "status_detail")
+_UPSERT_FIELDS = ["title", "category", "seller_color_raw", "seller_color", "final_color", "image",
+                  "image_checksum", "image_error", "image_source", "image_source_stat", "attributes", "status",
+                  "status_detail", "import_batch", "updated_at"]
+
+
+@dataclass
+class RowData:
+    line: int
+    sku: str
+    title: str
+    category: str
+    seller_color_raw: str
+    image_source: str
+    attributes: dict
+    image: str = ""
+    image_checksum: str = ""
+    image_error: str = ""
+    image_stat: str = ""
+
+
+@dataclass
+class ChunkOutcome:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    to_predict: int = 0
+    retagged: list[int] = field(default_factory=list)
+
+
+class ChunkWriter:
+    """Holds the vocabulary for a whole import; writes chunk after chunk."""
+
+    def __init__(self, batch: ImportBatch):
+        self.batch = batch
+        self.vocabulary = db_vocabulary()
+        self.color_ids = dict(ColorName.objects.filter(active=True).values_list("name", "id"))
+
+    def existing(self, skus: list[str]) -> dict[str, dict]:
+        return {p["sku"]: p for p in Product.objects.filter(sku__in=skus).values(*_EXISTING)}
+
+    def write(self, rows: list[RowData], existing: dict[str, dict]) -> ChunkOutcome:
+        outcome, upserts, superseded = ChunkOutcome(), [], {}
+        for row in rows:
+            mapped = self.vocabulary.match(row.seller_color_raw) if row.seller_color_raw else None
+            color_id = self.color_ids.get(mapped or "")
+            product = self._product(row, color_id, mapped)
+            current = existing.get(row.sku)
+            if current is None:
+                outcome.created += 1
+                outcome.to_predict += not row.image_error
+                upserts.append(product)
+            elif self._update(product, current, outcome, superseded):
+                upserts.append(product)
+        with transaction.atomic():
+            if upserts:
+                Product.objects.bulk_create(upserts, update_conflicts=True, unique_fields=["sku"],
+                                            update_fields=_UPSERT_FIELDS)
+            pending_supersede(product_reasons=superseded)
+        return outcome
+
+    def _product(self, row: RowData, color_id: int | None, mapped: str | None) -> Product:
+        return Product(
+            sku=row.sku, title=row.title, category=row.category, seller_color_raw=row.seller_color_raw,
+            seller_color_id=color_id, final_color=mapped if color_id else row.seller_color_raw,
+            image=row.image, image_checksum=row.image_checksum, image_error=row.image_error,
+            image_source=row.image_source, image_source_stat=row.image_stat, attributes=row.attributes,
+            status=Product.Status.FAILED if row.image_error else Product.Status.PENDING,
+            status_detail=row.image_error, import_batch=self.batch)
+
+    @staticmethod
+    def _update(product: Product, current: dict, outcome: ChunkOutcome, superseded: dict[int, str]) -> bool:
+        """Fill ``product`` from the stored row and what changed; False when nothing needs writing."""
+        tag_changed = product.seller_color_raw != current["seller_color_raw"]
+        image_changed = (product.image_checksum, product.image_error) != (current["image_checksum"],
+                                                                           current["image_error"])
+        category_changed = product.category != current["category"]
+        other_changed = (product.title, product.attributes) != (current["title"], current["attributes"])
+        if not (tag_changed or image_changed or category_changed or other_changed):
+            outcome.unchanged += 1
+            for name in ("seller_color_id", "final_color", "status", "status_detail"):
+                setattr(product, name, current[name])
+            return (product.image_source, product.image_source_stat) != (current["image_source"],
+                                                                          current["image_source_stat"])
+        outcome.updated += 1
+        if not tag_changed:
+            product.seller_color_id, product.final_color = current["seller_color_id"], current["final_color"]
+        if image_changed or category_changed:
+            superseded[current["id"]] = "image changed" if image_changed else "category changed"
+            outcome.to_predict += not product.image_error
+        else:
+            product.status, product.status_detail = current["status"], current["status_detail"]
+            if tag_changed:
+                superseded[current["id"]] = "seller colour changed"
+                outcome.retagged.append(current["id"])
+        return True

@@ -1,0 +1,104 @@
+"""Uploaded catalogues: stored on disk, imported in the background with progress, cancellable."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import uuid
+import zipfile
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import ImportBatch
+from .catalog_csv import ImportFailed
+
+log = logging.getLogger(__name__)
+
+_COPY_CHUNK = 1 << 20
+
+
+def import_upload_store(*, catalog, images=None, user=None) -> ImportBatch:
+    """Write the uploaded CSV (and ZIP) to disk in chunks and queue their import."""
+    from ..tasks import import_catalog_job
+
+    folder = Path(settings.COLORREVIEW_UPLOAD_DIR) / uuid.uuid4().hex
+    folder.mkdir(parents=True)
+    _save(catalog, folder / "catalog.csv")
+    if images is not None:
+        _save(images, folder / "images.zip")
+    batch = ImportBatch.objects.create(source_name=(catalog.name or "catalog.csv")[:255], created_by=user,
+                                       status=ImportBatch.Status.QUEUED, upload_dir=str(folder),
+                                       bytes_total=catalog.size or 0)
+    transaction.on_commit(lambda: import_catalog_job.delay(batch.pk))
+    return batch
+
+
+def _save(upload, target: Path) -> None:
+    with open(target, "wb") as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
+
+
+def extract_zip(archive_path: Path, into: Path, limit: int) -> None:
+    """Stream each member to disk (never whole in memory), inside ``into`` only, at most ``limit`` bytes."""
+    root = into.resolve()
+    written = 0
+    with zipfile.ZipFile(archive_path) as archive:
+        for info in archive.infolist():
+            target = (root / info.filename).resolve()
+            if info.is_dir() or target == root or not target.is_relative_to(root):
+                continue  # folders, and paths that would escape the upload folder
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(info) as src, open(target, "wb") as dst:
+                while chunk := src.read(_COPY_CHUNK):
+                    written += len(chunk)
+                    if written > limit:
+                        raise ImportFailed(f"the image archive unpacks to more than {limit:,} bytes")
+                    dst.write(chunk)
+
+
+def import_cancel(*, batch: ImportBatch) -> bool:
+    """Ask a running import to stop after its current chunk (rows already written stay)."""
+    return bool(ImportBatch.objects.filter(pk=batch.pk, status__in=[ImportBatch.Status.QUEUED,
+                                                                    ImportBatch.Status.RUNNING])
+                .update(cancel_requested=True))
+
+
+def _still_wanted(batch: ImportBatch) -> bool:
+    return not ImportBatch.objects.filter(pk=batch.pk, cancel_requested=True).exists()
+
+
+def import_job_run(*, batch_id: int) -> ImportBatch:
+    """Import a stored upload (safe to deliver twice: an import of the same rows changes nothing)."""
+    from .runs import catalog_import_and_queue
+
+    batch = ImportBatch.objects.get(pk=batch_id)
+    if not batch.active:
+        return batch
+    ImportBatch.objects.filter(pk=batch.pk).update(status=ImportBatch.Status.RUNNING)
+    folder = Path(batch.upload_dir)
+    status, error, run = ImportBatch.Status.FINISHED, "", None
+    try:
+        images_dir = folder / "images"
+        images_dir.mkdir(exist_ok=True)
+        if (folder / "images.zip").exists():
+            extract_zip(folder / "images.zip", images_dir, settings.COLORREVIEW_MAX_UPLOAD_BYTES)
+        _, run = catalog_import_and_queue(
+            csv_path=folder / "catalog.csv", source_name=batch.source_name, images_dir=images_dir,
+            user=batch.created_by, confine_images=True, batch=batch, progress=_still_wanted)
+    except (ImportFailed, zipfile.BadZipFile) as exc:
+        status, error = ImportBatch.Status.FAILED, str(exc)
+    except Exception as exc:
+        log.exception("import %s failed", batch.pk)
+        status, error = ImportBatch.Status.FAILED, f"unexpected error: {exc}"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    if status == ImportBatch.Status.FINISHED and not _still_wanted(batch):
+        status = ImportBatch.Status.CANCELLED
+    ImportBatch.objects.filter(pk=batch.pk).update(status=status, error=error[:5000], finished_at=timezone.now(),
+                                                   upload_dir="", run=run)
+    batch.refresh_from_db()
+    return batch
