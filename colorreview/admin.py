@@ -5,12 +5,32 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from . import roles
 from .models import CategoryRegion, ColorName, ImportBatch, PipelineRun, Prediction, Product, ReviewEvent, Suggestion
 from .services.vocabulary import seller_colors_remap
 
 
+class RoleAdmin(admin.ModelAdmin):
+    """Open to holders of the admin role (staff accounts given it with `assign_role`), not only superusers."""
+
+    def has_module_permission(self, request) -> bool:
+        return roles.has_role(request.user, roles.ADMIN)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return roles.has_role(request.user, roles.ADMIN)
+
+    def has_add_permission(self, request) -> bool:
+        return roles.has_role(request.user, roles.ADMIN)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return roles.has_role(request.user, roles.ADMIN)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return roles.has_role(request.user, roles.ADMIN)
+
+
 @admin.register(ColorName)
-class ColorNameAdmin(admin.ModelAdmin):
+class ColorNameAdmin(RoleAdmin):
     list_display = ("name", "hex", "family", "nameable", "active")
     list_filter = ("family", "nameable", "active")
     search_fields = ("name", "aliases")
@@ -24,13 +44,13 @@ class ColorNameAdmin(admin.ModelAdmin):
 
 
 @admin.register(CategoryRegion)
-class CategoryRegionAdmin(admin.ModelAdmin):
+class CategoryRegionAdmin(RoleAdmin):
     list_display = ("category", "region")
     list_filter = ("region",)
     search_fields = ("category",)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(RoleAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
@@ -46,9 +66,6 @@ class ProductAdmin(ReadOnlyAdmin):
     list_display = ("sku", "title", "category", "seller_color_raw", "final_color", "status")
     list_filter = ("status", "category")
     search_fields = ("sku", "title")
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return request.user.is_superuser
 
 
 @admin.register(Prediction)

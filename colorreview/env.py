@@ -41,3 +41,11 @@ def env_float(name: str, default: float | None) -> float | None:
 def env_list(name: str, default: list[str]) -> list[str]:
     value = os.environ.get(name)
     return default if not value else [v.strip() for v in value.split(",") if v.strip()]
+
+
+def read_secret_file(path) -> str:
+    """The first line of a key file, or "" when there is none."""
+    try:
+        return path.read_text().strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return ""

@@ -212,10 +212,14 @@ class Suggestion(models.Model):
     confidence = models.FloatField()
     score = models.FloatField(help_text="calibrated probability that the suggestion is right")
     expected_precision = models.FloatField(null=True, blank=True)
+    threshold = models.FloatField(null=True, blank=True, help_text="the threshold the score reached")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True)
     final_color = models.CharField(max_length=100, blank=True)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     decided_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", help_text="reviewer whose screen shows it now")
+    claimed_until = models.DateTimeField(null=True, blank=True, help_text="the claim lapses by itself then")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -227,19 +231,28 @@ class Suggestion(models.Model):
 
 
 class ReviewEvent(models.Model):
-    """Append-only history of every decision: who, when, from, to, why, model version."""
+    """Append-only history of a product: every decision and every change of its final colour, with
+    who or what, when, from, to, why and the model version. The database itself refuses to update
+    or delete a row (triggers, see colorreview/history.py), and products, suggestions and users with
+    events cannot be deleted."""
 
     class Action(models.TextChoices):
+        IMPORT = "import", "imported"
+        PREDICTED = "predicted"
         SUGGESTED = "suggested"
-        ACCEPT = "accept"
-        REJECT = "reject"
-        CORRECT = "correct"
-        SUPERSEDE = "supersede"
+        ACCEPT = "accept", "accepted"
+        REJECT = "reject", "rejected"
+        CORRECT = "correct", "corrected"
+        SUPERSEDE = "supersede", "superseded"
+        UNDO = "undo", "undone"
+        REOPEN = "reopen", "reopened"
+        MANUAL = "manual", "set by hand"
+        REMAP = "remap", "tag mapped anew"
 
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="events")
-    suggestion = models.ForeignKey(Suggestion, null=True, blank=True, on_delete=models.CASCADE,
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="events")
+    suggestion = models.ForeignKey(Suggestion, null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="events")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
     action = models.CharField(max_length=10, choices=Action.choices)
     from_status = models.CharField(max_length=12, blank=True)
     to_status = models.CharField(max_length=12, blank=True)
@@ -259,3 +272,23 @@ class ReviewEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("review events are append-only")
+
+
+class CategoryThreshold(models.Model):
+    """An admin's threshold for one kind of suggestion in one product category (else the global one)."""
+
+    category = models.CharField(max_length=100)
+    kind = models.CharField(max_length=10, choices=Suggestion.Kind.choices)
+    value = models.FloatField(help_text="calibrated probability, 0–1")
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["category", "kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["category", "kind"], name="one_threshold_per_category_and_kind"),
+            models.CheckConstraint(condition=Q(value__gte=0) & Q(value__lte=1), name="threshold_is_a_probability"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category} {self.kind} ≥ {self.value:.2f}"

@@ -32,6 +32,13 @@ def suggestion_queue(*, user, kind: str | None = None, status: str = Suggestion.
     return qs.order_by("-score", "id")
 
 
+def suggestion_work_queue(*, user, skipped: list[int] = (), **filters) -> QuerySet[Suggestion]:
+    """The pending suggestions the user can take now: none held by another reviewer, none skipped."""
+    from .services.claims import unclaimed
+
+    return unclaimed(suggestion_queue(user=user, **filters), user).exclude(pk__in=list(skipped))
+
+
 def suggestion_categories(*, user) -> list[str]:
     """Categories of the products in the user's pending queue, for the filter."""
     qs = suggestion_queue(user=user).exclude(product__category="")
@@ -61,6 +68,8 @@ def dashboard_stats() -> dict:
 
 
 def product_history(product: Product) -> QuerySet[ReviewEvent]:
+    """Everything that happened to the product, oldest first: import, predictions, suggestions,
+    decisions and their undoing, colours set by hand or by a new tag mapping."""
     return product.events.select_related("actor", "suggestion").order_by("created_at", "id")
 
 

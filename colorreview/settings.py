@@ -3,26 +3,46 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from .env import env_bool, env_float, env_int, env_list, env_str
+from .env import env_bool, env_float, env_int, env_list, env_str, read_secret_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("COLORREVIEW_VAR_DIR", str(BASE_DIR / "var")))
 
 DEFAULT_SECRET = "colorreview-insecure-default-secret"
-SECRET_KEY = env_str("SECRET_KEY", DEFAULT_SECRET)
+#: the key `scripts/run.sh` generates, so that any later command in a new shell signs sessions the same way
+SECRET_KEY_FILE = VAR_DIR / "secret_key"
+SECRET_KEY = env_str("SECRET_KEY", "") or read_secret_file(SECRET_KEY_FILE) or DEFAULT_SECRET
 DEBUG = env_bool("DEBUG", False)
 if not DEBUG and SECRET_KEY == DEFAULT_SECRET and not env_bool("COLORREVIEW_ALLOW_DEFAULT_SECRET", False):
     raise ImproperlyConfigured(
-        "SECRET_KEY is the built-in default while DEBUG is off: set SECRET_KEY "
-        "(or DEBUG=1 for local use)"
+        f"SECRET_KEY is the built-in default while DEBUG is off: set SECRET_KEY, or write one to {SECRET_KEY_FILE} "
+        "(scripts/run.sh does), or DEBUG=1 for local use"
     )
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# --- behind HTTPS (production) ----------------------------------------------------------
+# COLORREVIEW_HTTPS=1 when the site is served over HTTPS: secure cookies, HSTS, redirect to https.
+# SECURE_PROXY_SSL_HEADER names the header a TLS-terminating proxy sets, e.g. HTTP_X_FORWARDED_PROTO
+# (only when that proxy strips it from client requests).
+COLORREVIEW_HTTPS = env_bool("COLORREVIEW_HTTPS", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", COLORREVIEW_HTTPS)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = COLORREVIEW_HTTPS
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if COLORREVIEW_HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", COLORREVIEW_HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", COLORREVIEW_HTTPS)
+if env_str("SECURE_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = (env_str("SECURE_PROXY_SSL_HEADER"), "https")
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -34,6 +54,11 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "django_htmx",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "axes",
+    "csp",
     "colorreview",
 ]
 
@@ -48,6 +73,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
 ROOT_URLCONF = "colorreview.urls"
@@ -79,6 +106,35 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
                                        "init_command": "PRAGMA journal_mode=WAL;"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses sign-ins while a username/address is locked out
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Lockout after repeated failed sign-ins, per username and address.
+AXES_FAILURE_LIMIT = env_int("COLORREVIEW_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("COLORREVIEW_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+
+# Content-Security-Policy: scripts and styles from this site only (htmx is served from static/);
+# inline style attributes stay allowed for the colour swatches, never inline scripts.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -116,6 +172,26 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["colorreview.api.permissions.HasRole"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_str("COLORREVIEW_API_ANON_RATE", "30/minute"),
+        "user": env_str("COLORREVIEW_API_USER_RATE", "1200/minute"),
+    },
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ColorReview API",
+    "DESCRIPTION": "Products, predictions, suggestions and their review decisions, pipeline runs.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SERVE_PERMISSIONS": ["colorreview.api.permissions.HasRole"],
 }
 
 # --- task queue -------------------------------------------------------------------------
@@ -152,6 +228,8 @@ COLORREVIEW_IMPUTE_THRESHOLD = env_float("COLORREVIEW_IMPUTE_THRESHOLD", None)
 COLORREVIEW_MISLABEL_THRESHOLD = env_float("COLORREVIEW_MISLABEL_THRESHOLD", None)
 COLORREVIEW_SHADE_SUGGESTIONS = env_bool("COLORREVIEW_SHADE_SUGGESTIONS", False)
 COLORREVIEW_SHADE_THRESHOLD = env_float("COLORREVIEW_SHADE_THRESHOLD", 0.9)
+#: how long the cards on a reviewer's screen stay leased to them (renewed whenever the queue is loaded)
+COLORREVIEW_CLAIM_SECONDS = env_int("COLORREVIEW_CLAIM_SECONDS", 300)
 
 LOGGING = {
     "version": 1,

@@ -1,3 +1,5 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from . import views
@@ -8,4 +10,8 @@ router.register("predictions", views.PredictionViewSet, basename="prediction")
 router.register("suggestions", views.SuggestionViewSet, basename="suggestion")
 router.register("runs", views.PipelineRunViewSet, basename="run")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
+    *router.urls,
+]

@@ -11,6 +11,7 @@ from ..roles import RoleError
 from ..services import AlreadyDecided, ServiceError
 from ..services.review import suggestion_accept, suggestion_correct, suggestion_reject, suggestions_bulk_accept
 from ..services.runs import pipeline_run_start
+from .filters import PredictionFilter, ProductFilter, SuggestionFilter
 from .permissions import HasRole, IsAdminRole
 from .serializers import (
     BulkAcceptSerializer,
@@ -23,51 +24,38 @@ from .serializers import (
 )
 
 
-def _flag(value: str | None) -> bool | None:
-    return None if value is None else value.lower() in ("1", "true", "yes")
-
-
 class ProductViewSet(viewsets.ReadOnlyModelViewSet):
-    """Products; filters: status, category, q (sku/title), seller_color, unmapped=1."""
+    """Products; filters: status, category, q (sku/title), seller_color, unmapped."""
 
     serializer_class = ProductSerializer
+    filterset_class = ProductFilter
     lookup_field = "sku"
     lookup_value_regex = "[^/]+"
 
     def get_queryset(self):
-        p = self.request.query_params
-        return selectors.product_list(status=p.get("status"), category=p.get("category"), search=p.get("q"),
-                                      seller_color=p.get("seller_color"), unmapped=_flag(p.get("unmapped")))
+        return selectors.product_list()
 
 
 class PredictionViewSet(viewsets.ReadOnlyModelViewSet):
     """Predictions; filters: sku, model_version, predicted_color."""
 
     serializer_class = PredictionSerializer
+    filterset_class = PredictionFilter
 
     def get_queryset(self):
-        p = self.request.query_params
-        qs = Prediction.objects.select_related("product").order_by("-created_at", "-id")
-        if p.get("sku"):
-            qs = qs.filter(product__sku=p["sku"])
-        if p.get("model_version"):
-            qs = qs.filter(model_version=p["model_version"])
-        if p.get("predicted_color"):
-            qs = qs.filter(predicted_color__iexact=p["predicted_color"])
-        return qs
+        return Prediction.objects.select_related("product").order_by("-created_at", "-id")
 
 
 class SuggestionViewSet(viewsets.ReadOnlyModelViewSet):
-    """Suggestions the caller may decide; filters: kind, status (default pending, 'all'), color, category, q."""
+    """Suggestions of the kinds the caller may decide; the list shows pending ones unless ``status`` says
+    otherwise, a single suggestion is found in any state."""
 
     serializer_class = SuggestionSerializer
+    filterset_class = SuggestionFilter
 
     def get_queryset(self):
-        p = self.request.query_params
-        status_filter = p.get("status", "pending")
-        return selectors.suggestion_queue(
-            user=self.request.user, kind=p.get("kind"), status="" if status_filter == "all" else status_filter,
-            color=p.get("color"), category=p.get("category"), search=p.get("q"))
+        listing = self.action == "list" and "status" not in self.request.query_params
+        return selectors.suggestion_queue(user=self.request.user, status="pending" if listing else "")
 
     def _decide(self, request, pk, decide, serializer_class=DecisionSerializer):
         suggestion = Suggestion.objects.select_related("product", "prediction").filter(pk=pk).first()

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from ..models import ColorName, ImportBatch, Product
+from ..models import ColorName, ImportBatch, Product, ReviewEvent
 from .suggestions import pending_supersede
 from .vocabulary import db_vocabulary
 
@@ -54,7 +54,7 @@ class ChunkWriter:
         return {p["sku"]: p for p in Product.objects.filter(sku__in=skus).values(*_EXISTING)}
 
     def write(self, rows: list[RowData], existing: dict[str, dict]) -> ChunkOutcome:
-        outcome, upserts, superseded = ChunkOutcome(), [], {}
+        outcome, upserts, superseded, events = ChunkOutcome(), [], {}, []
         for row in rows:
             mapped = self.vocabulary.match(row.seller_color_raw) if row.seller_color_raw else None
             color_id = self.color_ids.get(mapped or "")
@@ -64,14 +64,25 @@ class ChunkWriter:
                 outcome.created += 1
                 outcome.to_predict += not row.image_error
                 upserts.append(product)
+                events.append((row.sku, "", product.final_color, "imported"))
             elif self._update(product, current, outcome, superseded):
                 upserts.append(product)
+                if why := _reimport_reason(current, product):
+                    events.append((row.sku, current["final_color"], product.final_color, why))
         with transaction.atomic():
             if upserts:
                 Product.objects.bulk_create(upserts, update_conflicts=True, unique_fields=["sku"],
                                             update_fields=_UPSERT_FIELDS)
             pending_supersede(product_reasons=superseded)
+            self._record(events)
         return outcome
+
+    def _record(self, events: list[tuple[str, str, str, str]]) -> None:
+        """The import in each product's history (who imported what, and a final colour it changed)."""
+        ids = dict(Product.objects.filter(sku__in=[e[0] for e in events]).values_list("sku", "id"))
+        ReviewEvent.objects.bulk_create([ReviewEvent(
+            product_id=ids[sku], actor=self.batch.created_by, action=ReviewEvent.Action.IMPORT, from_color=before,
+            to_color=after, note=f"{why} ({self.batch.source_name})") for sku, before, after, why in events])
 
     def _product(self, row: RowData, color_id: int | None, mapped: str | None) -> Product:
         return Product(
@@ -108,3 +119,14 @@ class ChunkWriter:
                 superseded[current["id"]] = "seller colour changed"
                 outcome.retagged.append(current["id"])
         return True
+
+
+def _reimport_reason(current: dict, product: Product) -> str:
+    """What a re-import changed that belongs in the history ("" for titles and attributes only)."""
+    changes = []
+    if product.seller_color_raw != current["seller_color_raw"]:
+        before, after = current["seller_color_raw"] or "(none)", product.seller_color_raw or "(none)"
+        changes.append(f"seller colour {before} → {after}")
+    if product.image_checksum != current["image_checksum"]:
+        changes.append("new image")
+    return "re-imported: " + ", ".join(changes) if changes else ""

@@ -18,7 +18,7 @@ from scipy import ndimage
 
 from inference.pipeline import ColorPrediction, ImageInput, Pipeline, PipelineConfig
 
-from ..models import PipelineRun, Prediction, Product
+from ..models import PipelineRun, Prediction, Product, ReviewEvent
 from .suggestions import suggestion_refresh
 from .vocabulary import configuration_digest, db_region_table, db_vocabulary
 
@@ -153,16 +153,28 @@ def _store(product: Product, result: ColorPrediction, pipeline: Pipeline, versio
     fields = _prediction_fields(result, pipeline, product.image_checksum, version)
     with transaction.atomic():
         try:
-            prediction, _ = Prediction.objects.get_or_create(
+            prediction, created = Prediction.objects.get_or_create(
                 product=product, image_checksum=product.image_checksum, model_version=version,
                 defaults={**fields, "run_id": run_id})
         except IntegrityError:  # a concurrent worker stored it first
-            prediction = Prediction.objects.get(product=product, image_checksum=product.image_checksum,
-                                                model_version=version)
+            prediction, created = Prediction.objects.get(product=product, image_checksum=product.image_checksum,
+                                                         model_version=version), False
+        if created:
+            _prediction_event(product, prediction)
         _mark_product(product, prediction)
         if _usable(prediction):
             suggestion_refresh(product=Product.objects.get(pk=product.pk), prediction=prediction)
     return _usable(prediction)
+
+
+def _prediction_event(product: Product, prediction: Prediction) -> None:
+    if prediction.error or not prediction.predicted_color:
+        read = f"no colour read: {prediction.error or 'no garment found'}"
+    else:
+        read = f"read as {prediction.predicted_color} at {prediction.confidence or 0:.0%}"
+    ReviewEvent.objects.create(product=product, action=ReviewEvent.Action.PREDICTED,
+                               to_color=prediction.predicted_color, note=read[:500],
+                               model_version=prediction.model_version)
 
 
 def _reuse(product: Product, prediction_id: int) -> bool:

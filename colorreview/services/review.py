@@ -1,4 +1,6 @@
-"""Reviewer decisions on suggestions. Each is a conditional update plus an event row."""
+"""Reviewer decisions on suggestions, their undo and reopening, and colours set by hand.
+
+Each is a conditional update plus an event row; nothing is overwritten without an event."""
 
 from __future__ import annotations
 
@@ -10,23 +12,32 @@ from django.utils import timezone
 from .. import roles
 from ..models import Product, ReviewEvent, Suggestion
 from . import AlreadyDecided, ServiceError
+from .claims import ClaimedByOther, free_for, holder_message, lease_end
+from .suggestions import suggestion_supersede
 from .vocabulary import db_vocabulary
+
+DECIDED = (Suggestion.Status.ACCEPTED, Suggestion.Status.REJECTED, Suggestion.Status.CORRECTED)
+DECISION_ACTIONS = (ReviewEvent.Action.ACCEPT, ReviewEvent.Action.REJECT, ReviewEvent.Action.CORRECT)
 
 
 class UnknownColor(ServiceError):
     """A correction named a colour outside the vocabulary."""
 
 
+class NothingToUndo(ServiceError):
+    """The reviewer has no decision left that can be taken back."""
+
+
 def _decide(*, suggestion: Suggestion, user, action: str, status: str, final_color: str, note: str) -> Suggestion:
     roles.require_decider(user, suggestion.kind)
     with transaction.atomic():
         now = timezone.now()
-        updated = Suggestion.objects.filter(pk=suggestion.pk, status=Suggestion.Status.PENDING).update(
-            status=status, final_color=final_color, decided_by=user, decided_at=now)
+        updated = Suggestion.objects.filter(free_for(user, now), pk=suggestion.pk,
+                                            status=Suggestion.Status.PENDING).update(
+            status=status, final_color=final_color, decided_by=user, decided_at=now,
+            claimed_by=None, claimed_until=None)
         if not updated:
-            current = Suggestion.objects.get(pk=suggestion.pk)
-            who = f" by {current.decided_by}" if current.decided_by else ""
-            raise AlreadyDecided(f"this suggestion was already {current.status}{who}")
+            _refuse(Suggestion.objects.select_related("decided_by", "claimed_by").get(pk=suggestion.pk))
         product = Product.objects.select_for_update().get(pk=suggestion.product_id)
         before = product.final_color
         Product.objects.filter(pk=product.pk).update(final_color=final_color)
@@ -36,6 +47,13 @@ def _decide(*, suggestion: Suggestion, user, action: str, status: str, final_col
             note=note, model_version=suggestion.prediction.model_version)
     suggestion.refresh_from_db()
     return suggestion
+
+
+def _refuse(current: Suggestion) -> None:
+    if current.status == Suggestion.Status.PENDING:
+        raise ClaimedByOther(holder_message(current))
+    who = f" by {current.decided_by}" if current.decided_by else ""
+    raise AlreadyDecided(f"this suggestion was already {current.status}{who}")
 
 
 def suggestion_accept(*, suggestion: Suggestion, user, note: str = "") -> Suggestion:
@@ -52,13 +70,85 @@ def suggestion_reject(*, suggestion: Suggestion, user, note: str = "") -> Sugges
                    status=Suggestion.Status.REJECTED, final_color=keep, note=note)
 
 
-def suggestion_correct(*, suggestion: Suggestion, user, color: str, note: str = "") -> Suggestion:
-    """Neither: the reviewer names the right colour (a vocabulary colour, aliases accepted)."""
+def vocabulary_color(color: str) -> str:
+    """The vocabulary name of ``color`` (aliases accepted), or UnknownColor."""
     name = db_vocabulary().match(color)
     if name is None:
         raise UnknownColor(f"'{color}' is not a colour of the vocabulary")
+    return name
+
+
+def suggestion_correct(*, suggestion: Suggestion, user, color: str, note: str = "") -> Suggestion:
+    """Neither: the reviewer names the right colour (a vocabulary colour, aliases accepted)."""
     return _decide(suggestion=suggestion, user=user, action=ReviewEvent.Action.CORRECT,
-                   status=Suggestion.Status.CORRECTED, final_color=name, note=note)
+                   status=Suggestion.Status.CORRECTED, final_color=vocabulary_color(color), note=note)
+
+
+def _reopen(*, suggestion: Suggestion, user, action: str, note: str) -> Suggestion:
+    """Back to pending (held by ``user``); the product's colour goes back to what it was before the
+    decision, unless it has been changed since (then it stays, and the event says so)."""
+    with transaction.atomic():
+        product = Product.objects.select_for_update().get(pk=suggestion.product_id)
+        current = Suggestion.objects.select_related("prediction").get(pk=suggestion.pk)
+        if current.status not in DECIDED:
+            raise AlreadyDecided(f"this suggestion is {current.status}, there is no decision to take back")
+        if Suggestion.objects.filter(product=product, status=Suggestion.Status.PENDING).exists():
+            raise ServiceError("a newer suggestion for this product is open; decide that one instead")
+        decision = current.events.filter(action__in=DECISION_ACTIONS).order_by("-created_at", "-id").first()
+        still_ours = decision is not None and product.final_color == decision.to_color
+        restored = decision.from_color if still_ours else product.final_color
+        updated = Suggestion.objects.filter(pk=current.pk, status=current.status).update(
+            status=Suggestion.Status.PENDING, final_color="", decided_by=None, decided_at=None,
+            claimed_by=user, claimed_until=lease_end())
+        if not updated:
+            raise AlreadyDecided("this suggestion changed meanwhile; reload and try again")
+        Product.objects.filter(pk=product.pk).update(final_color=restored)
+        if not still_ours:
+            note = f"{note} (the colour was changed after the decision and is kept)".strip()
+        ReviewEvent.objects.create(
+            product=product, suggestion=current, actor=user, action=action, from_status=current.status,
+            to_status=Suggestion.Status.PENDING, from_color=product.final_color, to_color=restored, note=note,
+            model_version=current.prediction.model_version)
+    suggestion.refresh_from_db()
+    return suggestion
+
+
+def suggestion_undo_last(*, user, note: str = "") -> Suggestion:
+    """Take back the user's own latest decision still standing (each call goes one further back)."""
+    last = (Suggestion.objects.filter(decided_by=user, status__in=DECIDED)
+            .select_related("product", "prediction").order_by("-decided_at", "-id").first())
+    if last is None:
+        raise NothingToUndo("you have no decision left to undo")
+    roles.require_decider(user, last.kind)
+    return _reopen(suggestion=last, user=user, action=ReviewEvent.Action.UNDO, note=note)
+
+
+def suggestion_reopen(*, suggestion: Suggestion, user, note: str = "") -> Suggestion:
+    """An admin reopens any decided suggestion: it goes back to the queue."""
+    roles.require(user, roles.ADMIN, action="reopening a decided suggestion")
+    return _reopen(suggestion=suggestion, user=user, action=ReviewEvent.Action.REOPEN, note=note)
+
+
+#: roles that may set a product's colour by hand
+MANUAL_EDITORS = (roles.CURATOR, roles.MERCHANDISER, roles.ADMIN)
+
+
+def product_color_set(*, product: Product, user, color: str, note: str) -> Product:
+    """Set the product's final colour by hand (a vocabulary colour, with a reason). An open
+    suggestion for the product is superseded: the person has decided."""
+    roles.require(user, *MANUAL_EDITORS, action="setting a colour by hand")
+    if not note.strip():
+        raise ServiceError("say why the colour is set by hand (a note is required)")
+    name = vocabulary_color(color)
+    with transaction.atomic():
+        locked = Product.objects.select_for_update().get(pk=product.pk)
+        for pending in Suggestion.objects.filter(product=locked, status=Suggestion.Status.PENDING):
+            suggestion_supersede(pending, f"colour set by hand by {user}")
+        Product.objects.filter(pk=locked.pk).update(final_color=name)
+        ReviewEvent.objects.create(product=locked, actor=user, action=ReviewEvent.Action.MANUAL,
+                                   from_color=locked.final_color, to_color=name, note=note.strip())
+    product.refresh_from_db()
+    return product
 
 
 @dataclass
@@ -82,7 +172,7 @@ def suggestions_bulk_accept(*, user, suggestion_ids: list[int] | None = None, ki
         try:
             suggestion_accept(suggestion=suggestion, user=user, note=note or "bulk approval")
             result.accepted.append(suggestion.pk)
-        except AlreadyDecided as exc:
+        except (AlreadyDecided, ClaimedByOther) as exc:
             result.skipped.append((suggestion.pk, str(exc)))
     found = {s for s in result.accepted} | {s for s, _ in result.skipped}
     for missing in sorted(requested - found):

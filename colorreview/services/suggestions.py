@@ -104,14 +104,14 @@ def suggestion_refresh(*, product: Product, prediction: Prediction | None = None
     if pending and candidate and _same(pending, candidate, prediction, product):
         return pending
     if pending:
-        _supersede(pending, "a newer prediction or tag replaced it")
+        suggestion_supersede(pending, "a newer prediction or tag replaced it")
     if candidate is None or _already_decided(product, prediction, candidate):
         return None
     suggestion = Suggestion.objects.create(
         product=product, prediction=prediction, kind=candidate.kind, severity=candidate.proposal.severity,
         seller_color=product.seller_color_display, suggested_color=candidate.color,
         confidence=prediction.confidence or 0.0, score=round(candidate.proposal.score, 4),
-        expected_precision=candidate.threshold.expected_precision)
+        expected_precision=candidate.threshold.expected_precision, threshold=candidate.threshold.value)
     ReviewEvent.objects.create(
         product=product, suggestion=suggestion, action=ReviewEvent.Action.SUGGESTED,
         to_status=Suggestion.Status.PENDING, from_color=product.seller_color_display,
@@ -140,7 +140,8 @@ def _already_decided(product: Product, prediction: Prediction, candidate: Candid
     ).exists()
 
 
-def _supersede(suggestion: Suggestion, why: str) -> None:
+def suggestion_supersede(suggestion: Suggestion, why: str) -> None:
+    """A pending suggestion no longer applies (newer prediction or tag, a colour set by hand)."""
     if Suggestion.objects.filter(pk=suggestion.pk, status=Suggestion.Status.PENDING).update(
             status=Suggestion.Status.SUPERSEDED):
         ReviewEvent.objects.create(

@@ -40,7 +40,7 @@ def seller_colors_remap() -> list[int]:
     Their open suggestions are brought in line (a tag that now maps may turn an imputation into
     nothing, or a flag); decided suggestions and final colours chosen by reviewers are kept.
     """
-    from ..models import Product
+    from ..models import Product, ReviewEvent
     from .suggestions import suggestion_refresh
 
     vocabulary = db_vocabulary()
@@ -52,11 +52,16 @@ def seller_colors_remap() -> list[int]:
         stale = tagged.filter(seller_color_raw=raw)
         stale = stale.exclude(seller_color=mapped) if mapped else stale.filter(seller_color__isnull=False)
         for product in stale.select_related("seller_color"):
-            untouched = product.final_color in ("", product.seller_color_display)
+            before = product.final_color
+            untouched = before in ("", product.seller_color_display)
             product.seller_color = mapped
             if untouched:
                 product.final_color = mapped.name if mapped else product.seller_color_raw
             product.save(update_fields=["seller_color", "final_color", "updated_at"])
+            if product.final_color != before:
+                ReviewEvent.objects.create(
+                    product=product, action=ReviewEvent.Action.REMAP, from_color=before, to_color=product.final_color,
+                    note=f"seller tag {raw!r} now maps to {mapped.name if mapped else 'no vocabulary colour'}")
             suggestion_refresh(product=product)
             changed.append(product.pk)
     return sorted(changed)

@@ -3,8 +3,10 @@ from __future__ import annotations
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponseForbidden
+from django.http import HttpResponseForbidden, HttpResponseRedirect
+from django.shortcuts import resolve_url
 from django.template.loader import render_to_string
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from .. import roles
 
@@ -31,3 +33,19 @@ def forbidden(request, message: str) -> HttpResponseForbidden:
 
 
 ANY_ROLE = roles.ROLES
+
+
+def redirect_back(request, fallback: str) -> HttpResponseRedirect:
+    """Back to the page the request came from when it is one of this site's pages, else to ``fallback``."""
+    target = request.POST.get("next") or request.META.get("HTTP_REFERER") or ""
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        target = resolve_url(fallback)
+    return HttpResponseRedirect(target)
+
+
+def query_without_page(request) -> str:
+    """The request's query string without ``page``, for paging links that carry the filters once."""
+    params = request.GET.copy()
+    params.pop("page", None)
+    return params.urlencode()

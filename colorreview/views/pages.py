@@ -15,12 +15,14 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from .. import roles, selectors
-from ..models import ImportBatch, PipelineRun, Product
+from ..models import ColorName, ImportBatch, PipelineRun, Product
+from ..services import ServiceError
 from ..services.export import COLUMNS, export_rows
 from ..services.imports import import_cancel, import_upload_store
+from ..services.review import MANUAL_EDITORS, product_color_set
 from ..services.runs import pipeline_run_start
 from ..services.suggestions import active_thresholds, tradeoffs
-from .common import ANY_ROLE, role_required
+from .common import ANY_ROLE, query_without_page, role_required
 
 
 @login_required
@@ -42,7 +44,8 @@ def product_list(request):
     qs = selectors.product_list(status=g.get("status") or None, category=g.get("category") or None,
                                 search=g.get("q") or None, unmapped=g.get("unmapped") == "1")
     page = Paginator(qs, 50).get_page(g.get("page"))
-    return render(request, "products/list.html", {"page": page, "statuses": Product.Status.choices})
+    return render(request, "products/list.html", {"page": page, "statuses": Product.Status.choices,
+                                                  "query": query_without_page(request)})
 
 
 @role_required(*ANY_ROLE)
@@ -51,7 +54,23 @@ def product_detail(request, sku: str):
     return render(request, "products/detail.html", {
         "product": product, "predictions": selectors.product_predictions(product)[:10],
         "events": selectors.product_history(product), "suggestions": product.suggestions.order_by("-created_at"),
+        "colors": ColorName.objects.filter(active=True).order_by("name"),
+        "can_set_color": roles.has_role(request.user, *MANUAL_EDITORS),
     })
+
+
+@require_POST
+@role_required(*MANUAL_EDITORS)
+def product_color(request, sku: str):
+    """Set the product's colour by hand, with a note; back to the product page either way."""
+    product = get_object_or_404(Product, sku=sku)
+    try:
+        product_color_set(product=product, user=request.user, color=request.POST.get("color", ""),
+                          note=request.POST.get("note", ""))
+        messages.success(request, f"{product.sku} is now {product.final_color}.")
+    except ServiceError as exc:
+        messages.error(request, str(exc))
+    return redirect("product", sku=product.sku)
 
 
 @role_required(roles.ADMIN)

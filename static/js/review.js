@@ -1,39 +1,126 @@
-// Keyboard review: j / k move between cards, a accepts, r rejects, c opens the correction list.
+// Keyboard review. The first pending card is selected when the queue opens, so a key acts at once.
+// j / k move, a accepts, r rejects, c opens the colour picker (Enter submits the first match),
+// n the note, s skips, u undoes the last decision, z enlarges the photo, ? shows the keys.
 (function () {
+  const announce = (text) => { const live = document.getElementById("announce"); if (live) live.textContent = text; };
   function cards() { return Array.from(document.querySelectorAll("article.card")); }
+  function pending() { return cards().filter((c) => c.classList.contains("pending")); }
   function current() {
     const active = document.activeElement && document.activeElement.closest("article.card");
-    return active || null;
+    return active || document.querySelector("article.card.selected") || null;
+  }
+  function select(card) {
+    if (!card) return;
+    for (const c of document.querySelectorAll("article.card.selected")) c.classList.remove("selected");
+    card.classList.add("selected");
+    card.focus({ preventScroll: true });
+    card.scrollIntoView({ block: "nearest" });
   }
   function focusAt(i) {
     const all = cards();
-    if (!all.length) return;
-    const card = all[Math.max(0, Math.min(i, all.length - 1))];
-    card.focus();
-    card.scrollIntoView({ block: "nearest" });
+    if (all.length) select(all[Math.max(0, Math.min(i, all.length - 1))]);
   }
+  function selectFirstPending() { select(pending()[0] || cards()[0]); }
+  function nextPendingAfter(card) {
+    const all = cards();
+    return all.slice(all.indexOf(card) + 1).find((c) => c.classList.contains("pending")) || pending()[0];
+  }
+  function csrfHeaders() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}"); } catch (e) { return {}; }
+  }
+  function undo() {
+    fetch(document.querySelector(".undo-form").action, { method: "POST", headers: { ...csrfHeaders(), "HX-Request": "true" } })
+      .then((r) => r.text().then((html) => ({ ok: r.ok, html })))
+      .then(({ ok, html }) => {
+        const tpl = document.createElement("template");
+        tpl.innerHTML = html.trim();
+        const card = tpl.content.querySelector("article.card");
+        if (!ok || !card) { announce(tpl.content.textContent.trim()); alertBox(tpl.content.textContent.trim()); return; }
+        const counts = tpl.content.querySelector("#queue-counts");
+        if (counts) document.getElementById("queue-counts").replaceWith(counts);
+        const old = document.getElementById(card.id);
+        if (old) old.replaceWith(card);
+        else (document.querySelector("#queue-list .grid") || document.getElementById("queue-list")).prepend(card);
+        htmx.process(card);
+        select(card);
+        announce("Undone: " + card.dataset.sku + " is back to decide.");
+      });
+  }
+  function alertBox(text) {
+    const list = document.getElementById("queue-list");
+    let box = document.getElementById("queue-message");
+    if (!box) { box = document.createElement("p"); box.id = "queue-message"; box.className = "msg warning"; list.before(box); }
+    box.textContent = text;
+  }
+  function openZoom(button) {
+    const dialog = document.getElementById("zoom");
+    if (!dialog || !button || !button.dataset.zoom) return;
+    document.getElementById("zoom-image").src = button.dataset.zoom;
+    const mask = document.getElementById("zoom-mask");
+    mask.hidden = !button.dataset.zoomMask;
+    if (button.dataset.zoomMask) mask.src = button.dataset.zoomMask;
+    dialog.showModal();
+  }
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("button.zoomable");
+    if (button) openZoom(button);
+  });
   document.addEventListener("keydown", function (event) {
-    if (event.target.matches("input, select, textarea") || event.metaKey || event.ctrlKey || event.altKey) return;
-    const all = cards();
+    if (event.metaKey || event.ctrlKey || event.altKey) return;
+    if (event.target.matches("input.picker") && event.key === "Enter") { pickFirstMatch(event.target); return; }
+    if (event.target.matches("input, select, textarea") || document.querySelector("dialog[open]")) return;
     const card = current();
-    const index = card ? all.indexOf(card) : -1;
-    if (event.key === "j") { focusAt(index + 1); event.preventDefault(); }
-    else if (event.key === "k") { focusAt(index - 1); event.preventDefault(); }
-    else if (card && (event.key === "a" || event.key === "r")) {
-      const button = card.querySelector(event.key === "a" ? "button.accept" : "button.reject");
-      if (button) { button.click(); event.preventDefault(); }
-    } else if (card && event.key === "c") {
-      const select = card.querySelector("form.correct select");
-      if (select) { select.focus(); event.preventDefault(); }
-    }
-  });
-  // after a card is swapped, keep the keyboard on the next pending card
-  document.body.addEventListener("htmx:afterSwap", function (event) {
-    const swapped = event.detail.target;
-    if (!swapped || !swapped.id || !swapped.id.startsWith("suggestion-")) return;
-    const fresh = document.getElementById(swapped.id);
     const all = cards();
-    const next = all.slice(all.indexOf(fresh) + 1).find((c) => c.classList.contains("pending"));
-    if (next) next.focus();
+    const index = card ? all.indexOf(card) : -1;
+    const press = (selector) => { const b = card && card.querySelector(selector); if (b) b.click(); return !!b; };
+    let handled = true;
+    if (event.key === "j") focusAt(index + 1);
+    else if (event.key === "k") focusAt(index - 1);
+    else if (event.key === "a") press("button.accept");
+    else if (event.key === "r") press("button.reject");
+    else if (event.key === "s") press("button.skip");
+    else if (event.key === "c" && card) { const p = card.querySelector("input.picker"); if (p) p.focus(); }
+    else if (event.key === "n" && card) { const n = card.querySelector("input.note-input"); if (n) n.focus(); }
+    else if (event.key === "z") openZoom(card && card.querySelector("button.zoomable"));
+    else if (event.key === "u") undo();
+    else if (event.key === "?") document.getElementById("keys-help").showModal();
+    else handled = false;
+    if (handled) event.preventDefault();
   });
+  // Enter in the picker takes the typed colour, or the first vocabulary colour it starts, then submits.
+  function pickFirstMatch(input) {
+    const typed = input.value.trim().toLowerCase();
+    const names = Array.from(document.querySelectorAll("#vocabulary option")).map((o) => o.value);
+    const match = names.find((n) => n.toLowerCase() === typed) || names.find((n) => n.toLowerCase().startsWith(typed))
+      || names.find((n) => n.toLowerCase().includes(typed));
+    if (match) input.value = match;
+  }
+  // Before a card is swapped away remember which one comes next, so the keyboard stays on the queue.
+  let after = null;
+  document.body.addEventListener("htmx:beforeRequest", (event) => {
+    const card = event.detail.elt.closest && event.detail.elt.closest("article.card");
+    if (card) after = { id: card.id, sku: card.dataset.sku, skip: event.detail.elt.matches("button.skip") };
+  });
+  document.body.addEventListener("htmx:afterSettle", (event) => {
+    if (!after) return;
+    const done = after; after = null;
+    const fresh = document.getElementById(done.id);
+    if (fresh && fresh.classList.contains("pending") && !done.skip) { select(fresh); return; }  // refused: stay
+    const next = fresh ? nextPendingAfter(fresh) : pending()[0];
+    const outcome = done.skip ? "Skipped " + done.sku : (fresh ? fresh.querySelector(".decided, .msg") : null);
+    const said = typeof outcome === "string" ? outcome : (outcome ? done.sku + ": " + outcome.textContent.trim() : "");
+    announce(said + (next ? ". Next: " + next.dataset.sku : ". No more cards on this page."));
+    if (next) select(next); else if (done.skip || fresh) loadMoreWhenEmpty();
+  });
+  // when every card on the page is decided, fetch the next cards of the queue
+  function loadMoreWhenEmpty() {
+    if (pending().length) return;
+    htmx.ajax("GET", window.location.pathname + window.location.search, { target: "#queue-list", swap: "innerHTML" })
+      .then(selectFirstPending);
+  }
+  document.body.addEventListener("htmx:afterSwap", (event) => {
+    if (event.detail.target && event.detail.target.id === "queue-list") selectFirstPending();
+  });
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", selectFirstPending);
+  else selectFirstPending();
 })();

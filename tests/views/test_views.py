@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from unittest import mock
 
@@ -200,7 +201,9 @@ def test_product_page_shows_history(client, curator):
     suggestion_accept(suggestion=s, user=curator)
     client.force_login(curator)
     html = client.get(f"/products/{s.product.sku}/").content.decode()
-    assert "accept" in html and "by curator" in html and "Red → Blue" in html
+    row = re.search(r'<tr class="event-accept">(.*?)</tr>', html, re.S).group(1)
+    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    assert cells[1:5] == ["accepted (pending → accepted)", "curator", "Red", "Blue"]
 
 
 def test_uploaded_catalogues_cannot_reach_server_files(client, admin_user, tmp_path, run_jobs,

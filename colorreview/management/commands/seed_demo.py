@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.models import Group, User
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from ...models import Product
 from ...roles import ROLES
@@ -22,6 +22,8 @@ class Command(BaseCommand):
         parser.add_argument("--reset-passwords", action="store_true")
         parser.add_argument("--print-logins", action="store_true",
                             help="only print the demo logins (as configured) and exit")
+        parser.add_argument("--allow-outside-demo", action="store_true",
+                            help="create the demo logins even with production settings (never on a public site)")
 
     def handle(self, *args, **opts):
         if opts["print_logins"]:
@@ -29,6 +31,11 @@ class Command(BaseCommand):
             for role in (*ROLES, "outsider"):
                 self.stdout.write(f"  {role:13s} {_password(role)}")
             return
+        if not (opts["allow_outside_demo"] or _is_demo_setup()):
+            raise CommandError(
+                "seed_demo creates logins whose passwords are published; it runs only on the embedded demo setup "
+                "(SQLite, no HTTPS settings). For a real site: `python manage.py createsuperuser`, then "
+                "`python manage.py assign_role USERNAME curator|merchandiser|admin`.")
         logins = []
         for role in (*ROLES, "outsider"):
             password = _password(role)
@@ -55,3 +62,8 @@ class Command(BaseCommand):
 
 def _password(role: str) -> str:
     return os.environ.get(f"COLORREVIEW_DEMO_{role.upper()}_PASSWORD", f"{role}-demo")
+
+
+def _is_demo_setup() -> bool:
+    """The embedded defaults of scripts/run.sh: SQLite and no HTTPS settings."""
+    return settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") and not settings.COLORREVIEW_HTTPS

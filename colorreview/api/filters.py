@@ -1,0 +1,62 @@
+"""Query filters of the API lists, declared with django-filter (and so described in the schema)."""
+
+from __future__ import annotations
+
+import django_filters as filters
+from django.db.models import Q
+
+from ..models import Prediction, Product, Suggestion
+
+
+def _sku_or_title(prefix: str = ""):
+    def search(queryset, name, value):
+        return queryset.filter(Q(**{f"{prefix}sku__icontains": value}) | Q(**{f"{prefix}title__icontains": value}))
+
+    return search
+
+
+class ProductFilter(filters.FilterSet):
+    status = filters.ChoiceFilter(choices=Product.Status.choices)
+    category = filters.CharFilter(lookup_expr="iexact")
+    q = filters.CharFilter(method=lambda qs, name, value: _sku_or_title()(qs, name, value),
+                           label="text in the sku or title")
+    seller_color = filters.CharFilter(method="filter_seller_color", label="seller colour, as written or as mapped")
+    unmapped = filters.CharFilter(method="filter_unmapped", label="1: seller colour outside the vocabulary, 0: inside")
+
+    class Meta:
+        model = Product
+        fields = ["status", "category", "q", "seller_color", "unmapped"]
+
+    def filter_seller_color(self, queryset, name, value):
+        return queryset.filter(Q(seller_color__name__iexact=value) | Q(seller_color_raw__iexact=value))
+
+    def filter_unmapped(self, queryset, name, value):
+        unmapped = Q(seller_color__isnull=True) & ~Q(seller_color_raw="")
+        return queryset.filter(unmapped) if value.lower() in ("1", "true", "yes") else queryset.exclude(unmapped)
+
+
+class PredictionFilter(filters.FilterSet):
+    sku = filters.CharFilter(field_name="product__sku")
+    model_version = filters.CharFilter()
+    predicted_color = filters.CharFilter(lookup_expr="iexact")
+
+    class Meta:
+        model = Prediction
+        fields = ["sku", "model_version", "predicted_color"]
+
+
+class SuggestionFilter(filters.FilterSet):
+    kind = filters.ChoiceFilter(choices=Suggestion.Kind.choices)
+    status = filters.ChoiceFilter(choices=[*Suggestion.Status.choices, ("all", "all")], method="filter_status",
+                                  label="state (lists default to pending; 'all' for every state)")
+    color = filters.CharFilter(field_name="suggested_color", lookup_expr="iexact")
+    category = filters.CharFilter(field_name="product__category", lookup_expr="iexact")
+    q = filters.CharFilter(method=lambda qs, name, value: _sku_or_title("product__")(qs, name, value),
+                           label="text in the sku or title")
+
+    class Meta:
+        model = Suggestion
+        fields = ["kind", "status", "color", "category", "q"]
+
+    def filter_status(self, queryset, name, value):
+        return queryset if value == "all" else queryset.filter(status=value)

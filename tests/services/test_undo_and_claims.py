@@ -1,0 +1,110 @@
+"""Undo and reopen put a card back as events; claims keep two reviewers off the same card."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from colorreview import selectors
+from colorreview.models import Product, ReviewEvent, Suggestion
+from colorreview.roles import RoleError
+from colorreview.services import AlreadyDecided, ServiceError
+from colorreview.services.claims import ClaimedByOther, suggestion_release, suggestions_claim
+from colorreview.services.review import (
+    NothingToUndo,
+    product_color_set,
+    suggestion_accept,
+    suggestion_correct,
+    suggestion_reject,
+    suggestion_reopen,
+    suggestion_undo_last,
+)
+from tests.factories import PredictionFactory, ProductFactory, SuggestionFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _mislabel(tag="Red", suggested="Blue", score=0.97):
+    product = ProductFactory(tag=tag)
+    return SuggestionFactory(prediction=PredictionFactory(product=product, predicted_color=suggested),
+                             kind="mislabel", score=score)
+
+
+def test_undo_brings_the_last_decision_back_and_records_it(curator):
+    first, second = _mislabel(), _mislabel(tag="Green")
+    suggestion_accept(suggestion=first, user=curator)
+    suggestion_correct(suggestion=second, user=curator, color="Navy Blue")
+    undone = suggestion_undo_last(user=curator)
+    assert undone.pk == second.pk and undone.status == "pending" and undone.decided_by is None
+    assert Product.objects.get(pk=second.product_id).final_color == "Green"
+    event = ReviewEvent.objects.get(suggestion=second, action="undo")
+    assert (event.actor, event.from_status, event.to_status, event.from_color, event.to_color) == \
+        (curator, "corrected", "pending", "Navy Blue", "Green")
+    assert suggestion_undo_last(user=curator).pk == first.pk  # again: one step further back
+    with pytest.raises(NothingToUndo):
+        suggestion_undo_last(user=curator)
+    assert ReviewEvent.objects.filter(action__in=["accept", "correct"]).count() == 2  # nothing overwritten
+
+
+def test_undo_only_takes_back_the_users_own_decisions(curator):
+    other = UserFactory(username="other-curator", roles=["curator"])
+    s = _mislabel()
+    suggestion_reject(suggestion=s, user=other)
+    with pytest.raises(NothingToUndo):
+        suggestion_undo_last(user=curator)
+    assert Suggestion.objects.get(pk=s.pk).status == "rejected"
+
+
+def test_an_admin_reopens_any_decision_and_a_curator_cannot(curator, admin_user):
+    s = _mislabel()
+    suggestion_accept(suggestion=s, user=curator)
+    with pytest.raises(RoleError):
+        suggestion_reopen(suggestion=s, user=curator)
+    reopened = suggestion_reopen(suggestion=s, user=admin_user, note="wrong garment")
+    assert reopened.status == "pending" and Product.objects.get(pk=s.product_id).final_color == "Red"
+    assert ReviewEvent.objects.get(suggestion=s, action="reopen").note == "wrong garment"
+    with pytest.raises(AlreadyDecided):
+        suggestion_reopen(suggestion=s, user=admin_user)
+
+
+def test_reopening_keeps_a_colour_set_by_hand_after_the_decision(curator, admin_user):
+    s = _mislabel()
+    suggestion_accept(suggestion=s, user=curator)
+    product_color_set(product=s.product, user=curator, color="Black", note="photo was wrong")
+    suggestion_reopen(suggestion=s, user=admin_user)
+    assert Product.objects.get(pk=s.product_id).final_color == "Black"
+    assert "kept" in ReviewEvent.objects.get(suggestion=s, action="reopen").note
+
+
+def test_a_card_held_by_another_reviewer_cannot_be_decided(curator):
+    other = UserFactory(username="other-curator", roles=["curator"])
+    s = _mislabel()
+    assert suggestions_claim(user=other, suggestion_ids=[s.pk]) == {s.pk}
+    assert suggestions_claim(user=curator, suggestion_ids=[s.pk]) == set()
+    with pytest.raises(ClaimedByOther, match="other-curator is reviewing this card"):
+        suggestion_accept(suggestion=s, user=curator)
+    assert Suggestion.objects.get(pk=s.pk).status == "pending"
+    assert s.pk not in {x.pk for x in selectors.suggestion_work_queue(user=curator)}
+    assert s.pk in {x.pk for x in selectors.suggestion_work_queue(user=other)}
+
+
+def test_a_claim_lapses_by_itself_and_can_be_given_back(curator):
+    other = UserFactory(username="other-curator", roles=["curator"])
+    s, t = _mislabel(), _mislabel()
+    suggestions_claim(user=other, suggestion_ids=[s.pk, t.pk])
+    Suggestion.objects.filter(pk=s.pk).update(claimed_until=timezone.now() - timedelta(seconds=1))
+    assert suggestion_release(suggestion=t, user=other)
+    assert suggestions_claim(user=curator, suggestion_ids=[s.pk, t.pk]) == {s.pk, t.pk}
+    assert suggestion_accept(suggestion=s, user=curator).status == "accepted"
+
+
+def test_undo_is_refused_when_a_newer_suggestion_is_open(curator):
+    s = _mislabel()
+    suggestion_accept(suggestion=s, user=curator)
+    SuggestionFactory(prediction=PredictionFactory(product=s.product, predicted_color="Green",
+                                                   image_checksum="f" * 64), kind="mislabel")
+    with pytest.raises(ServiceError, match="newer suggestion"):
+        suggestion_undo_last(user=curator)
+    assert Suggestion.objects.get(pk=s.pk).status == "accepted"
