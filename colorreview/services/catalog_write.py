@@ -74,15 +74,18 @@ class ChunkWriter:
                 Product.objects.bulk_create(upserts, update_conflicts=True, unique_fields=["sku"],
                                             update_fields=_UPSERT_FIELDS)
             pending_supersede(product_reasons=superseded)
-            self._record(events)
+            self._record(events, upserts)
         return outcome
 
-    def _record(self, events: list[tuple[str, str, str, str]]) -> None:
+    def _record(self, events: list[tuple[str, str, str, str]], written: list[Product]) -> None:
         """The import in each product's history (who imported what, and a final colour it changed)."""
-        ids = dict(Product.objects.filter(sku__in=[e[0] for e in events]).values_list("sku", "id"))
+        ids = {p.sku: p.pk for p in written if p.pk is not None}
+        if len(ids) < len(written):  # a database that does not return the ids of an upsert
+            ids = dict(Product.objects.filter(sku__in=[e[0] for e in events]).values_list("sku", "id"))
         ReviewEvent.objects.bulk_create([ReviewEvent(
-            product_id=ids[sku], actor=self.batch.created_by, action=ReviewEvent.Action.IMPORT, from_color=before,
-            to_color=after, note=f"{why} ({self.batch.source_name})") for sku, before, after, why in events])
+            product_id=ids[sku], actor_id=self.batch.created_by_id, action=ReviewEvent.Action.IMPORT,
+            from_color=before, to_color=after, note=f"{why} ({self.batch.source_name})")
+            for sku, before, after, why in events])
 
     def _product(self, row: RowData, color_id: int | None, mapped: str | None) -> Product:
         return Product(
