@@ -49,4 +49,4 @@ def unclaimed(qs: QuerySet[Suggestion], user) -> QuerySet[Suggestion]:
 
 def holder_message(suggestion: Suggestion) -> str:
     until = timezone.localtime(suggestion.claimed_until)
-    return f"{suggestion.claimed_by} is reviewing this card (until {until:%H:%M})"
+    return f"this card is being reviewed by {suggestion.claimed_by} (until {until:%H:%M})"

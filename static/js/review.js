@@ -23,7 +23,8 @@
   function selectFirstPending() { select(pending()[0] || cards()[0]); }
   function nextPendingAfter(card) {
     const all = cards();
-    return all.slice(all.indexOf(card) + 1).find((c) => c.classList.contains("pending")) || pending()[0];
+    const open = (c) => c !== card && c.classList.contains("pending");
+    return all.slice(all.indexOf(card) + 1).find(open) || all.find(open);
   }
   function csrfHeaders() {
     try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}"); } catch (e) { return {}; }
@@ -98,19 +99,28 @@
   // Before a card is swapped away remember which one comes next, so the keyboard stays on the queue.
   let after = null;
   document.body.addEventListener("htmx:beforeRequest", (event) => {
-    const card = event.detail.elt.closest && event.detail.elt.closest("article.card");
-    if (card) after = { id: card.id, sku: card.dataset.sku, skip: event.detail.elt.matches("button.skip") };
+    const button = event.detail.elt;
+    const card = button.closest && button.closest("article.card");
+    if (!card) return;
+    if (button.matches("button.skip")) {  // the card leaves at once: move on before it goes
+      const next = nextPendingAfter(card);
+      if (next) select(next);
+      announce("Skipped " + card.dataset.sku + (next ? ". Next: " + next.dataset.sku : ". No more cards on this page."));
+      button.addEventListener("htmx:afterRequest", loadMoreWhenEmpty, { once: true });
+      return;
+    }
+    after = { id: card.id, sku: card.dataset.sku };
   });
   document.body.addEventListener("htmx:afterSettle", (event) => {
-    if (!after) return;
+    if (!after || !event.detail.target || event.detail.target.id !== after.id) return;  // e.g. the counts' swap
     const done = after; after = null;
     const fresh = document.getElementById(done.id);
-    if (fresh && fresh.classList.contains("pending") && !done.skip) { select(fresh); return; }  // refused: stay
+    if (fresh && fresh.classList.contains("pending")) { select(fresh); return; }  // refused: stay on it
     const next = fresh ? nextPendingAfter(fresh) : pending()[0];
-    const outcome = done.skip ? "Skipped " + done.sku : (fresh ? fresh.querySelector(".decided, .msg") : null);
-    const said = typeof outcome === "string" ? outcome : (outcome ? done.sku + ": " + outcome.textContent.trim() : "");
+    const outcome = fresh ? fresh.querySelector(".decided, .msg") : null;
+    const said = outcome ? done.sku + ": " + outcome.textContent.trim() : "";
     announce(said + (next ? ". Next: " + next.dataset.sku : ". No more cards on this page."));
-    if (next) select(next); else if (done.skip || fresh) loadMoreWhenEmpty();
+    if (next) select(next); else loadMoreWhenEmpty();
   });
   // when every card on the page is decided, fetch the next cards of the queue
   function loadMoreWhenEmpty() {

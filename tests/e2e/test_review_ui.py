@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,27 +11,12 @@ import pytest
 from colorreview.models import Product, ReviewEvent, Suggestion
 from colorreview.services.catalog import import_catalog
 from colorreview.services.predictions import predict_products
-from tests.conftest import DEMO, ROOT, need
+from tests.conftest import DEMO, ROOT
+from tests.e2e.conftest import login as _login
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-results"
-
-
-@pytest.fixture
-def browser():
-    need(Path(CHROMIUM).exists(), "Debian's chromium (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # the test's own ORM calls run beside Playwright's loop
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        yield b
-        b.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 @pytest.fixture
@@ -48,14 +31,6 @@ def catalogue(tmp_path, thresholds):
     import_catalog(csv_bytes=csv_path.read_bytes(), source_name="catalog.csv", csv_dir=tmp_path)
     predict_products(product_ids=list(Product.objects.values_list("pk", flat=True)))
     return Suggestion.objects.get(product__sku="E1"), Suggestion.objects.get(product__sku="E2")
-
-
-def _login(page, base: str, username: str) -> None:
-    page.goto(f"{base}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "pw")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
 
 
 def test_reviewers_decide_in_the_browser(live_server, browser, catalogue):

@@ -83,7 +83,7 @@ def test_a_card_held_by_another_reviewer_cannot_be_decided(curator):
     s = _mislabel()
     assert suggestions_claim(user=other, suggestion_ids=[s.pk]) == {s.pk}
     assert suggestions_claim(user=curator, suggestion_ids=[s.pk]) == set()
-    with pytest.raises(ClaimedByOther, match="other-curator is reviewing this card"):
+    with pytest.raises(ClaimedByOther, match="being reviewed by other-curator"):
         suggestion_accept(suggestion=s, user=curator)
     assert Suggestion.objects.get(pk=s.pk).status == "pending"
     assert s.pk not in {x.pk for x in selectors.suggestion_work_queue(user=curator)}

@@ -1,0 +1,148 @@
+"""End-to-end: the review workflow by keyboard, undo, skip, the colour picker, claims between two
+curators, reopening, a colour set by hand and the audit trail, on a desktop and a phone screen."""
+
+from __future__ import annotations
+
+import pytest
+
+from colorreview.models import Product, ReviewEvent, Suggestion
+from tests.conftest import ROOT, jpeg_bytes
+from tests.e2e.conftest import login
+from tests.factories import PredictionFactory, ProductFactory, SuggestionFactory, UserFactory
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+ARTIFACTS = ROOT / "test-results"
+
+
+@pytest.fixture
+def flags(settings):
+    """Three mislabel flags, surest first, with real image files; the stock logins."""
+    image = settings.MEDIA_ROOT / "images/aa/test.jpg"
+    image.parent.mkdir(parents=True)
+    image.write_bytes(jpeg_bytes((40, 80, 200), size=(600, 800)))
+    for role in ("curator", "merchandiser", "admin"):
+        UserFactory(username=role, password="pw", roles=[role])
+    UserFactory(username="curator2", password="pw", roles=["curator"])
+    return [SuggestionFactory(prediction=PredictionFactory(product=ProductFactory(sku=f"F{i}", tag="Red"),
+                                                           predicted_color="Blue"), kind="mislabel", score=score)
+            for i, score in enumerate((0.99, 0.98, 0.97))]
+
+
+def _page(browser, width=1400, height=900):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.csp_errors = []
+    page.on("console", lambda m: "Content Security Policy" in m.text and page.csp_errors.append(m.text))
+    return page
+
+
+def _selected(page) -> str:
+    return page.evaluate("document.activeElement.id")
+
+
+def _wait_selected(page, suggestion, seconds=10.0) -> None:
+    """Poll from outside: the page's CSP forbids the eval that wait_for_function needs."""
+    for _ in range(int(seconds * 20)):
+        if _selected(page) == f"suggestion-{suggestion.pk}":
+            return
+        page.wait_for_timeout(50)
+    assert _selected(page) == f"suggestion-{suggestion.pk}"
+
+
+def test_a_curator_reviews_by_keyboard_undoes_skips_and_corrects(live_server, browser, flags):
+    first, second, third = flags
+    page = _page(browser)
+    login(page, live_server.url, "curator")
+    page.goto(f"{live_server.url}/review/")
+    assert _selected(page) == f"suggestion-{first.pk}"  # the surest card is selected at once
+    assert "99% probability that the tag is wrong" in page.locator(f"#suggestion-{first.pk} .why").inner_text()
+
+    page.keyboard.press("a")
+    page.locator(f"#suggestion-{first.pk} .decided").wait_for()
+    _wait_selected(page, second)
+    assert "2 mislabel flags" in page.locator("#queue-counts").inner_text()  # the count followed
+    assert f"{first.product.sku}: Accepted by curator" in page.locator("#announce").inner_text()
+
+    page.keyboard.press("u")
+    page.locator(f"#suggestion-{first.pk} button.accept").wait_for()
+    assert Suggestion.objects.get(pk=first.pk).status == "pending"
+    assert _selected(page) == f"suggestion-{first.pk}"
+
+    page.keyboard.press("s")
+    page.locator(f"#suggestion-{first.pk}").wait_for(state="detached")
+    assert Suggestion.objects.get(pk=first.pk).claimed_by is None  # handed back to the others
+    _wait_selected(page, second)
+
+    page.keyboard.press("c")
+    page.keyboard.type("navy")
+    page.keyboard.press("Enter")
+    page.locator(f"#suggestion-{second.pk} .decided").wait_for()
+    assert "Corrected by curator → Navy Blue" in page.locator(f"#suggestion-{second.pk}").inner_text()
+
+    page.keyboard.press("?")
+    assert page.locator("#keys-help").is_visible()
+    page.keyboard.press("Escape")
+    assert not page.locator("#keys-help").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "review-keyboard.png"), full_page=True)
+
+    actions = list(ReviewEvent.objects.filter(actor__username="curator").values_list("action", flat=True))
+    assert actions == ["accept", "undo", "correct"]
+    assert Product.objects.get(pk=second.product_id).final_color == "Navy Blue"
+    assert Product.objects.get(pk=first.product_id).final_color == "Red"
+    assert page.csp_errors == []
+
+
+def test_two_curators_on_one_queue_never_get_the_same_card(live_server, browser, flags, monkeypatch):
+    monkeypatch.setattr("colorreview.views.review.PAGE_SIZE", 2)
+    one, two = _page(browser), _page(browser)
+    login(one, live_server.url, "curator")
+    login(two, live_server.url, "curator2")
+    shown = []
+    for page in (one, two):
+        page.goto(f"{live_server.url}/review/")
+        shown.append({c.get_attribute("id") for c in page.locator("article.card").all()})
+    assert len(shown[0]) == 2 and len(shown[1]) == 1 and not shown[0] & shown[1]
+    # a card held by the other curator cannot be decided, and the card says who holds it
+    held = Suggestion.objects.get(pk=int(next(iter(shown[0])).split("-")[1]))
+    response = two.request.post(f"{live_server.url}/review/{held.pk}/accept/",
+                                headers={"HX-Request": "true", "X-CSRFToken": two.evaluate(
+                                    "JSON.parse(document.body.getAttribute('hx-headers'))['X-CSRFToken']")})
+    assert "This card is being reviewed by curator (until" in response.text()
+    assert Suggestion.objects.get(pk=held.pk).status == "pending"
+
+
+def test_an_admin_reopens_sets_a_colour_by_hand_and_reads_the_trail(live_server, browser, flags):
+    first = flags[0]
+    page = _page(browser)
+    login(page, live_server.url, "curator")
+    page.goto(f"{live_server.url}/review/")
+    page.keyboard.press("r")
+    page.locator(f"#suggestion-{first.pk} .decided").wait_for()
+    page.get_by_role("button", name="Sign out").click()
+
+    login(page, live_server.url, "admin")
+    page.goto(f"{live_server.url}/review/?status=rejected")
+    page.locator(f"#suggestion-{first.pk}").get_by_role("button", name="Reopen").click()
+    page.locator(f"#suggestion-{first.pk} button.accept").wait_for()
+    assert Suggestion.objects.get(pk=first.pk).status == "pending"
+
+    page.goto(f"{live_server.url}/products/{first.product.sku}/")
+    page.select_option("#manual-color select[name=color]", "Black")
+    page.fill("#manual-color input[name=note]", "checked the <b>sample</b>")
+    page.get_by_role("button", name="Set colour").click()
+    page.wait_for_load_state()
+    assert page.locator("#final-color").inner_text() == "Black"
+    trail = page.locator("#history").inner_text()
+    for words in ("rejected", "reopened", "set by hand", "checked the <b>sample</b>", "curator", "admin"):
+        assert words in trail  # the note is shown as text, not markup
+    assert page.csp_errors == []
+
+
+@pytest.mark.parametrize("path", ["/review/", "/products/F0/", "/imputations/", "/"])
+def test_pages_fit_a_phone_screen(live_server, browser, flags, path):
+    page = _page(browser, width=390, height=844)
+    login(page, live_server.url, "admin")
+    page.goto(f"{live_server.url}{path}")
+    page.screenshot(path=str(ARTIFACTS / f"phone{path.replace('/', '-').rstrip('-')}.png"), full_page=True)
+    wide = page.evaluate("Array.from(document.querySelectorAll('main *')).filter(e => e.getBoundingClientRect()"
+                         ".right > 391).map(e => e.tagName + '.' + e.className).slice(0, 5)")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390, wide
