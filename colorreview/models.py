@@ -93,6 +93,7 @@ class Product(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "waiting for the pipeline"
         QUEUED = "queued", "queued"
+        RUNNING = "running", "being read by a worker"
         PREDICTED = "predicted", "predicted"
         NO_PREDICTION = "no_prediction", "no prediction"
         FAILED = "failed", "failed"
@@ -114,11 +115,15 @@ class Product(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
     status_detail = models.TextField(blank=True)
     import_batch = models.ForeignKey(ImportBatch, null=True, blank=True, on_delete=models.SET_NULL)
+    pipeline_run = models.ForeignKey("PipelineRun", null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="products", help_text="the run that last queued it")
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="deliveries to a worker in that run")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["sku"]
+        indexes = [models.Index(fields=["pipeline_run", "status"], name="product_run_status")]
 
     def __str__(self) -> str:
         return self.sku
@@ -148,6 +153,7 @@ class PipelineRun(models.Model):
     failed = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     error = models.TextField(blank=True)
+    progress_at = models.DateTimeField(null=True, blank=True, help_text="last time a batch started or ended")
 
     class Meta:
         ordering = ["-created_at"]
@@ -155,6 +161,27 @@ class PipelineRun(models.Model):
     @property
     def progress(self) -> float:
         return (self.done + self.failed) / self.total if self.total else 1.0
+
+    @property
+    def active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+
+class Worker(models.Model):
+    """A live task worker, seen through its heartbeat (a row per worker process)."""
+
+    name = models.CharField(max_length=255, unique=True, help_text="Celery node name")
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    queues = models.CharField(max_length=255, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    seen_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Prediction(models.Model):

@@ -195,28 +195,49 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- task queue -------------------------------------------------------------------------
-# With CELERY_BROKER_URL set (e.g. redis://127.0.0.1:6379/0) tasks go to that broker and
-# its workers. Without it an embedded, server-less queue is used: a folder-backed broker
-# consumed by the worker that `manage.py serve` starts, and `run_pipeline --wait` runs the
-# same tasks in its own process.
+# Every Celery setting is here. With CELERY_BROKER_URL set (e.g. redis://127.0.0.1:6379/0) tasks
+# go to that broker: pipeline batches to the `gpu` queue, everything else to `default`, each
+# served by its own workers. Without it an embedded, server-less queue is used: a folder-backed
+# broker consumed by the worker that `manage.py serve` starts (both queues), and
+# `run_pipeline --wait` runs the same tasks in its own process.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "")
 COLORREVIEW_EMBEDDED_QUEUE = not CELERY_BROKER_URL
 QUEUE_DIR = VAR_DIR / "queue"
 if COLORREVIEW_EMBEDDED_QUEUE:
     CELERY_BROKER_URL = "filesystem://"
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {"colorreview.tasks.predict_products": {"queue": "gpu"}}
+COLORREVIEW_QUEUES = ("gpu", "default")
+# A batch is acknowledged when it ends; a worker process that dies mid-batch (OOM killer) hands
+# it back to the queue, and the batch is idempotent (see services/progress.py).
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("COLORREVIEW_TASK_TIME_LIMIT", 1800)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
+# Redis hands an unacknowledged message to another worker after the visibility timeout: keep it
+# above the time limit, or a long batch would run twice at once.
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {"data_folder_in": str(QUEUE_DIR / "messages"), "data_folder_out": str(QUEUE_DIR / "messages"),
      "processed_folder": str(QUEUE_DIR / "processed"), "control_folder": str(QUEUE_DIR / "control"),
      "store_processed": False}
-    if COLORREVIEW_EMBEDDED_QUEUE else {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600})
+    if COLORREVIEW_EMBEDDED_QUEUE else
+    {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600, "socket_connect_timeout": 5})
+# Publishing gives up quickly when the broker is down, so that a page can say so.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5,
+                                    "interval_max": 1}
+CELERY_BROKER_CONNECTION_TIMEOUT = 5
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # a worker waits for a restarted broker
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Workers beat every COLORREVIEW_WORKER_BEAT seconds; one silent for COLORREVIEW_WORKER_TIMEOUT is
+# gone. A run with no progress for COLORREVIEW_STALL_SECONDS and no worker alive is stalled.
+COLORREVIEW_WORKER_BEAT = env_int("COLORREVIEW_WORKER_BEAT", 15)
+COLORREVIEW_WORKER_TIMEOUT = env_int("COLORREVIEW_WORKER_TIMEOUT", 60)
+COLORREVIEW_STALL_SECONDS = env_int("COLORREVIEW_STALL_SECONDS", 180)
 
 # --- pipeline ---------------------------------------------------------------------------
 COLORREVIEW_SEGMENTER = env_str("COLORREVIEW_SEGMENTER", "u2net")

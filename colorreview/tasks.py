@@ -1,4 +1,4 @@
-"""Celery tasks: take ids, call one service, stay idempotent."""
+"""Celery tasks: take ids, call one service, stay idempotent. Their queues are set in settings."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
-from .services import imports, predictions
+from .services import imports, predictions, progress
 
 log = logging.getLogger(__name__)
 
@@ -19,10 +19,10 @@ class RecordingTask(Task):
         product_ids = kwargs.get("product_ids") or (args[0] if args else [])
         run_id = kwargs.get("run_id") or (args[1] if len(args) > 1 else None)
         log.error("pipeline batch %s failed: %s", task_id, exc)
-        predictions.run_record_failure(run_id=run_id, product_ids=product_ids, error=f"{type(exc).__name__}: {exc}")
+        progress.run_record_failure(run_id=run_id, product_ids=product_ids, error=f"{type(exc).__name__}: {exc}")
 
 
-@shared_task(bind=True, base=RecordingTask, acks_late=True, max_retries=3,
+@shared_task(bind=True, base=RecordingTask, acks_late=True, reject_on_worker_lost=True, max_retries=3,
              autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, retry_jitter=True)
 def predict_products(self, product_ids: list[int], run_id: int | None = None) -> dict[str, int]:
     """Run the colour pipeline over a batch of products (safe to deliver twice)."""

@@ -60,6 +60,14 @@ class BulkAcceptSerializer(serializers.Serializer):
 
 
 class PipelineRunSerializer(serializers.ModelSerializer):
+    stalled = serializers.SerializerMethodField(help_text="no progress for a while and no worker alive")
+
     class Meta:
         model = PipelineRun
-        fields = ["id", "status", "model_version", "total", "done", "failed", "error", "created_at", "finished_at"]
+        fields = ["id", "status", "stalled", "model_version", "total", "done", "failed", "error", "created_at",
+                  "finished_at"]
+
+    def get_stalled(self, run: PipelineRun) -> bool:
+        from ..services.runs import run_stalled
+
+        return run_stalled(run)

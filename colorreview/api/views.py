@@ -10,7 +10,7 @@ from ..models import PipelineRun, Prediction, Suggestion
 from ..roles import RoleError
 from ..services import AlreadyDecided, ServiceError
 from ..services.review import suggestion_accept, suggestion_correct, suggestion_reject, suggestions_bulk_accept
-from ..services.runs import pipeline_run_start
+from ..services.runs import QueueUnavailable, pipeline_run_start, run_resume
 from .filters import PredictionFilter, ProductFilter, SuggestionFilter
 from .permissions import HasRole, IsAdminRole
 from .serializers import (
@@ -106,11 +106,25 @@ class PipelineRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet)
     queryset = PipelineRun.objects.all()
 
     def get_permissions(self):
-        return [HasRole(), IsAdminRole()] if self.action == "create" else [HasRole()]
+        return [HasRole(), IsAdminRole()] if self.action in ("create", "resume") else [HasRole()]
 
     def create(self, request, *args, **kwargs):
-        run = pipeline_run_start(user=request.user)
+        try:
+            run = pipeline_run_start(user=request.user)
+        except QueueUnavailable as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
         if run is None:
             return Response({"detail": "every product already has a prediction for the current model"},
                             status=status.HTTP_200_OK)
         return Response(PipelineRunSerializer(run).data, status=status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        """Queue the run's unfinished products again (a stalled run)."""
+        run = self.get_object()
+        try:
+            queued = run_resume(run=run)
+        except QueueUnavailable as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        run.refresh_from_db()
+        return Response({"queued": queued, "run": PipelineRunSerializer(run).data})

@@ -11,6 +11,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 
 from ..models import ImportBatch
 from .catalog_csv import ImportFailed
@@ -32,8 +33,19 @@ def import_upload_store(*, catalog, images=None, user=None) -> ImportBatch:
     batch = ImportBatch.objects.create(source_name=(catalog.name or "catalog.csv")[:255], created_by=user,
                                        status=ImportBatch.Status.QUEUED, upload_dir=str(folder),
                                        bytes_total=catalog.size or 0)
-    transaction.on_commit(lambda: import_catalog_job.delay(batch.pk))
+    transaction.on_commit(lambda: _queue(import_catalog_job, batch))
     return batch
+
+
+def _queue(job, batch: ImportBatch) -> None:
+    """Hand the import to a worker; a broker that is down fails the import with a reason (not a 500)."""
+    try:
+        job.delay(batch.pk)
+    except (BrokerError, OSError) as exc:
+        ImportBatch.objects.filter(pk=batch.pk).update(
+            status=ImportBatch.Status.FAILED, finished_at=timezone.now(), upload_dir="",
+            error=f"the task queue is unavailable ({exc}); upload the file again when it is back"[:5000])
+        shutil.rmtree(batch.upload_dir, ignore_errors=True)
 
 
 def _save(upload, target: Path) -> None:
@@ -73,7 +85,7 @@ def _still_wanted(batch: ImportBatch) -> bool:
 
 def import_job_run(*, batch_id: int) -> ImportBatch:
     """Import a stored upload (safe to deliver twice: an import of the same rows changes nothing)."""
-    from .runs import catalog_import_and_queue
+    from .runs import QueueUnavailable, catalog_import_and_queue
 
     batch = ImportBatch.objects.get(pk=batch_id)
     if not batch.active:
@@ -91,6 +103,8 @@ def import_job_run(*, batch_id: int) -> ImportBatch:
             user=batch.created_by, confine_images=True, batch=batch, progress=_still_wanted)
     except (ImportFailed, zipfile.BadZipFile) as exc:
         status, error = ImportBatch.Status.FAILED, str(exc)
+    except QueueUnavailable as exc:  # imported; the pipeline run waits for the queue
+        error = f"imported, but not queued for the pipeline: {exc}"
     except Exception as exc:
         log.exception("import %s failed", batch.pk)
         status, error = ImportBatch.Status.FAILED, f"unexpected error: {exc}"

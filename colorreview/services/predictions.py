@@ -9,16 +9,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef
-from django.utils import timezone
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from PIL import Image
 from scipy import ndimage
 
 from inference.pipeline import ColorPrediction, ImageInput, Pipeline, PipelineConfig
 
 from ..models import PipelineRun, Prediction, Product, ReviewEvent
+from . import progress
 from .suggestions import suggestion_refresh
 from .vocabulary import configuration_digest, db_region_table, db_vocabulary
 
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _cache: dict[str, Pipeline] = {}
+ACTIVE_RUN = (PipelineRun.Status.QUEUED, PipelineRun.Status.RUNNING)
 
 #: outline colours of the review overlay per region: upper, lower, full (foreground fallback: grey)
 REGION_COLORS = {"upper": (230, 57, 70), "lower": (29, 120, 216), "full": (42, 157, 90)}
@@ -53,10 +55,12 @@ def model_version(pipeline: Pipeline | None = None) -> str:
 
 
 def products_to_predict(version: str):
-    """Products with a usable image and no prediction for that image and model version."""
+    """Products with a usable image, no prediction for that image and model version, and not
+    waiting in an unfinished run already."""
     done = Prediction.objects.filter(product=OuterRef("pk"), image_checksum=OuterRef("image_checksum"),
                                      model_version=version)
     return (Product.objects.exclude(image_checksum="").filter(image_error="")
+            .exclude(status__in=progress.UNFINISHED, pipeline_run__status__in=ACTIVE_RUN)
             .annotate(done=Exists(done)).filter(done=False))
 
 
@@ -80,7 +84,13 @@ def pipeline_run_create(*, user=None, product_ids: list[int] | None = None,
     with transaction.atomic():
         run = PipelineRun.objects.create(created_by=user if user and user.is_authenticated else None,
                                          model_version=version, total=len(ids))
-        Product.objects.filter(pk__in=ids).update(status=Product.Status.QUEUED, status_detail="")
+        taken = (Product.objects.filter(pk__in=ids)  # not those another run took meanwhile
+                 .exclude(status__in=progress.UNFINISHED, pipeline_run__status__in=ACTIVE_RUN)
+                 .update(status=Product.Status.QUEUED, status_detail="", pipeline_run=run, attempts=0))
+        if taken != len(ids):
+            ids = list(run.products.order_by("pk").values_list("pk", flat=True))
+            PipelineRun.objects.filter(pk=run.pk).update(total=len(ids))
+            run.total = len(ids)
     return RunPlan(run, [ids[i:i + size] for i in range(0, len(ids), size)])
 
 
@@ -129,24 +139,44 @@ def _prediction_fields(result: ColorPrediction, pipeline: Pipeline, checksum: st
 
 def predict_products(*, product_ids: list[int], run_id: int | None = None) -> dict[str, int]:
     """Predict the given products. Idempotent: an existing prediction for the same image and
-    model version is reused, never duplicated. Returns counts of products with a prediction
-    (``done``) and without one (``failed``: unreadable image, no garment found, ...)."""
+    model version is reused, never duplicated; in a run, only the products still unfinished in
+    that run are read (see ``progress``). Returns counts of products with a prediction (``done``)
+    and without one (``failed``: unreadable image, no garment found, ...)."""
     pipeline = current_pipeline()
     version = model_version(pipeline)
-    products = list(Product.objects.filter(pk__in=product_ids).order_by("pk"))
+    if run_id is None:
+        outcomes = _predict(list(Product.objects.filter(pk__in=product_ids).order_by("pk")), pipeline, version, None)
+        return {"done": sum(outcomes), "failed": len(outcomes) - sum(outcomes)}
+    claim = progress.batch_claim(run_id=run_id, product_ids=product_ids)
+    outcomes = [_give_up(p, run_id) for p in claim.given_up]
+    outcomes += _predict(claim.batch, pipeline, version, run_id)
+    for product in claim.alone:
+        if progress.product_claim(run_id=run_id, product=product):
+            outcomes += _predict([product], pipeline, version, run_id)
+    progress.run_finish_if_done(run_id)
+    return {"done": sum(outcomes), "failed": len(outcomes) - sum(outcomes)}
+
+
+def _predict(products: list[Product], pipeline: Pipeline, version: str, run_id: int | None) -> list[bool]:
+    if not products:
+        return []
     existing = {(pid, checksum): pk for pk, pid, checksum in Prediction.objects.filter(
         product__in=products, model_version=version).values_list("pk", "product_id", "image_checksum")}
     todo = [p for p in products if p.image_checksum and (p.id, p.image_checksum) not in existing]
-    outcomes = [_reuse(p, existing[(p.id, p.image_checksum)]) for p in products
+    outcomes = [_reuse(p, existing[(p.id, p.image_checksum)], run_id) for p in products
                 if (p.id, p.image_checksum) in existing]
     outcomes += [False for p in products if not p.image_checksum]
-    results = pipeline.predict_batch(
-        [ImageInput(Path(settings.MEDIA_ROOT) / p.image, p.category or None, p.sku) for p in todo])
-    outcomes += [_store(p, r, pipeline, version, run_id) for p, r in zip(todo, results)]
-    counts = {"done": sum(outcomes), "failed": len(outcomes) - sum(outcomes)}
-    if run_id:
-        run_progress(run_id, counts["done"], counts["failed"])
-    return counts
+    try:
+        results = pipeline.predict_batch(
+            [ImageInput(Path(settings.MEDIA_ROOT) / p.image, p.category or None, p.sku) for p in todo])
+    except (DatabaseError, SoftTimeLimitExceeded):
+        raise
+    except Exception as exc:  # an image the pipeline cannot take: read the others one at a time
+        if len(todo) > 1:
+            return outcomes + [ok for p in todo for ok in _predict([p], pipeline, version, run_id)]
+        log.exception("pipeline error on product %s", todo[0].sku if todo else "?")
+        return outcomes + [_fail(p, f"pipeline error: {type(exc).__name__}: {exc}", run_id) for p in todo]
+    return outcomes + [_store(p, r, pipeline, version, run_id) for p, r in zip(todo, results)]
 
 
 def _store(product: Product, result: ColorPrediction, pipeline: Pipeline, version: str, run_id) -> bool:
@@ -161,9 +191,9 @@ def _store(product: Product, result: ColorPrediction, pipeline: Pipeline, versio
                                                          model_version=version), False
         if created:
             _prediction_event(product, prediction)
-        _mark_product(product, prediction)
         if _usable(prediction):
-            suggestion_refresh(product=Product.objects.get(pk=product.pk), prediction=prediction)
+            _refresh_suggestion(product.pk, prediction)
+        _mark_product(product, prediction, run_id)
     return _usable(prediction)
 
 
@@ -177,40 +207,39 @@ def _prediction_event(product: Product, prediction: Prediction) -> None:
                                model_version=prediction.model_version)
 
 
-def _reuse(product: Product, prediction_id: int) -> bool:
+def _refresh_suggestion(product_id: int, prediction: Prediction, attempts: int = 3) -> None:
+    """An import or a re-map may open the product's one pending suggestion at the same moment: try again."""
+    for attempt in range(attempts):
+        try:
+            with transaction.atomic():
+                suggestion_refresh(product=Product.objects.get(pk=product_id), prediction=prediction)
+            return
+        except IntegrityError:
+            if attempt == attempts - 1:
+                raise
+
+
+def _reuse(product: Product, prediction_id: int, run_id: int | None) -> bool:
     prediction = Prediction.objects.get(pk=prediction_id)
-    _mark_product(product, prediction)
+    _mark_product(product, prediction, run_id)
     return _usable(prediction)
+
+
+def _give_up(product: Product, run_id: int) -> bool:
+    return _fail(product, f"a worker stopped {product.attempts} times while reading this image", run_id)
+
+
+def _fail(product: Product, detail: str, run_id: int | None) -> bool:
+    progress.product_finish(product_id=product.pk, status=Product.Status.FAILED, detail=detail[:2000], run_id=run_id)
+    return False
 
 
 def _usable(prediction: Prediction) -> bool:
     return prediction.error == "" and bool(prediction.predicted_color)
 
 
-def _mark_product(product: Product, prediction: Prediction) -> None:
+def _mark_product(product: Product, prediction: Prediction, run_id: int | None) -> None:
     status = Product.Status.PREDICTED if _usable(prediction) else Product.Status.NO_PREDICTION
-    Product.objects.filter(pk=product.pk, image_checksum=prediction.image_checksum).update(
-        status=status, status_detail=prediction.error)
+    progress.product_finish(product_id=product.pk, status=status, detail=prediction.error, run_id=run_id,
+                            image_checksum=prediction.image_checksum)
 
-
-def run_progress(run_id: int, done: int, failed: int) -> None:
-    PipelineRun.objects.filter(pk=run_id).update(done=F("done") + done, failed=F("failed") + failed,
-                                                 status=PipelineRun.Status.RUNNING)
-    _maybe_finish(run_id)
-
-
-def _maybe_finish(run_id: int) -> None:
-    run = PipelineRun.objects.get(pk=run_id)
-    if run.done + run.failed >= run.total:
-        PipelineRun.objects.filter(pk=run_id).exclude(status=PipelineRun.Status.FINISHED).update(
-            status=PipelineRun.Status.FINISHED, finished_at=timezone.now())
-
-
-def run_record_failure(*, run_id: int | None, product_ids: list[int], error: str) -> None:
-    """A batch failed for good (after retries): mark its products and count them as failed."""
-    message = f"pipeline error: {error}"[:2000]
-    Product.objects.filter(pk__in=product_ids, status=Product.Status.QUEUED).update(
-        status=Product.Status.FAILED, status_detail=message)
-    if run_id:
-        PipelineRun.objects.filter(pk=run_id).update(error=message)
-        run_progress(run_id, 0, len(product_ids))

@@ -1,26 +1,117 @@
-"""Starting pipeline runs: through the broker, or in this process with the embedded queue."""
+"""Starting pipeline runs (through the broker, or in this process with the embedded queue) and
+bringing back the runs whose worker died."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 
-from ..models import PipelineRun
-from .predictions import RunPlan, pipeline_run_create
+from ..models import PipelineRun, Product
+from .predictions import ACTIVE_RUN, RunPlan, pipeline_run_create
+from .progress import UNFINISHED, run_finish_if_done
+from .workers import live_workers
+
+log = logging.getLogger(__name__)
+
+
+class QueueUnavailable(Exception):
+    """The task queue (broker) cannot be reached; nothing was queued. ``report`` carries the import
+    that was done before, if any."""
+
+    report = None
 
 
 def pipeline_run_start(*, user=None, product_ids: list[int] | None = None) -> PipelineRun | None:
-    """Create a run and queue its batches after the transaction commits."""
-    from ..tasks import predict_products
+    """Create a run and queue its batches (after the transaction commits, when inside one).
 
+    Raises ``QueueUnavailable`` when the broker cannot be reached (the run is then marked failed
+    and its products released, so that a later run takes them).
+    """
     plan = pipeline_run_create(user=user, product_ids=product_ids)
     if plan is None:
         return None
-    for batch in plan.batches:
-        transaction.on_commit(lambda b=batch, r=plan.run.pk: predict_products.delay(b, r))
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(lambda: _publish(plan.run.pk, plan.batches))
+    else:
+        _publish(plan.run.pk, plan.batches)
     return plan.run
+
+
+def _publish(run_id: int, batches: list[list[int]], release: bool = True) -> None:
+    """Hand the batches to the broker; when it is down, a new run lets go of the products it could not queue."""
+    from ..tasks import predict_products
+
+    sent = 0
+    try:
+        with predict_products.app.producer_or_acquire() as producer:
+            for batch in batches:
+                predict_products.apply_async((batch, run_id), producer=producer)
+                sent += 1
+    except (BrokerError, OSError) as exc:
+        if release:
+            _release(run_id, [pk for batch in batches[sent:] for pk in batch], exc)
+        raise QueueUnavailable(f"the task queue is unavailable ({exc}); try again when it is back") from exc
+
+
+def _release(run_id: int, product_ids: list[int], exc: Exception) -> None:
+    """Products whose batch could not be queued wait for a later run."""
+    log.error("could not queue %d products of run %s: %s", len(product_ids), run_id, exc)
+    Product.objects.filter(pk__in=product_ids, pipeline_run_id=run_id, status__in=UNFINISHED).update(
+        status=Product.Status.PENDING)
+    error = f"the task queue was unavailable: {exc}"[:2000]
+    if not Product.objects.filter(pipeline_run_id=run_id, status__in=UNFINISHED).exists():
+        PipelineRun.objects.filter(pk=run_id).update(status=PipelineRun.Status.FAILED, error=error,
+                                                     finished_at=timezone.now())
+    else:
+        PipelineRun.objects.filter(pk=run_id).update(error=error)
+
+
+def _batches(ids: list[int]) -> list[list[int]]:
+    size = settings.COLORREVIEW_BATCH_SIZE
+    return [ids[i:i + size] for i in range(0, len(ids), size)]
+
+
+def run_resume(*, run: PipelineRun) -> int:
+    """Queue the run's unfinished products again; returns how many. Safe while the old messages
+    still exist: a batch finds only the products still unfinished in its run."""
+    ids = list(run.products.filter(status__in=UNFINISHED).order_by("pk").values_list("pk", flat=True))
+    if not ids:
+        run_finish_if_done(run.pk)
+        return 0
+    _publish(run.pk, _batches(ids), release=False)
+    PipelineRun.objects.filter(pk=run.pk).update(progress_at=timezone.now(), error="")
+    return len(ids)
+
+
+def runs_recover(*, worker_name: str) -> int:
+    """At a worker's start, when no other worker is alive: the products a dead worker was reading
+    are queued again (the embedded queue had dropped their message when it was received)."""
+    if live_workers(exclude=worker_name):
+        return 0
+    recovered = 0
+    for run in PipelineRun.objects.filter(status__in=ACTIVE_RUN):
+        ids = list(run.products.filter(status=Product.Status.RUNNING).order_by("pk").values_list("pk", flat=True))
+        if ids:
+            log.warning("run %s: queuing again %d products a stopped worker was reading", run.pk, len(ids))
+            _publish(run.pk, _batches(ids), release=False)
+            recovered += len(ids)
+        else:
+            run_finish_if_done(run.pk)
+    return recovered
+
+
+def run_stalled(run: PipelineRun) -> bool:
+    """An unfinished run that has not moved for a while, with no worker alive to move it."""
+    if not run.active:
+        return False
+    quiet = timezone.now() - (run.progress_at or run.created_at)
+    return quiet > timedelta(seconds=settings.COLORREVIEW_STALL_SECONDS) and not live_workers()
 
 
 def pipeline_run_here(*, plan: RunPlan, progress: Callable[[int], None] | None = None) -> PipelineRun:
@@ -31,8 +122,23 @@ def pipeline_run_here(*, plan: RunPlan, progress: Callable[[int], None] | None =
         predict_products.apply(args=(batch, plan.run.pk))
         if progress:
             progress(len(batch))
+    run_finish_if_done(plan.run.pk)
     plan.run.refresh_from_db()
     return plan.run
+
+
+def runs_adopt() -> list[RunPlan]:
+    """With no worker alive: the unfinished runs, as plans to execute here (``run_pipeline --wait``)."""
+    if live_workers():
+        return []
+    plans = []
+    for run in PipelineRun.objects.filter(status__in=ACTIVE_RUN).order_by("pk"):
+        ids = list(run.products.filter(status__in=UNFINISHED).order_by("pk").values_list("pk", flat=True))
+        if ids:
+            plans.append(RunPlan(run, _batches(ids)))
+        else:
+            run_finish_if_done(run.pk)
+    return plans
 
 
 def embedded_queue() -> bool:
@@ -43,13 +149,18 @@ def catalog_import_and_queue(*, queue: bool = True, user=None, **import_kwargs):
     """Import a catalogue, re-check suggestions of retagged products and queue the new images.
 
     Returns (report, run); run is None when nothing needs the pipeline or ``queue`` is off.
+    Raises ``QueueUnavailable`` (after the import) when the task queue cannot be reached.
     """
-    from ..models import Product
     from .catalog import import_catalog
     from .suggestions import suggestion_refresh
 
     report = import_catalog(user=user, **import_kwargs)
     for product in Product.objects.filter(pk__in=report.retagged):
         suggestion_refresh(product=product)
-    run = pipeline_run_start(user=user) if queue and report.to_predict else None
-    return report, run
+    if not (queue and report.to_predict):
+        return report, None
+    try:
+        return report, pipeline_run_start(user=user)
+    except QueueUnavailable as exc:
+        exc.report = report
+        raise

@@ -9,8 +9,10 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.db import DatabaseError, connection
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.html import escape
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
 
@@ -20,7 +22,7 @@ from ..services import ServiceError
 from ..services.export import COLUMNS, export_rows
 from ..services.imports import import_cancel, import_upload_store
 from ..services.review import MANUAL_EDITORS, product_color_set
-from ..services.runs import pipeline_run_start
+from ..services.runs import QueueUnavailable, pipeline_run_start, run_resume, run_stalled
 from ..services.suggestions import active_thresholds, tradeoffs
 from .common import ANY_ROLE, query_without_page, role_required
 
@@ -32,7 +34,7 @@ def dashboard(request):
             "message": "Your account has no role yet. Ask an administrator to add you to the "
                        "curator, merchandiser or admin group."}, status=403)
     return render(request, "dashboard.html", {
-        "stats": selectors.dashboard_stats(), "runs": PipelineRun.objects.all()[:5],
+        "stats": selectors.dashboard_stats(), "runs": _with_state(PipelineRun.objects.all()[:5]),
         "thresholds": active_thresholds(), "counts": selectors.queue_counts(user=request.user),
         "tradeoffs": {"impute": tradeoffs("impute"), "mislabel": tradeoffs("mislabel")},
     })
@@ -106,20 +108,57 @@ def import_cancel_view(request, pk: int):
 @require_POST
 @role_required(roles.ADMIN)
 def run_start(request):
-    run = pipeline_run_start(user=request.user)
+    try:
+        run = pipeline_run_start(user=request.user)
+    except QueueUnavailable as exc:
+        return _queue_unavailable(exc)
     if run is None:
         return HttpResponse('<p class="note">Every product already has a prediction for the current model.</p>')
-    return render(request, "runs/_progress.html", {"run": run})
+    return render(request, "runs/_progress.html", {"run": _with_state([run])[0]})
+
+
+@require_POST
+@role_required(roles.ADMIN)
+def run_resume_view(request, pk: int):
+    run = get_object_or_404(PipelineRun, pk=pk)
+    try:
+        run_resume(run=run)
+    except QueueUnavailable as exc:
+        return _queue_unavailable(exc)
+    run.refresh_from_db()
+    return render(request, "runs/_progress.html", {"run": _with_state([run])[0]})
+
+
+def _queue_unavailable(exc: QueueUnavailable) -> HttpResponse:
+    # 200, so that htmx swaps the message in
+    return HttpResponse(f'<p class="error">{escape(str(exc))}</p>')
+
+
+def _with_state(runs) -> list[PipelineRun]:
+    """Runs, each told whether it is stalled (no progress, no worker alive)."""
+    runs = list(runs)
+    for run in runs:
+        run.stalled = run_stalled(run)
+    return runs
 
 
 @role_required(*ANY_ROLE)
 def run_progress(request, pk: int):
-    run = get_object_or_404(PipelineRun, pk=pk)
+    run = _with_state([get_object_or_404(PipelineRun, pk=pk)])[0]
     response = render(request, "runs/_progress.html", {"run": run})
-    if run.status in (PipelineRun.Status.FINISHED, PipelineRun.Status.FAILED):
-        stop = HttpResponseStopPolling(response.content)
-        return stop
+    if not run.active:
+        return HttpResponseStopPolling(response.content)
     return response
+
+
+def healthz(request):
+    """For load balancers and container health checks: the web app answers and reaches its database."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError as exc:
+        return JsonResponse({"status": "error", "database": str(exc)}, status=503)
+    return JsonResponse({"status": "ok", "database": "ok"})
 
 
 class _Echo:

@@ -7,7 +7,7 @@ from tqdm import tqdm
 
 from ...models import PipelineRun
 from ...services.predictions import model_version, pipeline_run_create
-from ...services.runs import embedded_queue, pipeline_run_here, pipeline_run_start
+from ...services.runs import QueueUnavailable, embedded_queue, pipeline_run_here, pipeline_run_start, runs_adopt
 
 
 class Command(BaseCommand):
@@ -23,7 +23,10 @@ class Command(BaseCommand):
         self.stdout.write(f"model version {version}")
         if embedded_queue() and opts["wait"]:
             return self._run_here()
-        run = pipeline_run_start()
+        try:
+            run = pipeline_run_start()
+        except QueueUnavailable as exc:
+            raise CommandError(str(exc)) from exc
         if run is None:
             self.stdout.write("nothing to do: every product has a prediction for this model version")
             return
@@ -35,12 +38,18 @@ class Command(BaseCommand):
         self._follow(run, opts["timeout"])
 
     def _run_here(self):
+        for plan in runs_adopt():  # unfinished runs that no worker is alive to finish
+            self.stdout.write(f"finishing run {plan.run.pk}: {sum(map(len, plan.batches))} products left")
+            self._execute(plan)
         plan = pipeline_run_create()
         if plan is None:
             self.stdout.write("nothing to do: every product has a prediction for this model version")
             return
+        self._execute(plan)
+
+    def _execute(self, plan):
         started = time.perf_counter()
-        with tqdm(total=plan.run.total, desc="pipeline", unit="product") as bar:
+        with tqdm(total=sum(map(len, plan.batches)), desc="pipeline", unit="product") as bar:
             run = pipeline_run_here(plan=plan, progress=bar.update)
         self._summary(run, time.perf_counter() - started)
 

@@ -28,6 +28,7 @@ class Command(BaseCommand):
         if settings.COLORREVIEW_EMBEDDED_QUEUE and not opts["no_worker"]:
             worker = subprocess.Popen(
                 [sys.executable, "-m", "celery", "-A", "colorreview", "worker", "--pool=solo",
+                 "-Q", ",".join(settings.COLORREVIEW_QUEUES),
                  "--loglevel=WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"],
                 env=os.environ.copy())
             self.stdout.write(f"embedded worker started (pid {worker.pid})")

@@ -1,0 +1,45 @@
+"""Task workers announce themselves with a heartbeat, so that a run whose worker died can be told
+from a run that is merely waiting."""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from ..models import Worker
+
+
+def worker_beat(*, name: str, queues: str = "") -> None:
+    """Record that the worker ``name`` (this process) is alive."""
+    Worker.objects.update_or_create(name=name, defaults={
+        "host": socket.gethostname(), "pid": os.getpid(), "queues": queues[:255], "seen_at": timezone.now()})
+
+
+def worker_gone(*, name: str) -> None:
+    Worker.objects.filter(name=name).delete()
+
+
+def live_workers(*, exclude: str | None = None) -> list[Worker]:
+    """Workers whose heartbeat is recent; one on this host whose process has died does not count."""
+    since = timezone.now() - timedelta(seconds=settings.COLORREVIEW_WORKER_TIMEOUT)
+    here = socket.gethostname()
+    return [w for w in Worker.objects.filter(seen_at__gte=since).exclude(name=exclude or "")
+            if w.host != here or _process_alive(w.pid)]
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed process that its parent has not reaped yet still answers signal 0
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
