@@ -94,3 +94,26 @@ def thresholds(settings):
     settings.COLORREVIEW_MISLABEL_THRESHOLD = 0.9
     settings.COLORREVIEW_SHADE_SUGGESTIONS = False
     return settings
+
+
+COLOURS = [(200, 30, 40), (30, 60, 160), (40, 140, 60), (230, 200, 40), (20, 20, 20), (240, 120, 30)]
+
+
+def small_catalogue(folder: Path, n: int, prefix: str = "C") -> bytes:
+    """A catalogue CSV of ``n`` products with small generated images in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = ["sku,title,category,image,seller_color"]
+    for i in range(n):
+        name = f"{prefix}{i:04d}.jpg"
+        size = (48 + i % 7, 64 + i // 7)  # every image differs
+        (folder / name).write_bytes(jpeg_bytes(COLOURS[i % len(COLOURS)], size=size))
+        lines.append(f"{prefix}{i:04d},Tee {i},Tshirts,{name},{'Red' if i % 3 == 0 else ''}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.fixture
+def fast_pipeline(settings, thresholds):
+    """The pipeline without networks: border segmenter, KD-tree classifier."""
+    settings.COLORREVIEW_SEGMENTER = "border"
+    settings.COLORREVIEW_CLASSIFIER = "kdtree"
+    return settings

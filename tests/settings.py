@@ -14,3 +14,5 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
 
     DATABASES["default"]["TEST"] = {  # noqa: F405
         "NAME": os.path.join(tempfile.gettempdir(), f"colorreview-test-{os.getpid()}.sqlite3")}
+
+import tests.tasks.traced  # noqa: E402,F401  (registers the traced test segmenter in this process and its workers)

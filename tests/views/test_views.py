@@ -89,7 +89,7 @@ def run_jobs(monkeypatch):
 
     queued = []
     monkeypatch.setattr(tasks.import_catalog_job, "delay", lambda pk: tasks.import_catalog_job.apply(args=(pk,)))
-    monkeypatch.setattr(tasks.predict_products, "delay", lambda ids, run: queued.append((ids, run)))
+    monkeypatch.setattr(tasks.predict_products, "apply_async", lambda args, **kw: queued.append(tuple(args)))
     return queued
 
 

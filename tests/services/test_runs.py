@@ -1,0 +1,182 @@
+"""Runs survive dead workers, redeliveries, poison images and a second run over the same products."""
+
+from __future__ import annotations
+
+import subprocess
+from unittest import mock
+
+import pytest
+from django.db import IntegrityError
+from django.utils import timezone
+
+from colorreview.models import PipelineRun, Prediction, Product, Worker
+from colorreview.services import progress
+from colorreview.services.catalog import import_catalog
+from colorreview.services.predictions import pipeline_run_create, predict_products
+from colorreview.services.runs import pipeline_run_here, run_resume, run_stalled, runs_adopt, runs_recover
+from colorreview.services.workers import live_workers, worker_beat
+from inference.pipeline import Pipeline
+from tests.conftest import small_catalogue
+
+_ORIGINAL = Pipeline.predict_batch
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def catalogue(tmp_path, fast_pipeline):
+    fast_pipeline.COLORREVIEW_BATCH_SIZE = 4
+    import_catalog(csv_bytes=small_catalogue(tmp_path / "shots", 10), source_name="c.csv", csv_dir=tmp_path / "shots")
+    return Product.objects.order_by("pk")
+
+
+@pytest.fixture
+def published(monkeypatch):
+    """Batches handed to the broker, without a broker."""
+    sent = []
+    monkeypatch.setattr("colorreview.tasks.predict_products.apply_async",
+                        lambda args, **kw: sent.append(tuple(args)))
+    return sent
+
+
+def _dead_pid() -> int:
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+def test_a_redelivered_batch_counts_nothing_twice(catalogue):
+    plan = pipeline_run_create()
+    for batch in plan.batches:
+        predict_products(product_ids=batch, run_id=plan.run.pk)
+    predict_products(product_ids=plan.batches[0], run_id=plan.run.pk)  # delivered again
+    run = PipelineRun.objects.get(pk=plan.run.pk)
+    assert (run.status, run.total, run.done + run.failed) == ("finished", 10, 10)
+    assert Prediction.objects.count() == 10
+    assert not Product.objects.filter(status__in=progress.UNFINISHED).exists()
+
+
+def test_a_second_run_leaves_out_the_products_waiting_in_a_first(catalogue):
+    first = pipeline_run_create(product_ids=list(catalogue.values_list("pk", flat=True)[:6]))
+    second = pipeline_run_create()
+    assert (first.run.total, second.run.total) == (6, 4)
+    assert pipeline_run_create() is None
+    assert set(Product.objects.values_list("pipeline_run", flat=True)) == {first.run.pk, second.run.pk}
+
+
+def test_a_batch_whose_worker_died_is_read_again_one_product_at_a_time(catalogue):
+    plan = pipeline_run_create()
+    batch_ids = plan.batches[0]
+    progress.batch_claim(run_id=plan.run.pk, product_ids=batch_ids)  # the worker died here
+    assert set(Product.objects.filter(pk__in=batch_ids).values_list("status", "attempts")) == {("running", 1)}
+    sizes = []
+
+    def batch(self, inputs):
+        sizes.append(len(inputs))
+        return _ORIGINAL(self, inputs)
+
+    with mock.patch.object(Pipeline, "predict_batch", batch):
+        predict_products(product_ids=batch_ids, run_id=plan.run.pk)
+    assert sizes == [1, 1, 1, 1]
+    assert Product.objects.filter(pk__in=batch_ids, status="predicted").count() == 4
+
+
+def test_an_image_that_kills_its_worker_three_times_is_given_up_and_the_run_ends(catalogue):
+    plan = pipeline_run_create()
+    poison = plan.batches[0][1]
+    Product.objects.filter(pk=poison).update(attempts=progress.MAX_ATTEMPTS, status="running")
+    for batch in plan.batches:
+        predict_products(product_ids=batch, run_id=plan.run.pk)
+    run = PipelineRun.objects.get(pk=plan.run.pk)
+    assert (run.status, run.done, run.failed) == ("finished", 9, 1)
+    assert "stopped 3 times" in Product.objects.get(pk=poison).status_detail
+
+
+def test_an_image_the_pipeline_cannot_take_fails_alone(catalogue):
+    plan = pipeline_run_create()
+    bad = Product.objects.get(pk=plan.batches[0][2]).sku
+
+    def batch(self, inputs):
+        if any(item.key == bad for item in inputs):
+            raise ValueError("cannot reshape array")
+        return _ORIGINAL(self, inputs)
+
+    with mock.patch.object(Pipeline, "predict_batch", batch):
+        run = pipeline_run_here(plan=plan)
+    assert (run.status, run.done, run.failed) == ("finished", 9, 1)
+    assert "cannot reshape array" in Product.objects.get(sku=bad).status_detail
+    assert Product.objects.get(sku=bad).status == "failed"
+
+
+def test_a_pending_suggestion_opened_meanwhile_is_retried_not_a_failed_batch(catalogue):
+    plan = pipeline_run_create()
+    from colorreview.services import predictions
+
+    real = predictions.suggestion_refresh
+    calls = []
+
+    def racing(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise IntegrityError("duplicate key value violates one_pending_suggestion_per_product")
+        return real(**kwargs)
+
+    with mock.patch.object(predictions, "suggestion_refresh", racing):
+        run = pipeline_run_here(plan=plan)
+    assert (run.done, run.failed) == (10, 0)
+
+
+def test_a_starting_worker_queues_again_what_a_dead_worker_was_reading(catalogue, published):
+    plan = pipeline_run_create()
+    progress.batch_claim(run_id=plan.run.pk, product_ids=plan.batches[1])
+    Worker.objects.create(name="dead@here", host=__import__("socket").gethostname(), pid=_dead_pid(),
+                          seen_at=timezone.now())
+    assert live_workers() == []
+    assert runs_recover(worker_name="new@here") == 4
+    assert published == [(plan.batches[1], plan.run.pk)]
+
+
+def test_a_starting_worker_leaves_the_batches_of_a_live_worker_alone(catalogue, published):
+    plan = pipeline_run_create()
+    progress.batch_claim(run_id=plan.run.pk, product_ids=plan.batches[1])
+    worker_beat(name="busy@here")  # this process: alive
+    assert runs_recover(worker_name="new@here") == 0 and published == []
+
+
+def test_a_quiet_run_without_workers_is_stalled_and_resumes(catalogue, published, settings):
+    plan = pipeline_run_create()
+    predict_products(product_ids=plan.batches[0], run_id=plan.run.pk)
+    run = PipelineRun.objects.get(pk=plan.run.pk)
+    assert not run_stalled(run)
+    settings.COLORREVIEW_STALL_SECONDS = 0
+    assert run_stalled(run)
+    worker_beat(name="alive@here")
+    assert not run_stalled(run)
+    Worker.objects.all().delete()
+    assert run_resume(run=run) == 6
+    assert published == [(plan.batches[1], run.pk), (plan.batches[2], run.pk)]
+
+
+def test_run_pipeline_wait_finishes_a_run_left_by_a_dead_worker(catalogue):
+    plan = pipeline_run_create()
+    predict_products(product_ids=plan.batches[0], run_id=plan.run.pk)
+    progress.batch_claim(run_id=plan.run.pk, product_ids=plan.batches[1])  # then the worker died
+    for adopted in runs_adopt():
+        pipeline_run_here(plan=adopted)
+    run = PipelineRun.objects.get(pk=plan.run.pk)
+    assert (run.status, run.done + run.failed) == ("finished", 10)
+    assert Prediction.objects.count() == 10
+
+
+def test_import_then_run_pipeline_with_a_broker_queues_each_product_once(tmp_path, fast_pipeline, published,
+                                                                          capsys, django_capture_on_commit_callbacks):
+    from django.core.management import call_command
+
+    fast_pipeline.COLORREVIEW_EMBEDDED_QUEUE = False
+    folder = tmp_path / "shots"
+    (tmp_path / "c.csv").write_bytes(small_catalogue(folder, 5))
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("import_catalog", str(tmp_path / "c.csv"), "--images", str(folder))
+    call_command("run_pipeline")
+    assert "nothing to do" in capsys.readouterr().out
+    assert PipelineRun.objects.count() == 1 and len(published) == 1

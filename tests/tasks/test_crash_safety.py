@@ -1,0 +1,125 @@
+"""Workers die, two share a run, Redis restarts: every product still ends with exactly one prediction
+for the model version, and the run finishes with the right counts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db.models import Count
+
+from colorreview.models import PipelineRun, Prediction, Product
+from colorreview.services.catalog import import_catalog
+from colorreview.services.predictions import model_version
+from colorreview.services.runs import pipeline_run_start
+from tests.conftest import small_catalogue
+from tests.factories import ProductFactory
+from tests.tasks.harness import OwnRedis, use_broker, wait_until
+
+pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+PRODUCTS = 200
+
+
+def _catalogue(tmp_path: Path, bad: bool = True) -> Product | None:
+    """A few hundred products; with ``bad``, one image that turns unreadable after its import."""
+    folder = tmp_path / "shots"
+    import_catalog(csv_bytes=small_catalogue(folder, PRODUCTS), source_name="c.csv", csv_dir=folder)
+    if not bad:
+        return None
+    broken = Product.objects.get(sku="C0100")
+    (Path(settings.MEDIA_ROOT) / broken.image).write_bytes(b"\xff\xd8\xff\xe0 not a jpeg after all")
+    return broken
+
+
+def _started(run: PipelineRun) -> bool:
+    return Product.objects.filter(pipeline_run=run, status="predicted").count() >= 24 and \
+        Product.objects.filter(pipeline_run=run, status="running").exists()
+
+
+def _finished(run: PipelineRun) -> bool:
+    run.refresh_from_db()
+    return run.status == "finished"
+
+
+def _assert_complete(run: PipelineRun, broken: Product | None) -> None:
+    run.refresh_from_db()
+    failed = 1 if broken else 0
+    assert (run.status, run.total, run.done, run.failed) == ("finished", PRODUCTS, PRODUCTS - failed, failed)
+    version = model_version()
+    per_product = Counter(dict(Product.objects.annotate(n=Count("predictions")).values_list("sku", "n")))
+    assert set(per_product.values()) == {1}
+    assert Prediction.objects.filter(model_version=version).count() == PRODUCTS
+    assert not Product.objects.filter(status__in=["queued", "running"]).exists()
+    if broken:
+        broken.refresh_from_db()
+        assert broken.status == "no_prediction" and "corrupt" in broken.status_detail
+
+
+@pytest.mark.parametrize("broker", ["redis"], indirect=True)
+def test_a_pool_process_killed_mid_batch_loses_nothing(broker, traced_pipeline, tmp_path):
+    broken = _catalogue(tmp_path)
+    broker.start("prefork", pool="prefork")
+    run = pipeline_run_start()
+    wait_until(lambda: _started(run), 120, "the first batches")
+    child = broker.child_of("prefork")
+    __import__("os").kill(child, 9)
+    wait_until(lambda: _finished(run), 240, "the run to finish after the kill")
+    _assert_complete(run, broken)
+    assert Product.objects.filter(attempts__gt=1).exists()  # the killed batch was delivered again
+
+
+@pytest.mark.parametrize("broker", ["embedded"], indirect=True)
+def test_the_embedded_worker_killed_mid_batch_loses_nothing(broker, traced_pipeline, tmp_path):
+    broken = _catalogue(tmp_path)
+    broker.start("first")
+    run = pipeline_run_start()
+    wait_until(lambda: _started(run), 120, "the first batches")
+    broker.kill("first")
+    lost = Product.objects.filter(status="running").count()
+    assert lost > 0  # the embedded queue had dropped that batch's message when the worker took it
+    broker.start("second")
+    wait_until(lambda: _finished(run), 240, "the run to finish after a new worker started")
+    _assert_complete(run, broken)
+
+
+@pytest.mark.parametrize("broker", ["redis"], indirect=True)
+def test_two_workers_on_one_run_read_each_product_once(broker, traced_pipeline, tmp_path):
+    _catalogue(tmp_path, bad=False)
+    broker.start("one")
+    broker.start("two")
+    run = pipeline_run_start()
+    wait_until(lambda: _finished(run), 240, "the run")
+    _assert_complete(run, None)
+    reads = Counter(traced_pipeline.read_text().split())
+    assert len(reads) == PRODUCTS and set(reads.values()) == {1}
+    assert Prediction.objects.values("run").distinct().count() == 1
+
+
+@pytest.mark.parametrize("broker", ["redis"], indirect=True)
+def test_a_run_completes_across_a_redis_restart(broker, traced_pipeline, tmp_path, client, admin_user):
+    own = OwnRedis(tmp_path / "redis")
+    own.start()
+    try:
+        broker.env["CELERY_BROKER_URL"] = own.url
+        use_broker(own.url, {"visibility_timeout": 3600})
+        broken = _catalogue(tmp_path)
+        broker.start("steady")
+        run = pipeline_run_start()
+        wait_until(lambda: _started(run), 120, "the first batches")
+        own.stop()
+        newcomer = ProductFactory(status="pending")  # outside the run: the next run would take it
+        client.force_login(admin_user)
+        assert client.get("/").status_code == 200  # pages that need no queue keep working
+        assert client.get("/products/").status_code == 200
+        refused = client.post("/runs/start/", HTTP_HX_REQUEST="true")
+        assert refused.status_code == 200 and "task queue is unavailable" in refused.content.decode()
+        newcomer.refresh_from_db()
+        assert newcomer.status == "pending"
+        newcomer.delete()
+        own.start()
+        wait_until(lambda: _finished(run), 300, "the run to finish after Redis came back")
+        _assert_complete(run, broken)
+    finally:
+        own.stop()
