@@ -20,7 +20,7 @@ urlpatterns = [
     path("import/<int:pk>/cancel/", pages.import_cancel_view, name="import-cancel"),
     path("runs/start/", pages.run_start, name="run-start"),
     path("runs/<int:pk>/progress/", pages.run_progress, name="run-progress"),
-    path("runs/<int:pk>/resume/", pages.run_resume_view, name="run-resume"),
+    path("runs/<int:pk>/resume/", pages.run_resume_view, name="resume-run"),
     path("healthz", pages.healthz, name="healthz"),
     path("export.csv", pages.export_csv, name="export"),
     path("api/", include("colorreview.api.urls")),

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import kombu.pools
 from django.db import connection
 
 from colorreview.celery import app as celery_app
@@ -51,6 +52,7 @@ def use_broker(url: str, options: dict) -> None:
         celery_app._pool.force_close_all()
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
+    kombu.pools.reset()  # producer pools are kept per connection URL across tests
 
 
 class Workers:

@@ -38,6 +38,8 @@ ACCESS = {
     ("import-cancel", "POST", "/import/{batch}/cancel/"): (LOGIN, DENIED, DENIED, DENIED, DONE),
     ("run-start", "POST", "/runs/start/"): (LOGIN, DENIED, DENIED, DENIED, OK),
     ("run-progress", "GET", "/runs/{run}/progress/"): (LOGIN, DENIED, OK, OK, OK),
+    ("resume-run", "POST", "/runs/{run}/resume/"): (LOGIN, DENIED, DENIED, DENIED, OK),
+    ("healthz", "GET", "/healthz"): (OK, OK, OK, OK, OK),
     ("export", "GET", "/export.csv"): (LOGIN, DENIED, DENIED, DENIED, OK),
     ("media", "GET", "/media/images/aa/test.jpg"): (LOGIN, DENIED, OK, OK, OK),
     ("admin", "GET", "/admin/"): (LOGIN, LOGIN, LOGIN, LOGIN, OK),
@@ -58,6 +60,7 @@ ACCESS = {
     ("run-list", "GET", "/api/runs/"): (DENIED, DENIED, OK, OK, OK),
     ("run-detail", "GET", "/api/runs/{run}/"): (DENIED, DENIED, OK, OK, OK),
     ("run-list", "POST", "/api/runs/"): (DENIED, DENIED, DENIED, DENIED, OK),
+    ("run-resume", "POST", "/api/runs/{run}/resume/"): (DENIED, DENIED, DENIED, DENIED, OK),
 }
 BODIES = {"/products/{sku}/color/": {"color": "Blue", "note": "checked"},
           "/api/suggestions/{mislabel}/correct/": {"color": "Green"},
