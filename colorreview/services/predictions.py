@@ -94,23 +94,52 @@ def pipeline_run_create(*, user=None, product_ids: list[int] | None = None,
     return RunPlan(run, [ids[i:i + size] for i in range(0, len(ids), size)])
 
 
-def overlay_image(garment: np.ndarray, region: str | None) -> Image.Image:
+#: outline colours to fall back on when the region's own colour is too close to the garment's
+OUTLINE_ALTERNATIVES = ((0, 0, 0), (255, 255, 255), (255, 0, 255), (0, 200, 255), (255, 214, 0))
+#: RGB distance under which an outline would melt into the garment (red on a red dress)
+MIN_OUTLINE_DISTANCE = 150.0
+
+
+def outline_color(region: str | None, garment_rgb: tuple[int, int, int] | None) -> tuple[int, int, int]:
+    """The region's colour, unless it is close to the garment's; then the most distant alternative."""
+    preferred = REGION_COLORS.get(region or "", (90, 90, 90))
+    if garment_rgb is None:
+        return preferred
+
+    def distance(color) -> float:
+        return float(np.linalg.norm(np.subtract(color, garment_rgb)))
+
+    if distance(preferred) >= MIN_OUTLINE_DISTANCE:
+        return preferred
+    return max(OUTLINE_ALTERNATIVES, key=distance)
+
+
+def overlay_image(garment: np.ndarray, region: str | None,
+                  garment_rgb: tuple[int, int, int] | None = None) -> Image.Image:
     """RGBA overlay for reviewers: everything but the garment is veiled in white and the garment
-    gets a thin outline, so that its own colours are shown untouched."""
+    gets a thin outline in a colour that stands out from it, so that its own colours are shown untouched."""
     h, w = garment.shape
     rgba = np.zeros((h, w, 4), dtype=np.uint8)
     rgba[~garment] = (255, 255, 255, 150)
     edge = garment & ~ndimage.binary_erosion(garment, iterations=2)
-    rgba[edge] = (*REGION_COLORS.get(region or "", (90, 90, 90)), 255)
+    rgba[edge] = (*outline_color(region, garment_rgb), 255)
     return Image.fromarray(rgba, "RGBA")
 
 
-def _save_mask(garment: np.ndarray, region: str | None, checksum: str, version_tag: str) -> str:
+def _hex_rgb(value: str) -> tuple[int, int, int] | None:
+    try:
+        return tuple(int(value.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4))
+    except (ValueError, AttributeError):
+        return None
+
+
+def _save_mask(garment: np.ndarray, region: str | None, checksum: str, version_tag: str,
+               garment_hex: str | None = None) -> str:
     rel = f"masks/{checksum[:2]}/{checksum}-{version_tag}.png"
     path = Path(settings.MEDIA_ROOT) / rel
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        overlay_image(garment, region).save(path, optimize=True)
+        overlay_image(garment, region, _hex_rgb(garment_hex or "")).save(path, optimize=True)
     return rel
 
 
@@ -118,7 +147,8 @@ def _prediction_fields(result: ColorPrediction, pipeline: Pipeline, checksum: st
     mask = ""
     if result.garment_mask is not None and result.garment_mask.any():
         mask = _save_mask(result.garment_mask, result.region, checksum,
-                          hashlib.sha1(version.encode()).hexdigest()[:10])
+                          hashlib.sha1(version.encode()).hexdigest()[:10],
+                          result.dominant_colors[0].hex if result.dominant_colors else None)
     return {
         "config": pipeline.describe(),
         "predicted_color": result.predicted_color or "",

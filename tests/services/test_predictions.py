@@ -2,12 +2,20 @@ from __future__ import annotations
 
 from unittest import mock
 
+import numpy as np
 import pytest
 from django.core.management import call_command
 
 from colorreview.models import PipelineRun, Prediction, Product
 from colorreview.services.catalog import import_catalog
-from colorreview.services.predictions import model_version, pipeline_run_create, predict_products
+from colorreview.services.predictions import (
+    REGION_COLORS,
+    model_version,
+    outline_color,
+    overlay_image,
+    pipeline_run_create,
+    predict_products,
+)
 from colorreview.services.runs import pipeline_run_here
 from colorreview.tasks import predict_products as predict_task
 from tests.conftest import DEMO, jpeg_bytes
@@ -72,3 +80,14 @@ def test_a_batch_that_fails_for_good_is_recorded_on_its_products_and_run(catalog
     run = PipelineRun.objects.get(pk=plan.run.pk)
     assert run.failed == 3 and run.status == "finished" and "GPU on fire" in run.error
     assert set(Product.objects.filter(pk__in=plan.batches[0]).values_list("status", flat=True)) == {"failed"}
+
+
+def test_the_garment_outline_stands_out_from_the_garment():
+    assert outline_color("upper", (30, 60, 200)) == REGION_COLORS["upper"]  # red outline on a blue shirt
+    on_red = outline_color("upper", (220, 50, 60))  # a red shirt: not red
+    assert np.linalg.norm(np.subtract(on_red, (220, 50, 60))) > 150
+    garment = np.zeros((40, 40), dtype=bool)
+    garment[10:30, 10:30] = True
+    rgba = np.asarray(overlay_image(garment, "upper", (220, 50, 60)))
+    assert tuple(rgba[10, 20, :3]) == on_red and rgba[10, 20, 3] == 255  # the edge
+    assert rgba[0, 0, 3] == 150 and rgba[20, 20, 3] == 0  # veiled outside, untouched inside

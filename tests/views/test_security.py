@@ -11,6 +11,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.management import CommandError, call_command
+from django.test import RequestFactory
+from django.views.defaults import server_error
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -110,3 +112,11 @@ def test_assign_role_gives_and_takes_roles(capsys):
     assert capsys.readouterr().out.strip().splitlines()[-1] == "rita: curator"
     with pytest.raises(CommandError, match="no user 'nobody'"):
         call_command("assign_role", "nobody", "curator")
+
+
+def test_missing_pages_and_server_errors_have_styled_pages(client, curator, settings):
+    client.force_login(curator)
+    missing = client.get("/products/NO-SUCH-SKU/")
+    assert missing.status_code == 404 and b'id="not-found"' in missing.content and b"app.css" in missing.content
+    failed = server_error(RequestFactory().get("/"))
+    assert failed.status_code == 500 and b'id="server-error"' in failed.content
