@@ -7,7 +7,7 @@ import logging
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
-from .services import imports, predictions, progress
+from .services import imports, predictions, progress, thresholds
 
 log = logging.getLogger(__name__)
 
@@ -33,3 +33,9 @@ def predict_products(self, product_ids: list[int], run_id: int | None = None) ->
 def import_catalog_job(batch_id: int) -> None:
     """Import an uploaded catalogue that was stored on disk (safe to deliver twice)."""
     imports.import_job_run(batch_id=batch_id)
+
+
+@shared_task(acks_late=True)
+def refresh_category_suggestions(category: str) -> int:
+    """Re-judge a category's products after its thresholds changed (idempotent)."""
+    return thresholds.category_suggestions_refresh(category=category)

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
-from .views import pages, review
+from .views import pages, review, thresholds
 
 urlpatterns = [
     path("", pages.dashboard, name="dashboard"),
@@ -18,6 +18,7 @@ urlpatterns = [
     path("import/", pages.import_page, name="import"),
     path("import/<int:pk>/", pages.import_detail, name="import-detail"),
     path("import/<int:pk>/cancel/", pages.import_cancel_view, name="import-cancel"),
+    path("thresholds/", thresholds.thresholds, name="thresholds"),
     path("runs/start/", pages.run_start, name="run-start"),
     path("runs/<int:pk>/progress/", pages.run_progress, name="run-progress"),
     path("runs/<int:pk>/resume/", pages.run_resume_view, name="resume-run"),

@@ -96,11 +96,13 @@ def candidate_for(product: Product, prediction: Prediction, vocabulary: ColorVoc
 @transaction.atomic
 def suggestion_refresh(*, product: Product, prediction: Prediction | None = None) -> Suggestion | None:
     """Bring the product's open suggestion in line with its latest prediction and seller tag."""
+    from .thresholds import thresholds_for_category  # it builds on this module's thresholds
+
     prediction = prediction or latest_prediction(product)
     pending = Suggestion.objects.select_for_update().filter(product=product, status=Suggestion.Status.PENDING).first()
     if prediction is None:
         return pending
-    candidate = candidate_for(product, prediction, db_vocabulary(), active_thresholds())
+    candidate = candidate_for(product, prediction, db_vocabulary(), thresholds_for_category(product.category))
     if pending and candidate and _same(pending, candidate, prediction, product):
         return pending
     if pending:

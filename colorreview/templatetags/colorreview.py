@@ -41,3 +41,13 @@ def flag_reason(s) -> str:
     tag_family = s.product.seller_color.family if s.product.seller_color_id else s.seller_color
     return (f"{pct(s.score)} probability that the tag is wrong: the model gives only {pct(1 - s.score)} to any "
             f"{tag_family} colour, and reads {s.suggested_color} at {pct(s.confidence)}.{rule}")
+
+
+@register.filter
+def get(mapping, key):
+    return mapping.get(key) if hasattr(mapping, "get") else None
+
+
+@register.filter
+def split(value: str) -> list[str]:
+    return value.split()

@@ -36,6 +36,8 @@ ACCESS = {
     ("import", "GET", "/import/"): (LOGIN, DENIED, DENIED, DENIED, OK),
     ("import-detail", "GET", "/import/{batch}/"): (LOGIN, DENIED, DENIED, DENIED, OK),
     ("import-cancel", "POST", "/import/{batch}/cancel/"): (LOGIN, DENIED, DENIED, DENIED, DONE),
+    ("thresholds", "GET", "/thresholds/"): (LOGIN, DENIED, DENIED, DENIED, OK),
+    ("thresholds", "POST", "/thresholds/"): (LOGIN, DENIED, DENIED, DENIED, DONE),
     ("run-start", "POST", "/runs/start/"): (LOGIN, DENIED, DENIED, DENIED, OK),
     ("run-progress", "GET", "/runs/{run}/progress/"): (LOGIN, DENIED, OK, OK, OK),
     ("resume-run", "POST", "/runs/{run}/resume/"): (LOGIN, DENIED, DENIED, DENIED, OK),
@@ -63,6 +65,7 @@ ACCESS = {
     ("run-resume", "POST", "/api/runs/{run}/resume/"): (DENIED, DENIED, DENIED, DENIED, OK),
 }
 BODIES = {"/products/{sku}/color/": {"color": "Blue", "note": "checked"},
+          "/thresholds/": {"category": "Tshirts", "impute": "85", "mislabel": ""},
           "/api/suggestions/{mislabel}/correct/": {"color": "Green"},
           "/api/suggestions/bulk-accept/": {"kind": "impute", "ids": ["{impute}"]}}
 

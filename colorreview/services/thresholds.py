@@ -1,0 +1,100 @@
+"""Per-category thresholds: an admin may set, for one product category, the threshold of a kind of
+suggestion; everything else uses the global thresholds (settings, else the shipped model card)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Count, Q
+
+from .. import roles
+from ..models import CategoryThreshold, Product, Suggestion
+from . import ServiceError
+from .suggestions import Threshold, _card_calibration, _interpolate, active_thresholds
+
+KINDS = ("impute", "mislabel")
+
+
+def thresholds_for_category(category: str, base: dict[str, Threshold] | None = None) -> dict[str, Threshold]:
+    """The thresholds a product of ``category`` is judged by."""
+    out = dict(base or active_thresholds())
+    if not category:
+        return out
+    curves = _card_calibration()
+    for kind, value in CategoryThreshold.objects.filter(category__iexact=category).values_list("kind", "value"):
+        precision, coverage = _interpolate(curves.get(kind, {}).get("curve", []), value)
+        out[kind] = Threshold(kind, value, precision, coverage, f"set for {category}")
+    return out
+
+
+class BadThreshold(ServiceError):
+    """A threshold outside 0–100%."""
+
+
+def category_threshold_set(*, user, category: str, kind: str, value: float | None) -> bool:
+    """Set (or with None, remove) a category's threshold; True when something changed. The category's
+    open suggestions are brought in line afterwards (see ``category_suggestions_refresh``)."""
+    roles.require(user, roles.ADMIN, action="changing thresholds")
+    if kind not in KINDS:
+        raise BadThreshold(f"unknown kind {kind!r}")
+    if value is not None and not 0 <= value <= 1:
+        raise BadThreshold(f"a threshold is a probability between 0 and 100%, not {value:.0%}")
+    with transaction.atomic():
+        current = CategoryThreshold.objects.filter(category=category, kind=kind).first()
+        if value is None:
+            return bool(current and current.delete()[0])
+        if current and abs(current.value - value) < 1e-9:
+            return False
+        CategoryThreshold.objects.update_or_create(category=category, kind=kind,
+                                                   defaults={"value": value, "updated_by": user})
+    return True
+
+
+def category_suggestions_refresh(*, category: str) -> int:
+    """Re-judge every predicted product of the category under its thresholds now; returns how many."""
+    from .suggestions import suggestion_refresh
+
+    products = Product.objects.filter(category=category, status=Product.Status.PREDICTED).select_related(
+        "seller_color")
+    count = 0
+    for product in products.iterator():
+        suggestion_refresh(product=product)
+        count += 1
+    return count
+
+
+@dataclass
+class CategoryRow:
+    category: str
+    products: int
+    thresholds: dict[str, Threshold]
+    overridden: set[str]
+    decided: int  # reviewed suggestions of the category
+    confirmed: int  # of them, accepted or corrected (the flag was right that the tag was wrong)
+
+    @property
+    def confirmed_share(self) -> float | None:
+        return self.confirmed / self.decided if self.decided else None
+
+
+def category_threshold_table() -> list[CategoryRow]:
+    """Every category of the catalogue with its thresholds, their validation figures and the
+    reviewers' verdicts so far."""
+    base = active_thresholds()
+    overrides: dict[str, set[str]] = {}
+    for category, kind in CategoryThreshold.objects.values_list("category", "kind"):
+        overrides.setdefault(category, set()).add(kind)
+    products = dict(Product.objects.exclude(category="").values_list("category").annotate(n=Count("id"))
+                    .order_by())
+    verdicts = {row["product__category"]: row for row in Suggestion.objects.filter(
+        status__in=["accepted", "rejected", "corrected"]).values("product__category").annotate(
+        decided=Count("id"), confirmed=Count("id", filter=Q(status__in=["accepted", "corrected"]))).order_by()}
+    rows = []
+    for category in sorted(set(products) | set(overrides)):
+        verdict = verdicts.get(category, {})
+        rows.append(CategoryRow(
+            category, products.get(category, 0),
+            thresholds_for_category(category, base) if category in overrides else base,
+            overrides.get(category, set()), verdict.get("decided", 0), verdict.get("confirmed", 0)))
+    return rows

@@ -1,0 +1,43 @@
+"""Per-category thresholds (admins) and the dashboard's charts."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db import transaction
+from django.shortcuts import redirect, render
+
+from .. import roles
+from ..services import ServiceError
+from ..services.thresholds import KINDS, category_threshold_set, category_threshold_table
+from .common import role_required
+
+
+def _percent(text: str) -> float | None:
+    """'' -> None (use the global threshold); '92' -> 0.92."""
+    text = text.strip().rstrip("%")
+    if not text:
+        return None
+    try:
+        return float(text) / 100
+    except ValueError as exc:
+        raise ServiceError(f"'{text}' is not a percentage") from exc
+
+
+@role_required(roles.ADMIN)
+def thresholds(request):
+    if request.method == "POST":
+        category = request.POST.get("category", "").strip()
+        try:
+            changed = [kind for kind in KINDS if category_threshold_set(
+                user=request.user, category=category, kind=kind, value=_percent(request.POST.get(kind, "")))]
+        except ServiceError as exc:
+            messages.error(request, f"{category}: {exc}")
+            return redirect("thresholds")
+        if changed:
+            from ..tasks import refresh_category_suggestions
+
+            transaction.on_commit(lambda: refresh_category_suggestions.delay(category))
+            messages.success(request, f"{category}: {' and '.join(changed)} threshold changed; its suggestions "
+                                      "are being brought in line.")
+        return redirect("thresholds")
+    return render(request, "thresholds.html", {"rows": category_threshold_table()})

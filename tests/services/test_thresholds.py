@@ -1,0 +1,79 @@
+"""Admins set thresholds per category; other categories keep the global ones."""
+
+from __future__ import annotations
+
+import pytest
+
+from colorreview.models import CategoryThreshold, Suggestion
+from colorreview.roles import RoleError
+from colorreview.services.suggestions import suggestion_refresh
+from colorreview.services.thresholds import (
+    BadThreshold,
+    category_suggestions_refresh,
+    category_threshold_set,
+    category_threshold_table,
+    thresholds_for_category,
+)
+from tests.factories import PredictionFactory, ProductFactory, probabilities
+
+pytestmark = pytest.mark.django_db
+
+
+def _untagged(category: str, confidence: float):
+    product = ProductFactory(tag="", category=category)
+    prediction = PredictionFactory(product=product, predicted_color="Green", confidence=confidence,
+                                   probabilities=probabilities(Green=confidence))
+    return product, prediction
+
+
+def test_a_category_threshold_applies_to_that_category_only(admin_user, thresholds):
+    category_threshold_set(user=admin_user, category="Jeans", kind="impute", value=0.95)
+    jeans, jeans_prediction = _untagged("Jeans", 0.9)
+    shirt, shirt_prediction = _untagged("Shirts", 0.9)
+    assert suggestion_refresh(product=jeans, prediction=jeans_prediction) is None  # 0.9 < 0.95
+    assert suggestion_refresh(product=shirt, prediction=shirt_prediction).threshold == 0.8  # the global one
+    assert thresholds_for_category("jeans")["impute"].source == "set for jeans"
+    assert thresholds_for_category("Shirts")["mislabel"].value == 0.9
+
+
+def test_lowering_a_category_threshold_brings_its_suggestions_in_line(admin_user, thresholds):
+    thresholds.COLORREVIEW_IMPUTE_THRESHOLD = 0.95
+    product, prediction = _untagged("Jeans", 0.9)
+    assert suggestion_refresh(product=product, prediction=prediction) is None
+    assert category_threshold_set(user=admin_user, category="Jeans", kind="impute", value=0.85)
+    assert category_suggestions_refresh(category="Jeans") == 1
+    s = Suggestion.objects.get(product=product, status="pending")
+    assert (s.kind, s.threshold) == ("impute", 0.85)
+    assert category_threshold_set(user=admin_user, category="Jeans", kind="impute", value=None)
+    assert not CategoryThreshold.objects.exists()
+
+
+def test_only_admins_set_thresholds_and_only_probabilities(curator, admin_user):
+    with pytest.raises(RoleError):
+        category_threshold_set(user=curator, category="Jeans", kind="impute", value=0.9)
+    with pytest.raises(BadThreshold):
+        category_threshold_set(user=admin_user, category="Jeans", kind="impute", value=1.5)
+    assert not CategoryThreshold.objects.exists()
+
+
+def test_the_table_lists_every_category_with_reviewers_verdicts(admin_user, thresholds):
+    product, prediction = _untagged("Jeans", 0.9)
+    s = suggestion_refresh(product=product, prediction=prediction)
+    Suggestion.objects.filter(pk=s.pk).update(status="accepted")
+    ProductFactory(category="Shirts")
+    category_threshold_set(user=admin_user, category="Shirts", kind="mislabel", value=0.97)
+    rows = {r.category: r for r in category_threshold_table()}
+    assert (rows["Jeans"].decided, rows["Jeans"].confirmed_share, rows["Jeans"].overridden) == (1, 1.0, set())
+    assert rows["Shirts"].thresholds["mislabel"].value == 0.97 and rows["Shirts"].overridden == {"mislabel"}
+
+
+def test_the_thresholds_page_saves_a_category(client, admin_user, thresholds):
+    ProductFactory(category="Jeans")
+    client.force_login(admin_user)
+    page = client.get("/thresholds/").content.decode()
+    assert "Jeans" in page and 'placeholder="80%"' in page
+    response = client.post("/thresholds/", {"category": "Jeans", "impute": "92", "mislabel": ""})
+    assert response.status_code == 302
+    assert list(CategoryThreshold.objects.values_list("category", "kind", "value")) == [("Jeans", "impute", 0.92)]
+    client.post("/thresholds/", {"category": "Jeans", "impute": "abc"})
+    assert CategoryThreshold.objects.get().value == 0.92
