@@ -91,3 +91,62 @@ def product_list(*, status: str | None = None, category: str | None = None, sear
     if unmapped:
         qs = qs.exclude(seller_color_raw="").filter(seller_color__isnull=True)
     return qs
+
+
+CONFIDENCE_EDGES = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+
+
+def acceptance_by_confidence() -> list[tuple[str, int, int]]:
+    """Reviewed suggestions by score bucket: (label, confirmed (accepted or corrected), rejected)."""
+    from django.db.models import Case, IntegerField, Value, When
+
+    bucket = Case(*[When(score__lt=edge, then=Value(i)) for i, edge in enumerate(CONFIDENCE_EDGES)],
+                  default=Value(len(CONFIDENCE_EDGES)), output_field=IntegerField())
+    rows = (Suggestion.objects.filter(status__in=["accepted", "corrected", "rejected"]).annotate(bucket=bucket)
+            .values("bucket").annotate(good=Count("id", filter=~Q(status="rejected")),
+                                       bad=Count("id", filter=Q(status="rejected"))).order_by())
+    found = {r["bucket"]: (r["good"], r["bad"]) for r in rows}
+    edges = (0.0, *CONFIDENCE_EDGES, 1.0)
+    labels = [f"<{edges[1]:.0%}"] + [f"{a:.0%}–{b:.0%}".replace("%–", "–") for a, b in zip(edges[1:], edges[2:])]
+    return [(label, *found.get(i, (0, 0))) for i, label in enumerate(labels)]
+
+
+DECISIONS = ("accept", "reject", "correct")
+
+
+def decisions_per_day(days: int = 14) -> list[tuple[str, int]]:
+    """Reviewers' decisions per day over the last ``days`` days, oldest first (days without any: 0)."""
+    from datetime import timedelta
+
+    from django.db.models.functions import TruncDate
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    start = today - timedelta(days=days - 1)
+    counts = dict(ReviewEvent.objects.filter(action__in=DECISIONS, created_at__date__gte=start)
+                  .annotate(day=TruncDate("created_at")).values_list("day").annotate(n=Count("id")).order_by())
+    return [((start + timedelta(days=i)).strftime("%d %b"), counts.get(start + timedelta(days=i), 0))
+            for i in range(days)]
+
+
+def decisions_by_reviewer(days: int = 14) -> list[tuple[str, int]]:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    since = timezone.now() - timedelta(days=days)
+    return list(ReviewEvent.objects.filter(action__in=DECISIONS, created_at__gte=since, actor__isnull=False)
+                .values_list("actor__username").annotate(n=Count("id")).order_by("-n")[:10])
+
+
+def seller_vs_final(limit: int = 10) -> tuple[list[str], dict[tuple[str, str], int]]:
+    """How the seller's (mapped) colours end up: counts of (seller colour, final colour) over the most
+    frequent colours."""
+    pairs = {(s, f): n for s, f, n in Product.objects.filter(seller_color__isnull=False).exclude(final_color="")
+             .values_list("seller_color__name", "final_color").annotate(n=Count("id")).order_by()}
+    totals: dict[str, int] = {}
+    for (seller, final), n in pairs.items():
+        totals[seller] = totals.get(seller, 0) + n
+        totals[final] = totals.get(final, 0) + n
+    colors = sorted(totals, key=lambda c: (-totals[c], c))[:limit]
+    return colors, {k: n for k, n in pairs.items() if k[0] in colors and k[1] in colors}

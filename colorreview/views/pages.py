@@ -16,7 +16,7 @@ from django.utils.html import escape
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from .. import roles, selectors
+from .. import charts, roles, selectors
 from ..models import ColorName, ImportBatch, PipelineRun, Product
 from ..services import ServiceError
 from ..services.export import COLUMNS, export_rows
@@ -24,6 +24,7 @@ from ..services.imports import import_cancel, import_upload_store
 from ..services.review import MANUAL_EDITORS, product_color_set
 from ..services.runs import QueueUnavailable, pipeline_run_start, run_resume, run_stalled
 from ..services.suggestions import active_thresholds, tradeoffs
+from ..services.thresholds import category_threshold_table
 from .common import ANY_ROLE, query_without_page, role_required
 
 
@@ -37,7 +38,22 @@ def dashboard(request):
         "stats": selectors.dashboard_stats(), "runs": _with_state(PipelineRun.objects.all()[:5]),
         "thresholds": active_thresholds(), "counts": selectors.queue_counts(user=request.user),
         "tradeoffs": {"impute": tradeoffs("impute"), "mislabel": tradeoffs("mislabel")},
+        **_charts(),
     })
+
+
+def _charts() -> dict:
+    colors, pairs = selectors.seller_vs_final()
+    buckets = selectors.acceptance_by_confidence()
+    return {
+        "acceptance_chart": charts.share_bars(buckets, "Share of reviewed suggestions confirmed, by score"),
+        "acceptance_rows": buckets,
+        "throughput_chart": charts.day_bars(selectors.decisions_per_day(), "Decisions per day, last 14 days"),
+        "reviewers": selectors.decisions_by_reviewer(),
+        "heat_chart": charts.heat_map(colors, colors, pairs, "Seller colour (rows) against final colour (columns)")
+        if colors else None,
+        "category_thresholds": category_threshold_table(),
+    }
 
 
 @role_required(*ANY_ROLE)

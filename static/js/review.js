@@ -9,18 +9,18 @@
     const active = document.activeElement && document.activeElement.closest("article.card");
     return active || document.querySelector("article.card.selected") || null;
   }
-  function select(card) {
+  function select(card, scroll = true) {
     if (!card) return;
     for (const c of document.querySelectorAll("article.card.selected")) c.classList.remove("selected");
     card.classList.add("selected");
     card.focus({ preventScroll: true });
-    card.scrollIntoView({ block: "nearest" });
+    if (scroll) card.scrollIntoView({ block: "nearest" });
   }
   function focusAt(i) {
     const all = cards();
     if (all.length) select(all[Math.max(0, Math.min(i, all.length - 1))]);
   }
-  function selectFirstPending() { select(pending()[0] || cards()[0]); }
+  function selectFirstPending() { select(pending()[0] || cards()[0], false); }  // the page stays at its top
   function nextPendingAfter(card) {
     const all = cards();
     const open = (c) => c !== card && c.classList.contains("pending");

@@ -224,3 +224,18 @@ def test_a_plain_form_post_goes_back_to_the_queue(client, curator):
     response = client.post(f"/review/{s.pk}/accept/", HTTP_REFERER="/review/?kind=mislabel")
     assert response.status_code == 302 and response["Location"] == "/review/?kind=mislabel"
     assert Suggestion.objects.get(pk=s.pk).status == "accepted"
+
+
+def test_the_dashboard_draws_its_charts_from_real_decisions(client, curator, admin_user):
+    from colorreview.services.review import suggestion_accept, suggestion_reject
+
+    sure, unsure = _mislabel(), _mislabel()
+    Suggestion.objects.filter(pk=unsure.pk).update(score=0.55)
+    suggestion_accept(suggestion=sure, user=curator)
+    suggestion_reject(suggestion=Suggestion.objects.get(pk=unsure.pk), user=curator)
+    client.force_login(admin_user)
+    html = client.get("/").content.decode()
+    assert html.count('<svg class="chart"') == 3 and "<script" not in html.split('id="charts"')[1].split("</section>")[0]
+    assert "95–100%: 1 of 1 confirmed" in html and "50–60%: 0 rejected" not in html and "50–60%: 1 rejected" in html
+    assert "Today" not in html and ": 2 decisions</title>" in html  # both decided today
+    assert "seller Red, final Blue: 1" in html and "curator 2" in html
