@@ -154,8 +154,23 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env_str("STATIC_ROOT", "") or None  # for collectstatic; WhiteNoise also serves from the finders
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+# Product images and mask overlays (content-addressed, so a stored name is never rewritten with
+# other content). COLORREVIEW_STORAGE=s3 keeps them in an S3-compatible bucket through
+# django-storages (`pip install .[s3]`), so that workers on other hosts can read them.
+COLORREVIEW_STORAGE = env_str("COLORREVIEW_STORAGE", "filesystem")
+if COLORREVIEW_STORAGE == "s3":
+    MEDIA_STORAGE = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
+        "bucket_name": env_str("COLORREVIEW_S3_BUCKET"), "endpoint_url": env_str("AWS_S3_ENDPOINT_URL") or None,
+        "region_name": env_str("AWS_S3_REGION_NAME") or None, "default_acl": None, "file_overwrite": True,
+        "querystring_auth": True}}  # credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or the host's role
+    if not MEDIA_STORAGE["OPTIONS"]["bucket_name"]:
+        raise ImproperlyConfigured("COLORREVIEW_STORAGE=s3 needs COLORREVIEW_S3_BUCKET")
+elif COLORREVIEW_STORAGE == "filesystem":
+    MEDIA_STORAGE = {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"allow_overwrite": True}}
+else:
+    raise ImproperlyConfigured(f"COLORREVIEW_STORAGE must be filesystem or s3, got {COLORREVIEW_STORAGE!r}")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": MEDIA_STORAGE,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
                     if not DEBUG else "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }

@@ -1,20 +1,20 @@
 """Catalogue images at import: found, validated from their header (the pipeline decodes them), stored
-content-addressed under MEDIA_ROOT/images."""
+content-addressed under images/ in the media storage."""
 
 from __future__ import annotations
 
 import hashlib
 import io
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.conf import settings
 from PIL import Image, UnidentifiedImageError
 
 from inference.errors import ImageError
 from inference.imageio import MAX_PIXELS
+
+from .media import media_save
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 _JPEG_END = b"\xff\xd9"
@@ -22,7 +22,7 @@ _JPEG_END = b"\xff\xd9"
 
 @dataclass
 class StoredImage:
-    path: str  # relative to MEDIA_ROOT
+    path: str  # name in the media storage
     checksum: str
 
 
@@ -80,17 +80,11 @@ def validate_image(data: bytes) -> None:
 
 
 def store_image(data: bytes, suffix: str) -> StoredImage:
-    """Content-addressed copy under MEDIA_ROOT/images (validated first)."""
+    """Content-addressed copy under images/ in the media storage (validated first)."""
     validate_image(data)
     checksum = hashlib.sha256(data).hexdigest()
     suffix = suffix.lower() if suffix.lower() in IMAGE_SUFFIXES else ".img"
-    rel = f"images/{checksum[:2]}/{checksum}{suffix}"
-    target = Path(settings.MEDIA_ROOT) / rel
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f"{target.name}.{os.getpid()}.part")
-        tmp.write_bytes(data)
-        tmp.replace(target)
+    rel = media_save(f"images/{checksum[:2]}/{checksum}{suffix}", data)
     return StoredImage(rel, checksum)
 
 

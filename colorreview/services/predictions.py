@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from celery.exceptions import SoftTimeLimitExceeded
@@ -20,6 +20,7 @@ from inference.pipeline import ColorPrediction, ImageInput, Pipeline, PipelineCo
 
 from ..models import PipelineRun, Prediction, Product, ReviewEvent
 from . import progress
+from .media import media_exists, media_read_many, media_save
 from .suggestions import suggestion_refresh
 from .vocabulary import configuration_digest, db_region_table, db_vocabulary
 
@@ -136,11 +137,11 @@ def _hex_rgb(value: str) -> tuple[int, int, int] | None:
 def _save_mask(garment: np.ndarray, region: str | None, checksum: str, version_tag: str,
                garment_hex: str | None = None) -> str:
     rel = f"masks/{checksum[:2]}/{checksum}-{version_tag}.png"
-    path = Path(settings.MEDIA_ROOT) / rel
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        overlay_image(garment, region, _hex_rgb(garment_hex or "")).save(path, optimize=True)
-    return rel
+    if media_exists(rel):
+        return rel
+    buffer = io.BytesIO()
+    overlay_image(garment, region, _hex_rgb(garment_hex or "")).save(buffer, "PNG", optimize=True)
+    return media_save(rel, buffer.getvalue())
 
 
 def _prediction_fields(result: ColorPrediction, pipeline: Pipeline, checksum: str, version: str) -> dict:
@@ -196,9 +197,13 @@ def _predict(products: list[Product], pipeline: Pipeline, version: str, run_id: 
     outcomes = [_reuse(p, existing[(p.id, p.image_checksum)], run_id) for p in products
                 if (p.id, p.image_checksum) in existing]
     outcomes += [False for p in products if not p.image_checksum]
+    read = list(zip(todo, media_read_many([p.image for p in todo])))
+    outcomes += [_fail(p, f"image cannot be read from the media storage: {data}", run_id)
+                 for p, data in read if isinstance(data, OSError)]
+    todo, images = [p for p, d in read if isinstance(d, bytes)], [d for _, d in read if isinstance(d, bytes)]
     try:
         results = pipeline.predict_batch(
-            [ImageInput(Path(settings.MEDIA_ROOT) / p.image, p.category or None, p.sku) for p in todo])
+            [ImageInput(data, p.category or None, p.sku) for p, data in zip(todo, images)])
     except (DatabaseError, SoftTimeLimitExceeded):
         raise
     except Exception as exc:  # an image the pipeline cannot take: read the others one at a time

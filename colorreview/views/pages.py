@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import SuspiciousFileOperation
+from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse, StreamingHttpResponse
@@ -203,11 +203,12 @@ def export_csv(request):
 
 @role_required(*ANY_ROLE)
 def media(request, path: str):
-    """Product images and masks, for signed-in reviewers only."""
-    root = Path(settings.MEDIA_ROOT).resolve()
-    target = (root / path).resolve()
-    if not target.is_relative_to(root) or not target.is_file():
-        raise Http404("no such file")
-    response = FileResponse(open(target, "rb"))
+    """Product images and masks from the media storage, for signed-in reviewers only."""
+    try:
+        if not default_storage.exists(path):
+            raise Http404("no such file")
+        response = FileResponse(default_storage.open(path, "rb"))
+    except SuspiciousFileOperation as exc:  # a path that leaves the storage
+        raise Http404("no such file") from exc
     response["Cache-Control"] = "private, max-age=86400"
     return response

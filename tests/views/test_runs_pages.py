@@ -68,3 +68,25 @@ def test_the_api_answers_503_when_the_queue_is_down(client, admin_user, broker_d
     assert client.post(f"/api/runs/{stalled_run.pk}/resume/").status_code == 503
     runs = client.get("/api/runs/").json()["results"]
     assert [r["stalled"] for r in runs if r["id"] == stalled_run.pk] == [True]
+
+
+def test_s3_media_storage_is_configured_from_the_environment(monkeypatch):
+    import importlib
+
+    import colorreview.settings as project_settings
+
+    monkeypatch.setenv("COLORREVIEW_STORAGE", "s3")
+    monkeypatch.setenv("COLORREVIEW_S3_BUCKET", "catalogue-media")
+    monkeypatch.setenv("AWS_S3_ENDPOINT_URL", "http://minio:9000")
+    try:
+        configured = importlib.reload(project_settings).STORAGES["default"]
+    finally:
+        monkeypatch.undo()
+        importlib.reload(project_settings)
+    assert configured["BACKEND"] == "storages.backends.s3.S3Storage"
+    assert configured["OPTIONS"]["bucket_name"] == "catalogue-media"
+    assert configured["OPTIONS"]["endpoint_url"] == "http://minio:9000"
+    from storages.backends.s3 import S3Storage
+
+    storage = S3Storage(**configured["OPTIONS"])  # builds without reaching the bucket
+    assert storage.bucket_name == "catalogue-media" and storage.file_overwrite
