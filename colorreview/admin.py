@@ -6,7 +6,17 @@ from __future__ import annotations
 from django.contrib import admin
 
 from . import roles
-from .models import CategoryRegion, ColorName, ImportBatch, PipelineRun, Prediction, Product, ReviewEvent, Suggestion
+from .models import (
+    CategoryRegion,
+    ColorName,
+    ImportBatch,
+    PipelineRun,
+    Prediction,
+    Product,
+    ReviewEvent,
+    Suggestion,
+    Worker,
+)
 from .services.vocabulary import seller_colors_remap
 
 
@@ -91,7 +101,12 @@ class ReviewEventAdmin(ReadOnlyAdmin):
 
 @admin.register(PipelineRun)
 class PipelineRunAdmin(ReadOnlyAdmin):
-    list_display = ("id", "status", "total", "done", "failed", "model_version", "created_at")
+    list_display = ("id", "status", "total", "done", "failed", "model_version", "created_at", "progress_at")
+
+
+@admin.register(Worker)
+class WorkerAdmin(ReadOnlyAdmin):
+    list_display = ("name", "queues", "host", "pid", "started_at", "seen_at")
 
 
 @admin.register(ImportBatch)

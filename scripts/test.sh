@@ -5,11 +5,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev
-if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "installing Debian's chromium for the end-to-end tests"
-  (apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)) \
-    || echo "chromium could not be installed: the end-to-end tests will say so"
-fi
+# Debian packages the tests use: chromium (end-to-end tests), redis-server (a Redis the worker tests
+# restart), docker-compose (checks docker-compose.yml)
+for tool in chromium redis-server docker-compose; do
+  if ! command -v "$tool" >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian's $tool for the tests"
+    (apt-get install -y -q "$tool" >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q "$tool" >/dev/null)) \
+      || echo "$tool could not be installed: the tests that need it will say so"
+  fi
+done
 export DEBUG=0
 .venv/bin/ruff check .
 echo "== tests on SQLite"

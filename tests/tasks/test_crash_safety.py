@@ -3,6 +3,7 @@ for the model version, and the run finishes with the right counts."""
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from colorreview.models import PipelineRun, Prediction, Product
 from colorreview.services.catalog import import_catalog
 from colorreview.services.predictions import model_version
 from colorreview.services.runs import pipeline_run_start
-from tests.conftest import small_catalogue
+from tests.conftest import need, small_catalogue
 from tests.factories import ProductFactory
 from tests.tasks.harness import OwnRedis, use_broker, wait_until
 
@@ -99,6 +100,7 @@ def test_two_workers_on_one_run_read_each_product_once(broker, traced_pipeline, 
 
 @pytest.mark.parametrize("broker", ["redis"], indirect=True)
 def test_a_run_completes_across_a_redis_restart(broker, traced_pipeline, tmp_path, client, admin_user):
+    need(shutil.which("redis-server") is not None, "redis-server (Debian package redis-server)")
     own = OwnRedis(tmp_path / "redis")
     own.start()
     try:
