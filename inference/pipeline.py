@@ -6,7 +6,11 @@ and the rest of the batch goes on.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -23,6 +27,28 @@ from .segment import RegionTable, Segmentation, default_region_table, get_segmen
 
 #: Garment regions smaller than this share of the image give no prediction.
 MIN_GARMENT_FRACTION = 0.01
+#: Images segmented at once on a GPU and on a CPU (see ``Pipeline.segment_chunk``).
+GPU_CHUNK, CPU_CHUNK = 64, 8
+#: Threads that decode images and read garments (they release the GIL in PIL, numpy and scipy).
+POOL_THREADS = int(os.environ.get("COLORREVIEW_DECODE_THREADS", "0")) or min(8, os.cpu_count() or 1)
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def worker_pool() -> ThreadPoolExecutor:
+    """This process's decoding pool (a forked child makes its own)."""
+    global _pool
+    if _pool is None or _pool[0] != os.getpid():
+        _pool = (os.getpid(), ThreadPoolExecutor(POOL_THREADS, thread_name_prefix="colorreview-decode"))
+    return _pool[1]
+
+
+def _decode(source: str | Path | bytes | np.ndarray) -> np.ndarray | ImageError:
+    if isinstance(source, np.ndarray):
+        return source
+    try:
+        return load_image(source).rgb
+    except ImageError as exc:
+        return exc
 
 
 @dataclass(frozen=True)
@@ -32,6 +58,7 @@ class PipelineConfig:
     dominant_k: int = 5
     min_garment_fraction: float = MIN_GARMENT_FRACTION
     keep_masks: bool = False
+    half_precision: bool = True  # autocast on a GPU; a CPU always computes in full precision
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -102,29 +129,66 @@ class Pipeline:
     def analyse_batch(self, inputs: list[ImageInput]) -> tuple[list[ColorPrediction], dict[str, list], list[int]]:
         """Everything but the classifier: load, segment, pick the garment, read its colours.
 
-        Returns the partial results, the classifier's views of the usable images and
+        Images are decoded in a thread pool while the segmenter works on earlier chunks, and each
+        chunk's garment reading (k-means, naming) runs in the pool while the segmenter takes the
+        next one. Returns the partial results, the classifier's views of the usable images and
         their indices in ``inputs``.
         """
         results = [ColorPrediction(key=item.key) for item in inputs]
+        pool = worker_pool()
         images: dict[int, np.ndarray] = {}
-        for i, item in enumerate(inputs):
-            try:
-                images[i] = item.source if isinstance(item.source, np.ndarray) else load_image(item.source).rgb
-            except ImageError as exc:
-                results[i].error = str(exc)
-        masks = self._segment([images[i] for i in images])
-        crops: dict[int, np.ndarray] = {}
-        for (i, rgb), seg in zip(images.items(), masks):
-            crop = self._read_garment(results[i], rgb, seg, inputs[i].category)
-            if crop is not None:
-                crops[i] = crop
+        readings = []
+        for chunk in self._decoded_chunks(inputs, results, pool):
+            with self.autocast():
+                masks = self._segment([rgb for _, rgb in chunk])
+            for (i, rgb), seg in zip(chunk, masks):
+                images[i] = rgb
+                readings.append((i, pool.submit(self._read_garment, results[i], rgb, seg, inputs[i].category)))
+        crops = {i: crop for i, future in readings if (crop := future.result()) is not None}
         return results, self.views(crops, images), list(crops)
+
+    def _decoded_chunks(self, inputs: list[ImageInput], results: list[ColorPrediction],
+                        pool: ThreadPoolExecutor) -> Iterator[list[tuple[int, np.ndarray]]]:
+        """(index, RGB) chunks in input order, decoded ahead in ``pool``; unreadable images get their error."""
+        futures = [pool.submit(_decode, item.source) for item in inputs]
+        step = self.segment_chunk
+        for start in range(0, len(inputs), step):
+            chunk = []
+            for i in range(start, min(start + step, len(inputs))):
+                decoded = futures[i].result()
+                if isinstance(decoded, ImageError):
+                    results[i].error = str(decoded)
+                else:
+                    chunk.append((i, decoded))
+            if chunk:
+                yield chunk
+
+    @property
+    def device(self) -> str:
+        """``cuda`` when a component runs its network there, else ``cpu``."""
+        devices = {str(getattr(c, "device", "cpu")).split(":")[0] for c in (self.segmenter, self.classifier)}
+        return "cuda" if "cuda" in devices else "cpu"
+
+    @property
+    def segment_chunk(self) -> int:
+        """Images segmented at once: large on a GPU, small on a CPU so that decoding overlaps."""
+        return GPU_CHUNK if self.device == "cuda" else CPU_CHUNK
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Half precision on a GPU (bf16 where supported, else fp16); full precision on a CPU."""
+        if self.device != "cuda" or not self.config.half_precision:
+            return contextlib.nullcontext()
+        import torch
+
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
 
     def predict_batch(self, inputs: list[ImageInput]) -> list[ColorPrediction]:
         started = time.perf_counter()
         results, views, usable = self.analyse_batch(inputs)
         if usable:
-            probs = self.classifier.predict_proba(views)
+            with self.autocast():
+                probs = self.classifier.predict_proba(views)
             for i, p in zip(usable, probs):
                 self._decide(results[i], p)
         per_image = (time.perf_counter() - started) / max(1, len(inputs))
