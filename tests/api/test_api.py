@@ -95,3 +95,18 @@ def test_starting_a_run_needs_the_admin_role(curator, admin_user, settings):
     assert _token_client(curator).post("/api/runs/").status_code == 403
     r = _token_client(admin_user).post("/api/runs/")
     assert r.status_code == 200 and "every product" in r.json()["detail"]
+
+
+def test_a_decided_suggestion_is_found_and_lists_filter_by_state(curator):
+    from colorreview.services.review import suggestion_accept
+
+    decided, pending = _mislabel("D1"), _mislabel("D2")
+    suggestion_accept(suggestion=decided, user=curator)
+    client = _token_client(curator)
+    assert client.get(f"/api/suggestions/{decided.pk}/").json()["status"] == "accepted"
+    assert [s["id"] for s in client.get("/api/suggestions/").json()["results"]] == [pending.pk]
+    assert [s["id"] for s in client.get("/api/suggestions/?status=accepted").json()["results"]] == [decided.pk]
+    assert client.get("/api/suggestions/?status=bogus").status_code == 400
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    names = {p["name"] for p in schema["paths"]["/api/suggestions/"]["get"]["parameters"]}
+    assert {"kind", "status", "color", "category", "q"} <= names

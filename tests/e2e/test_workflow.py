@@ -146,3 +146,13 @@ def test_pages_fit_a_phone_screen(live_server, browser, flags, path):
     wide = page.evaluate("Array.from(document.querySelectorAll('main *')).filter(e => e.getBoundingClientRect()"
                          ".right > 391).map(e => e.tagName + '.' + e.className).slice(0, 5)")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390, wide
+
+
+def test_the_api_docs_page_works_under_the_content_security_policy(live_server, browser, flags):
+    page = _page(browser)
+    login(page, live_server.url, "curator")
+    page.goto(f"{live_server.url}/api/docs/")
+    page.locator(".swagger-ui .opblock").first.wait_for()
+    assert page.locator(".swagger-ui .opblock").count() >= 10
+    assert "/api/suggestions/{id}/accept/" in page.locator(".swagger-ui").inner_text()
+    assert page.csp_errors == []

@@ -239,3 +239,33 @@ def test_the_dashboard_draws_its_charts_from_real_decisions(client, curator, adm
     assert "95–100%: 1 of 1 confirmed" in html and "50–60%: 0 rejected" not in html and "50–60%: 1 rejected" in html
     assert "Today" not in html and ": 2 decisions</title>" in html  # both decided today
     assert "seller Red, final Blue: 1" in html and "curator 2" in html
+
+
+def test_a_decision_on_a_suggestion_that_is_gone_says_so(client, curator):
+    client.force_login(curator)
+    html = client.post("/review/999999/accept/", **HTMX).content.decode()
+    assert 'id="suggestion-999999"' in html and "no longer exists" in html
+    plain = client.post("/review/999999/accept/", follow=True)
+    assert plain.status_code == 200 and b"no longer exists" in plain.content
+
+
+def test_paging_links_carry_one_page_parameter(client, curator, monkeypatch):
+    monkeypatch.setattr("colorreview.views.review.PAGE_SIZE", 1)
+    for _ in range(3):
+        _mislabel()
+    client.force_login(curator)
+    html = client.get("/review/?kind=mislabel&page=2").content.decode()
+    links = re.findall(r'href="\?([^"]*)"', html)
+    assert links and all(link.count("page=") == 1 for link in links)
+    assert "kind=mislabel&amp;page=1" in html and "kind=mislabel&amp;page=3" in html
+
+
+def test_undo_brings_the_card_back_and_the_note_shows_as_text(client, curator):
+    s = _mislabel()
+    client.force_login(curator)
+    client.post(f"/review/{s.pk}/reject/", {"note": "the <i>seller</i> is right"}, **HTMX)
+    response = client.post("/review/undo/", **HTMX)
+    assert response.status_code == 200 and 'class="card pending' in response.content.decode()
+    assert client.post("/review/undo/", **HTMX).status_code == 409  # nothing left to undo
+    page = client.get(f"/products/{s.product.sku}/").content.decode()
+    assert "the &lt;i&gt;seller&lt;/i&gt; is right" in page and "undone" in page
