@@ -156,3 +156,32 @@ def test_the_api_docs_page_works_under_the_content_security_policy(live_server, 
     assert page.locator(".swagger-ui .opblock").count() >= 10
     assert "/api/suggestions/{id}/accept/" in page.locator(".swagger-ui").inner_text()
     assert page.csp_errors == []
+
+
+CONTRAST = """() => {
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+                               return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const background = (el) => { for (; el; el = el.parentElement) { const c = rgb(getComputedStyle(el).backgroundColor);
+                                 if (c.length < 4 || c[3] > 0) return c.slice(0, 3); } return [255, 255, 255]; };
+  const out = {};
+  for (const sel of ["button.accept", "button.reject", "button.skip", ".note", ".why", ".sku a", ".label", "nav a",
+                     ".conf", ".who", "#queue-counts", ".keys"]) {
+    const el = document.querySelector(sel);
+    if (!el) continue;
+    const a = lum(rgb(getComputedStyle(el).color)), b = lum(background(el));
+    out[sel] = Math.round(((Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)) * 100) / 100;
+  }
+  return out;
+}"""
+
+
+def test_text_on_the_queue_meets_wcag_aa_contrast(live_server, browser, flags):
+    page = _page(browser)
+    login(page, live_server.url, "curator")
+    page.goto(f"{live_server.url}/review/")
+    ratios = page.evaluate(CONTRAST)
+    assert len(ratios) >= 10 and {sel: r for sel, r in ratios.items() if r < 4.5} == {}
+    labels = page.evaluate("Array.from(document.querySelectorAll('main input:not([type=hidden]), main select'))"
+                           ".filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')).length")
+    assert labels == 0  # every input and select has a label
