@@ -9,7 +9,16 @@ from .. import selectors
 from ..models import PipelineRun, Prediction, Suggestion
 from ..roles import RoleError
 from ..services import AlreadyDecided, ServiceError
-from ..services.review import suggestion_accept, suggestion_correct, suggestion_reject, suggestions_bulk_accept
+from ..services.claims import ClaimedByOther
+from ..services.review import (
+    NothingToUndo,
+    suggestion_accept,
+    suggestion_correct,
+    suggestion_reject,
+    suggestion_reopen,
+    suggestion_undo_last,
+    suggestions_bulk_accept,
+)
 from ..services.runs import QueueUnavailable, pipeline_run_start, run_resume
 from .filters import PredictionFilter, ProductFilter, SuggestionFilter
 from .permissions import HasRole, IsAdminRole
@@ -22,6 +31,19 @@ from .serializers import (
     ProductSerializer,
     SuggestionSerializer,
 )
+
+
+def _answer(act) -> Response:
+    """Run a decision service; its refusals become 403, 409 (taken or decided by someone else, nothing to
+    undo) or 400."""
+    try:
+        return Response(SuggestionSerializer(act()).data)
+    except RoleError as exc:
+        raise PermissionDenied(str(exc)) from exc
+    except (AlreadyDecided, ClaimedByOther, NothingToUndo) as exc:
+        return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+    except ServiceError as exc:
+        return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
 
 
 class ProductViewSet(viewsets.ReadOnlyModelViewSet):
@@ -63,15 +85,19 @@ class SuggestionViewSet(viewsets.ReadOnlyModelViewSet):
             return Response({"detail": "no such suggestion"}, status=status.HTTP_404_NOT_FOUND)
         data = serializer_class(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            decided = decide(suggestion=suggestion, user=request.user, **data.validated_data)
-        except RoleError as exc:
-            raise PermissionDenied(str(exc)) from exc
-        except AlreadyDecided as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-        except ServiceError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-        return Response(SuggestionSerializer(decided).data)
+        return _answer(lambda: decide(suggestion=suggestion, user=request.user, **data.validated_data))
+
+    @action(detail=False, methods=["post"])
+    def undo(self, request):
+        """Take back the caller's latest decision still standing; the suggestion is pending again."""
+        data = DecisionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return _answer(lambda: suggestion_undo_last(user=request.user, **data.validated_data))
+
+    @action(detail=True, methods=["post"])
+    def reopen(self, request, pk=None):
+        """An admin puts a decided suggestion back to pending."""
+        return self._decide(request, pk, suggestion_reopen)
 
     @action(detail=True, methods=["post"])
     def accept(self, request, pk=None):

@@ -110,3 +110,19 @@ def test_a_decided_suggestion_is_found_and_lists_filter_by_state(curator):
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
     names = {p["name"] for p in schema["paths"]["/api/suggestions/"]["get"]["parameters"]}
     assert {"kind", "status", "color", "category", "q"} <= names
+
+
+def test_undo_and_reopen_over_the_api(curator, admin_user):
+    s = _mislabel("U1")
+    client = _token_client(curator)
+    assert client.post(f"/api/suggestions/{s.pk}/reject/", {"note": "fine"}, format="json").status_code == 200
+    undone = client.post("/api/suggestions/undo/", {}, format="json")
+    assert undone.status_code == 200 and undone.json()["id"] == s.pk and undone.json()["status"] == "pending"
+    again = client.post("/api/suggestions/undo/", {}, format="json")
+    assert again.status_code == 409 and "no decision left" in again.json()["detail"]
+    client.post(f"/api/suggestions/{s.pk}/accept/", {}, format="json")
+    assert client.post(f"/api/suggestions/{s.pk}/reopen/", {}, format="json").status_code == 403
+    assert _token_client(admin_user).post(f"/api/suggestions/{s.pk}/reopen/", {}, format="json").json()["status"] \
+        == "pending"
+    assert list(ReviewEvent.objects.filter(suggestion=s).exclude(action="suggested").values_list(
+        "action", flat=True)) == ["reject", "undo", "accept", "reopen"]

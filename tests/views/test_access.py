@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
 from colorreview.models import ImportBatch, PipelineRun, Suggestion
 from colorreview.services.review import suggestion_accept
@@ -59,6 +60,8 @@ ACCESS = {
     ("suggestion-reject", "POST", "/api/suggestions/{mislabel}/reject/"): (DENIED, DENIED, OK, DENIED, OK),
     ("suggestion-correct", "POST", "/api/suggestions/{mislabel}/correct/"): (DENIED, DENIED, OK, DENIED, OK),
     ("suggestion-bulk-accept", "POST", "/api/suggestions/bulk-accept/"): (DENIED, DENIED, DENIED, OK, OK),
+    ("suggestion-undo", "POST", "/api/suggestions/undo/"): (DENIED, DENIED, 409, 409, OK),
+    ("suggestion-reopen", "POST", "/api/suggestions/{decided}/reopen/"): (DENIED, DENIED, DENIED, DENIED, OK),
     ("run-list", "GET", "/api/runs/"): (DENIED, DENIED, OK, OK, OK),
     ("run-detail", "GET", "/api/runs/{run}/"): (DENIED, DENIED, OK, OK, OK),
     ("run-list", "POST", "/api/runs/"): (DENIED, DENIED, DENIED, DENIED, OK),
@@ -102,7 +105,7 @@ def world(curator, merchandiser, admin_user, settings, monkeypatch):
     admin_user.save()
     users = {"anonymous": None, "outsider": User.objects.create_user("nobody", password="pw"),
              "curator": curator, "merchandiser": merchandiser, "admin": admin_user}
-    ids = {"mislabel": mislabel.pk, "impute": impute.pk, "decided": decided.pk, "sku": mislabel.product.sku,
+    ids = {"admin": admin_user.pk, "mislabel": mislabel.pk, "impute": impute.pk, "decided": decided.pk, "sku": mislabel.product.sku,
            "prediction": mislabel.prediction_id, "run": PipelineRun.objects.create(model_version="m", total=1).pk,
            "batch": ImportBatch.objects.create(source_name="c.csv", status="finished").pk}
     return users, ids
@@ -137,6 +140,8 @@ def _reset(ids):
     """Each URL is tried on the same starting state."""
     Suggestion.objects.filter(pk__in=[ids["mislabel"], ids["impute"]]).update(
         status="pending", decided_by=None, decided_at=None, final_color="", claimed_by=None, claimed_until=None)
+    Suggestion.objects.filter(pk=ids["decided"]).update(status="accepted", decided_by=ids["admin"],
+                                                       decided_at=timezone.now(), final_color="Red")
 
 
 def test_every_post_needs_a_csrf_token(world):
