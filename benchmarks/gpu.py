@@ -1,0 +1,82 @@
+"""Images/s of the colour pipeline on a GPU, end to end from encoded image bytes (what a worker holds
+after reading the media storage): decode in the thread pool, U2-Net, garment colours, the classifier
+ensemble, fusion; the database write is not included.
+
+    python benchmarks/gpu.py --batches 64,256 --images 1024
+
+Images: the bundled demo photos, repeated. Models load and warm up (cuDNN autotuning) first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--batches", default="64,256")
+    p.add_argument("--images", type=int, default=1024)
+    p.add_argument("--allow-cpu", action="store_true", help="a dry run of this script on a CPU")
+    args = p.parse_args()
+    import torch
+
+    from inference.pipeline import POOL_THREADS, ImageInput, Pipeline, PipelineConfig
+
+    if not torch.cuda.is_available() and not args.allow_cpu:
+        raise SystemExit("no CUDA device: this benchmark is for a GPU host")
+    torch.backends.cudnn.benchmark = True
+    photos = sorted((ROOT / "demo/images").glob("*.jpg"))
+    data = [(p.read_bytes(), "Tshirts") for p in photos]
+    inputs = [ImageInput(data[i % len(data)][0], data[i % len(data)][1], str(i)) for i in range(args.images)]
+    pipeline = Pipeline(PipelineConfig(keep_masks=True))
+    name = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU (dry run)"
+    print(f"{name} | torch {torch.__version__} | {os.cpu_count()} CPU cores, "
+          f"{POOL_THREADS} decode threads | device {pipeline.device} | {len(inputs)} images a pass")
+    for batch in [int(b) for b in args.batches.split(",")]:
+        pipeline.predict_batch(inputs[:batch])  # warm-up at this shape
+        _sync()
+        started = time.perf_counter()
+        ok = 0
+        for i in range(0, len(inputs), batch):
+            ok += sum(r.ok for r in pipeline.predict_batch(inputs[i:i + batch]))
+        _sync()
+        seconds = time.perf_counter() - started
+        print(f"batch {batch:>4}: {len(inputs) / seconds:8.1f} images/s end to end "
+              f"({ok} predicted, peak GPU memory {_peak_gib():.1f} GiB)", flush=True)
+        analyse, classify = _split(pipeline, inputs[:batch])
+        print(f"            one batch: {analyse:.3f} s decode+segment+colours, {classify:.3f} s classify")
+
+
+def _sync() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def _peak_gib() -> float:
+    import torch
+
+    return torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else 0.0
+
+
+def _split(pipeline, batch) -> tuple[float, float]:
+    started = time.perf_counter()
+    _, views, usable = pipeline.analyse_batch(batch)
+    _sync()
+    middle = time.perf_counter()
+    with pipeline.autocast():
+        pipeline.classifier.predict_proba(views)
+    _sync()
+    return middle - started, time.perf_counter() - middle
+
+
+if __name__ == "__main__":
+    main()
