@@ -27,19 +27,29 @@ def pct(value) -> str:
         return "—"
 
 
+@register.filter(name="sure")
+def _sure(p: float) -> str:
+    """A probability in words that never rounds to a false certainty (0.9996 is not 100%)."""
+    if p >= 0.9995:
+        return "over 99.9%"
+    if p < 0.0005:
+        return "under 0.1%"
+    return f"{p * 100:.1f}%" if p > 0.99 or p < 0.01 else f"{p * 100:.0f}%"
+
+
 @register.simple_tag
 def flag_reason(s) -> str:
     """Why a suggestion is in the queue, in a curator's words: what the flag rests on and the rule
     and threshold that raised it."""
     rule = f" It is shown because that reaches the threshold of {pct(s.threshold)}." if s.threshold is not None else ""
     if s.kind == "impute":
-        return (f"The seller gave no usable colour. The model is {pct(s.confidence)} sure the garment is "
+        return (f"The seller gave no usable colour. The model is {_sure(s.confidence)} sure the garment is "
                 f"{s.suggested_color}.{rule}")
     if s.severity == "shade":
         return (f"The tag names another shade of the same colour family: the model is {pct(s.confidence)} sure "
                 f"of {s.suggested_color} and gives {s.seller_color} under 5%.{rule}")
     tag_family = s.product.seller_color.family if s.product.seller_color_id else s.seller_color
-    return (f"{pct(s.score)} probability that the tag is wrong: the model gives only {pct(1 - s.score)} to any "
+    return (f"{_sure(s.score)} probability that the tag is wrong: the model gives only {_sure(1 - s.score)} to any "
             f"{tag_family} colour, and reads {s.suggested_color} at {pct(s.confidence)}.{rule}")
 
 

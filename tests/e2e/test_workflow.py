@@ -132,7 +132,7 @@ def test_an_admin_reopens_sets_a_colour_by_hand_and_reads_the_trail(live_server,
     page.wait_for_load_state()
     assert page.locator("#final-color").inner_text() == "Black"
     trail = page.locator("#history").inner_text()
-    for words in ("rejected", "reopened", "set by hand", "checked the <b>sample</b>", "curator", "admin"):
+    for words in ("Rejected", "Reopened", "Set by hand", "checked the <b>sample</b>", "curator", "admin"):
         assert words in trail  # the note is shown as text, not markup
     assert page.csp_errors == []
 

@@ -203,7 +203,7 @@ def test_product_page_shows_history(client, curator):
     html = client.get(f"/products/{s.product.sku}/").content.decode()
     row = re.search(r'<tr class="event-accept">(.*?)</tr>', html, re.S).group(1)
     cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
-    assert cells[1:5] == ["accepted (pending → accepted)", "curator", "Red", "Blue"]
+    assert cells[1:5] == ["Accepted (pending → accepted)", "curator", "Red", "Blue"]
 
 
 def test_uploaded_catalogues_cannot_reach_server_files(client, admin_user, tmp_path, run_jobs,
@@ -268,4 +268,13 @@ def test_undo_brings_the_card_back_and_the_note_shows_as_text(client, curator):
     assert response.status_code == 200 and 'class="card pending' in response.content.decode()
     assert client.post("/review/undo/", **HTMX).status_code == 409  # nothing left to undo
     page = client.get(f"/products/{s.product.sku}/").content.decode()
-    assert "the &lt;i&gt;seller&lt;/i&gt; is right" in page and "undone" in page
+    assert "the &lt;i&gt;seller&lt;/i&gt; is right" in page and "Undone" in page
+
+
+def test_a_card_never_rounds_a_probability_to_certainty(client, curator):
+    s = _mislabel()
+    Suggestion.objects.filter(pk=s.pk).update(score=0.9996, threshold=0.99)
+    client.force_login(curator)
+    html = client.get("/review/").content.decode()
+    assert "over 99.9% probability that the tag is wrong: the model gives only under 0.1% to any Red colour" in html
+    assert "reaches the threshold of 99%" in html and ">100%<" not in html
