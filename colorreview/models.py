@@ -319,3 +319,36 @@ class CategoryThreshold(models.Model):
 
     def __str__(self) -> str:
         return f"{self.category} {self.kind} ≥ {self.value:.2f}"
+
+
+class ModelVersion(models.Model):
+    """A colour classifier fine-tuned on reviewers' decisions (``manage.py retrain``). The latest
+    promoted one fine-tuned from the weights shipped now is the one the pipeline loads."""
+
+    class Status(models.TextChoices):
+        CANDIDATE = "candidate", "being trained and judged"
+        PROMOTED = "promoted"
+        REFUSED = "refused", "refused (worse)"
+
+    version = models.CharField(max_length=200, help_text="classifier version of its weights")
+    base_version = models.CharField(max_length=200, help_text="the shipped classifier it was fine-tuned from")
+    weights_dir = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.CANDIDATE, db_index=True)
+    figures = models.JSONField(default=dict, blank=True,
+                               help_text="{evaluation, before, after}: figures of the model in use and of this one")
+    labels = models.JSONField(default=dict, blank=True, help_text="label counts by source")
+    message = models.TextField(blank=True)
+    pipeline_version = models.CharField(max_length=300, blank=True, help_text="the pipeline's model version with it")
+    carried_versions = models.JSONField(default=list, blank=True,
+                                        help_text="earlier pipeline versions whose predictions still stand")
+    requeued = models.PositiveIntegerField(default=0)
+    run = models.ForeignKey(PipelineRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.version} ({self.status})"

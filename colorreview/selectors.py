@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models import Count, F, Q, QuerySet
+
+from inference.errors import WeightsError
+from inference.train.from_reviews import card_version
 
 from . import roles
-from .models import Prediction, Product, ReviewEvent, Suggestion
+from .models import ModelVersion, Prediction, Product, ReviewEvent, Suggestion
 
 
 def suggestion_queue(*, user, kind: str | None = None, status: str = Suggestion.Status.PENDING,
@@ -150,3 +157,81 @@ def seller_vs_final(limit: int = 10) -> tuple[list[str], dict[tuple[str, str], i
         totals[final] = totals.get(final, 0) + n
     colors = sorted(totals, key=lambda c: (-totals[c], c))[:limit]
     return colors, {k: n for k, n in pairs.items() if k[0] in colors and k[1] in colors}
+
+
+# --- learning from reviews ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TrainingLabel:
+    product_id: int
+    color: str
+    source: str  # accepted, corrected, rejected (the tag confirmed), manual, catalogue
+
+
+LABELLING = (Suggestion.Status.ACCEPTED, Suggestion.Status.CORRECTED)
+
+
+def review_labels() -> dict[int, TrainingLabel]:
+    """Reviewers' decisions as colour labels, the latest per product: an accepted suggestion gives the
+    suggested colour, a corrected one the reviewer's colour, a rejected mislabel flag the seller's tag
+    (confirmed), a colour set by hand that colour. A rejected imputation only says what the colour is
+    not: no label. Decisions about an image the product no longer has are left out."""
+    decided = (Suggestion.objects.filter(Q(status__in=LABELLING) | Q(status=Suggestion.Status.REJECTED,
+                                                                     kind=Suggestion.Kind.MISLABEL))
+               .filter(prediction__image_checksum=F("product__image_checksum")).exclude(final_color="")
+               .values_list("product_id", "status", "final_color", "decided_at"))
+    manual = ReviewEvent.objects.filter(action=ReviewEvent.Action.MANUAL).values_list(
+        "product_id", "to_color", "created_at")
+    dated = [(at, pid, color, status) for pid, status, color, at in decided]
+    dated += [(at, pid, color, "manual") for pid, color, at in manual]
+    latest: dict[int, TrainingLabel] = {}
+    for _, pid, color, source in sorted(dated, key=lambda row: (row[0], row[1])):
+        latest[pid] = TrainingLabel(pid, color, source)
+    return latest
+
+
+def catalogue_labels(*, exclude: set[int], limit: int) -> list[TrainingLabel]:
+    """Seller tags of predicted products nobody reviewed and nothing flagged, spread evenly over the
+    catalogue, at most ``limit``."""
+    touched = Suggestion.objects.exclude(status=Suggestion.Status.SUPERSEDED).values("product_id")
+    rows = list(Product.objects.filter(status=Product.Status.PREDICTED, seller_color__isnull=False, image_error="")
+                .exclude(pk__in=touched).exclude(pk__in=exclude).order_by("pk")
+                .values_list("pk", "seller_color__name"))
+    step = max(1, -(-len(rows) // max(1, limit)))
+    return [TrainingLabel(pid, color, "catalogue") for pid, color in rows[::step][:limit]]
+
+
+def shipped_classifier_version() -> str | None:
+    """The classifier version of the shipped weights (from their cards), None without timm weights."""
+    if settings.COLORREVIEW_CLASSIFIER != "timm":
+        return None
+    try:
+        return card_version(settings.COLORREVIEW_WEIGHTS_DIR)
+    except (WeightsError, KeyError, ValueError):
+        return None
+
+
+def active_model_version() -> ModelVersion | None:
+    """The latest promoted version fine-tuned from the weights shipped now, whose folder is there."""
+    base = shipped_classifier_version()
+    if base is None:
+        return None
+    for version in ModelVersion.objects.filter(status=ModelVersion.Status.PROMOTED, base_version=base)[:5]:
+        if Path(version.weights_dir).is_dir():
+            return version
+    return None
+
+
+def active_weights_dir() -> str | None:
+    """The weights folder the pipeline loads: the active model version's, else the shipped one."""
+    active = active_model_version()
+    return active.weights_dir if active else settings.COLORREVIEW_WEIGHTS_DIR
+
+
+def model_version_list(limit: int = 10) -> list[ModelVersion]:
+    """Recent model versions, newest first, each told whether it is the one in use."""
+    active = active_model_version()
+    versions = list(ModelVersion.objects.all()[:limit])
+    for version in versions:
+        version.active = active is not None and version.pk == active.pk
+    return versions

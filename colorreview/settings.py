@@ -222,7 +222,8 @@ QUEUE_DIR = VAR_DIR / "queue"
 if COLORREVIEW_EMBEDDED_QUEUE:
     CELERY_BROKER_URL = "filesystem://"
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"colorreview.tasks.predict_products": {"queue": "gpu"}}
+CELERY_TASK_ROUTES = {"colorreview.tasks.predict_products": {"queue": "gpu"},
+                      "colorreview.tasks.retrain_job": {"queue": "default"}}
 COLORREVIEW_QUEUES = ("gpu", "default")
 # A batch is acknowledged when it ends; a worker process that dies mid-batch (OOM killer) hands
 # it back to the queue, and the batch is idempotent (see services/progress.py).
@@ -265,6 +266,21 @@ COLORREVIEW_IMPUTE_THRESHOLD = env_float("COLORREVIEW_IMPUTE_THRESHOLD", None)
 COLORREVIEW_MISLABEL_THRESHOLD = env_float("COLORREVIEW_MISLABEL_THRESHOLD", None)
 COLORREVIEW_SHADE_SUGGESTIONS = env_bool("COLORREVIEW_SHADE_SUGGESTIONS", False)
 COLORREVIEW_SHADE_THRESHOLD = env_float("COLORREVIEW_SHADE_THRESHOLD", 0.9)
+# --- learning from reviews -------------------------------------------------------------
+# `manage.py retrain` fine-tunes the shipped classifier on reviewers' decisions and promotes the
+# candidate only when it is not worse on the audited set (products whose colour a person verified).
+COLORREVIEW_MODELS_DIR = Path(env_str("COLORREVIEW_MODELS_DIR", str(VAR_DIR / "models")))
+COLORREVIEW_FEATURE_CACHE = Path(env_str("COLORREVIEW_FEATURE_CACHE", str(VAR_DIR / "cache" / "features")))
+COLORREVIEW_AUDIT_CSV = Path(env_str("COLORREVIEW_AUDIT_CSV",
+                                     str(BASE_DIR / "benchmarks" / "golden" / "val_audit.csv")))
+COLORREVIEW_AUDIT_IMAGES = Path(env_str("COLORREVIEW_AUDIT_IMAGES",
+                                        str(BASE_DIR.parent / "shared" / "data" / "fashion-products" / "images")))
+COLORREVIEW_RETRAIN_MIN_LABELS = env_int("COLORREVIEW_RETRAIN_MIN_LABELS", 50)
+COLORREVIEW_RETRAIN_REVIEW_WEIGHT = env_float("COLORREVIEW_RETRAIN_REVIEW_WEIGHT", 5.0)
+#: catalogue tags (of products nobody reviewed) read beside the reviewed labels, at most
+COLORREVIEW_RETRAIN_CATALOGUE_LIMIT = env_int("COLORREVIEW_RETRAIN_CATALOGUE_LIMIT", 1000)
+#: after a promotion, products whose stored top-2 margin is below this are read again
+COLORREVIEW_REPREDICT_MARGIN = env_float("COLORREVIEW_REPREDICT_MARGIN", 0.3)
 #: how long the cards on a reviewer's screen stay leased to them (renewed whenever the queue is loaded)
 COLORREVIEW_CLAIM_SECONDS = env_int("COLORREVIEW_CLAIM_SECONDS", 300)
 

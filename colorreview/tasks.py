@@ -7,7 +7,7 @@ import logging
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
-from .services import imports, predictions, progress, thresholds
+from .services import ServiceError, imports, predictions, progress, retrain, thresholds
 
 log = logging.getLogger(__name__)
 
@@ -39,3 +39,17 @@ def import_catalog_job(batch_id: int) -> None:
 def refresh_category_suggestions(category: str) -> int:
     """Re-judge a category's products after its thresholds changed (idempotent)."""
     return thresholds.category_suggestions_refresh(category=category)
+
+
+@shared_task
+def retrain_job(user_id: int | None = None) -> int | None:
+    """Fine-tune the classifier on reviewers' decisions, judge it, promote it when not worse; returns
+    the model version's id (None when refused before training: too few labels, weights refused)."""
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    try:
+        return retrain.model_retrain(user=user).pk
+    except ServiceError as exc:
+        log.warning("retrain refused: %s", exc)
+        return None

@@ -19,6 +19,7 @@ from scipy import ndimage
 from inference.pipeline import ColorPrediction, ImageInput, Pipeline, PipelineConfig
 
 from ..models import PipelineRun, Prediction, Product, ReviewEvent
+from ..selectors import active_model_version, active_weights_dir
 from . import progress
 from .media import media_exists, media_read_many, media_save
 from .suggestions import suggestion_refresh
@@ -37,7 +38,8 @@ REGION_COLORS = {"upper": (230, 57, 70), "lower": (29, 120, 216), "full": (42, 1
 def current_pipeline() -> Pipeline:
     """The pipeline for the current settings, vocabulary and region table (built once per process)."""
     digest = configuration_digest()
-    key = f"{settings.COLORREVIEW_SEGMENTER}/{settings.COLORREVIEW_CLASSIFIER}/{digest}"
+    weights_dir = active_weights_dir()
+    key = f"{settings.COLORREVIEW_SEGMENTER}/{settings.COLORREVIEW_CLASSIFIER}/{weights_dir}/{digest}"
     with _lock:
         if key not in _cache:
             _cache.clear()
@@ -45,7 +47,7 @@ def current_pipeline() -> Pipeline:
                 PipelineConfig(segmenter=settings.COLORREVIEW_SEGMENTER,
                                classifier=settings.COLORREVIEW_CLASSIFIER, keep_masks=True),
                 vocabulary=db_vocabulary(), region_table=db_region_table(),
-                weights_dir=settings.COLORREVIEW_WEIGHTS_DIR)
+                weights_dir=weights_dir)
             _cache[key].config_digest = digest
         return _cache[key]
 
@@ -55,11 +57,20 @@ def model_version(pipeline: Pipeline | None = None) -> str:
     return f"{pipeline.version}+cfg{pipeline.config_digest}"
 
 
-def products_to_predict(version: str):
-    """Products with a usable image, no prediction for that image and model version, and not
-    waiting in an unfinished run already."""
+def standing_versions(version: str) -> list[str]:
+    """Model versions whose predictions stand under ``version``: itself, and after a retrained model
+    was promoted, the versions before it for the products it did not need to read again."""
+    active = active_model_version()
+    if active and active.pipeline_version == version:
+        return [version, *active.carried_versions]
+    return [version]
+
+
+def products_to_predict(version: str, reread: bool = False):
+    """Products with a usable image, no prediction for that image and model version (nor, unless
+    ``reread``, one that still stands for it), and not waiting in an unfinished run already."""
     done = Prediction.objects.filter(product=OuterRef("pk"), image_checksum=OuterRef("image_checksum"),
-                                     model_version=version)
+                                     model_version__in=[version] if reread else standing_versions(version))
     return (Product.objects.exclude(image_checksum="").filter(image_error="")
             .exclude(status__in=progress.UNFINISHED, pipeline_run__status__in=ACTIVE_RUN)
             .annotate(done=Exists(done)).filter(done=False))
@@ -71,11 +82,12 @@ class RunPlan:
     batches: list[list[int]]
 
 
-def pipeline_run_create(*, user=None, product_ids: list[int] | None = None,
-                        batch_size: int | None = None) -> RunPlan | None:
-    """Create a run over ``product_ids`` (default: everything not yet predicted). None if nothing to do."""
+def pipeline_run_create(*, user=None, product_ids: list[int] | None = None, batch_size: int | None = None,
+                        reread: bool = False) -> RunPlan | None:
+    """Create a run over ``product_ids`` (default: everything not yet predicted). None if nothing to do.
+    ``reread``: also the products whose prediction by an earlier model version still stands."""
     version = model_version()
-    todo = products_to_predict(version)
+    todo = products_to_predict(version, reread=reread)
     if product_ids is not None:
         todo = todo.filter(pk__in=product_ids)
     ids = list(todo.order_by("pk").values_list("pk", flat=True))

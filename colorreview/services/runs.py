@@ -27,13 +27,14 @@ class QueueUnavailable(Exception):
     report = None
 
 
-def pipeline_run_start(*, user=None, product_ids: list[int] | None = None) -> PipelineRun | None:
+def pipeline_run_start(*, user=None, product_ids: list[int] | None = None,
+                       reread: bool = False) -> PipelineRun | None:
     """Create a run and queue its batches (after the transaction commits, when inside one).
 
     Raises ``QueueUnavailable`` when the broker cannot be reached (the run is then marked failed
     and its products released, so that a later run takes them).
     """
-    plan = pipeline_run_create(user=user, product_ids=product_ids)
+    plan = pipeline_run_create(user=user, product_ids=product_ids, reread=reread)
     if plan is None:
         return None
     if transaction.get_connection().in_atomic_block:

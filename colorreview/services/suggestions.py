@@ -14,6 +14,7 @@ from inference.suggest import Proposal, Thresholds, propose, tag_support
 from inference.weights import load_card
 
 from ..models import Prediction, Product, ReviewEvent, Suggestion
+from ..selectors import active_weights_dir
 from .vocabulary import db_vocabulary
 
 #: used when neither the settings nor the model card give a threshold
@@ -34,7 +35,7 @@ def _card_calibration() -> dict:
     if settings.COLORREVIEW_CLASSIFIER != "timm":
         return {}
     try:
-        return load_card(DEFAULT_WEIGHTS, settings.COLORREVIEW_WEIGHTS_DIR).get("calibration", {})
+        return load_card(DEFAULT_WEIGHTS, active_weights_dir()).get("calibration", {})
     except WeightsError:
         return {}
 

@@ -20,9 +20,9 @@ def color_hex(context, name: str) -> str:
 
 
 @register.filter
-def pct(value) -> str:
+def pct(value, digits: int = 0) -> str:
     try:
-        return f"{float(value) * 100:.0f}%"
+        return f"{float(value) * 100:.{int(digits)}f}%"
     except (TypeError, ValueError):
         return "—"
 

@@ -38,6 +38,7 @@ def dashboard(request):
         "stats": selectors.dashboard_stats(), "runs": _with_state(PipelineRun.objects.all()[:5]),
         "thresholds": active_thresholds(), "counts": selectors.queue_counts(user=request.user),
         "tradeoffs": {"impute": tradeoffs("impute"), "mislabel": tradeoffs("mislabel")},
+        "model_versions": selectors.model_version_list(), "active_version": selectors.active_model_version(),
         **_charts(),
     })
 

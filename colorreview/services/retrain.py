@@ -1,0 +1,183 @@
+"""Learning from reviews: reviewers' decisions become labels, the shipped classifier's heads are
+fitted again on them (reviewed labels weighted over catalogue tags), the candidate is judged on the
+audited set against the model in use, and promoted only when it is not worse. A promotion reads
+again only the products whose result may change."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.utils import timezone
+
+from inference.errors import WeightsError
+from inference.pipeline import ImageInput
+from inference.train.from_reviews import (
+    Classifier,
+    FeatureCache,
+    Features,
+    extract_features,
+    fine_tune,
+    read_classifier,
+    write_candidate,
+)
+
+from .. import selectors
+from ..models import ModelVersion, Product
+from . import ServiceError
+from .predictions import current_pipeline, model_version
+from .retrain_judge import Evaluation, audit_evaluation, comparison_message, held_out_evaluation
+from .retrain_select import products_to_repredict
+from .runs import QueueUnavailable, pipeline_run_start
+
+log = logging.getLogger(__name__)
+
+
+class TooFewLabels(ServiceError):
+    """Not enough reviewed labels to retrain on; nothing was changed."""
+
+
+class RetrainError(ServiceError):
+    """The retrain cannot run (weights refused, no timm classifier); nothing was changed."""
+
+
+@dataclass
+class LabelSet:
+    reviewed: list[selectors.TrainingLabel]
+    catalogue: list[selectors.TrainingLabel]
+    outside: int  # reviewed colours the classifier does not have
+
+    def counts(self) -> dict[str, int]:
+        by_source = Counter(label.source for label in self.reviewed + self.catalogue)
+        return {**dict(sorted(by_source.items())), "reviewed": len(self.reviewed),
+                "catalogue": len(self.catalogue), "outside_classes": self.outside}
+
+
+def training_labels(*, classes: list[str]) -> LabelSet:
+    """Reviewed labels in the classifier's colours, and a sample of catalogue tags nobody reviewed."""
+    reviewed = selectors.review_labels()
+    inside = [label for label in reviewed.values() if label.color in classes]
+    catalogue = [label for label in selectors.catalogue_labels(
+        exclude=set(reviewed), limit=settings.COLORREVIEW_RETRAIN_CATALOGUE_LIMIT) if label.color in classes]
+    return LabelSet(inside, catalogue, len(reviewed) - len(inside))
+
+
+def _shipped() -> Classifier:
+    if settings.COLORREVIEW_CLASSIFIER != "timm":
+        raise RetrainError("retraining needs the timm classifier (COLORREVIEW_CLASSIFIER=timm)")
+    try:
+        return read_classifier(settings.COLORREVIEW_WEIGHTS_DIR)
+    except WeightsError as exc:
+        raise RetrainError(f"the shipped weights are refused: {exc}") from exc
+
+
+def retrain_check() -> LabelSet:
+    """The labels a retrain would use; TooFewLabels (or RetrainError) when it would be refused."""
+    labels = training_labels(classes=_shipped().classes)
+    needed = settings.COLORREVIEW_RETRAIN_MIN_LABELS
+    if len(labels.reviewed) < needed:
+        outside = f" ({labels.outside} more name colours the classifier lacks)" if labels.outside else ""
+        raise TooFewLabels(f"only {len(labels.reviewed)} reviewed labels{outside}; a retrain needs at least "
+                           f"{needed} (COLORREVIEW_RETRAIN_MIN_LABELS). Nothing was changed.")
+    return labels
+
+
+def feature_cache(pipeline, base_version: str) -> FeatureCache:
+    """Features depend on the segmenter, the shipped backbones and the editable configuration only."""
+    return FeatureCache(settings.COLORREVIEW_FEATURE_CACHE,
+                        f"{pipeline.segmenter.version}+{base_version}+cfg{pipeline.config_digest}")
+
+
+def product_features(pipeline, cache: FeatureCache, labels: list[selectors.TrainingLabel],
+                     progress: Callable[[int], None] | None = None) -> tuple[Features, dict[str, str]]:
+    """Features of the labelled products' current images; returns them and item key -> colour."""
+    products = Product.objects.in_bulk([label.product_id for label in labels])
+    inputs, colors = [], {}
+    for label in labels:
+        product = products[label.product_id]
+        key = f"{product.image_checksum}:{product.category}"
+        if key not in colors:
+            inputs.append(ImageInput(Path(settings.MEDIA_ROOT) / product.image, product.category or None, key))
+        colors[key] = label.color
+    return extract_features(pipeline, inputs, cache, progress=progress), colors
+
+
+def model_retrain(*, user=None, progress: Callable[[int], None] | None = None) -> ModelVersion:
+    """Fine-tune, judge and (when not worse) promote a new model version, then queue the products
+    whose result may change. Raises TooFewLabels or RetrainError without changing anything; a
+    worse candidate is recorded as refused and changes nothing else."""
+    try:
+        return _retrain(user, progress)
+    except WeightsError as exc:
+        raise RetrainError(f"weights refused: {exc}. Nothing was changed.") from exc
+
+
+def _retrain(user, progress: Callable[[int], None] | None) -> ModelVersion:
+    shipped = _shipped()
+    labels = retrain_check()
+    pipeline = current_pipeline()
+    cache = feature_cache(pipeline, shipped.version)
+    reviewed, reviewed_colors = product_features(pipeline, cache, labels.reviewed, progress)
+    catalogue, catalogue_colors = product_features(pipeline, cache, labels.catalogue, progress)
+    evaluation = audit_evaluation(pipeline, cache, progress) or held_out_evaluation(reviewed, reviewed_colors)
+    train = _stack([part.take([k for k in part.keys if k not in evaluation.keys]) for part in (reviewed, catalogue)])
+    colors = {**catalogue_colors, **reviewed_colors}
+    weight = np.where([k in reviewed_colors for k in train.keys], settings.COLORREVIEW_RETRAIN_REVIEW_WEIGHT, 1.0)
+    tuned, training = fine_tune(shipped, train, [colors[k] for k in train.keys], weight)
+    training["labels"] = {"reviewed": sum(k in reviewed_colors for k in train.keys),
+                          "catalogue": sum(k not in reviewed_colors for k in train.keys),
+                          "review_weight": settings.COLORREVIEW_RETRAIN_REVIEW_WEIGHT}
+    return _judge_and_record(shipped, tuned, training, labels, evaluation, user)
+
+
+def _stack(parts: list[Features]) -> Features:
+    parts = [p for p in parts if p.keys]
+    return Features([k for p in parts for k in p.keys],
+                    [np.concatenate([p.members[j] for p in parts]) for j in range(len(parts[0].members))],
+                    np.concatenate([p.kd for p in parts]))
+
+
+def _judge_and_record(shipped: Classifier, tuned: Classifier, training: dict, labels: LabelSet,
+                      evaluation: Evaluation, user) -> ModelVersion:
+    folder = Path(settings.COLORREVIEW_MODELS_DIR) / timezone.now().strftime("r%Y%m%d-%H%M%S-%f")
+    write_candidate(settings.COLORREVIEW_WEIGHTS_DIR, folder, tuned, training)
+    candidate = read_classifier(folder)
+    active = selectors.active_model_version()
+    in_use = read_classifier(active.weights_dir) if active else shipped
+    before, after = evaluation.figures(in_use), evaluation.figures(candidate)
+    version = ModelVersion.objects.create(
+        version=candidate.version, base_version=shipped.version, weights_dir=str(folder), created_by=user,
+        labels=labels.counts(), figures={"evaluation": evaluation.name, "n": evaluation.size,
+                                         "before": before, "after": after, "in_use": in_use.version})
+    if after["exact"] < before["exact"]:
+        shutil.rmtree(folder, ignore_errors=True)
+        ModelVersion.objects.filter(pk=version.pk).update(
+            status=ModelVersion.Status.REFUSED, weights_dir="", finished_at=timezone.now(),
+            message=comparison_message(evaluation, before, after, promoted=False))
+    else:
+        _promote(version, comparison_message(evaluation, before, after, promoted=True))
+    version.refresh_from_db()
+    return version
+
+
+def _promote(version: ModelVersion, message: str) -> None:
+    """The version becomes the one in use; the products whose result may change are queued."""
+    previous = model_version()
+    earlier = selectors.active_model_version()
+    carried = [previous, *(earlier.carried_versions if earlier else [])]
+    ModelVersion.objects.filter(pk=version.pk).update(status=ModelVersion.Status.PROMOTED, carried_versions=carried)
+    chosen = products_to_repredict(previous_versions=carried)
+    ModelVersion.objects.filter(pk=version.pk).update(pipeline_version=model_version(), message=message,
+                                                      finished_at=timezone.now())
+    try:
+        run = pipeline_run_start(product_ids=chosen, reread=True) if chosen else None
+    except QueueUnavailable as exc:
+        ModelVersion.objects.filter(pk=version.pk).update(message=f"{message}. {exc}")
+        return
+    ModelVersion.objects.filter(pk=version.pk).update(run=run, requeued=run.total if run else 0)

@@ -1,0 +1,191 @@
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from colorreview.models import ModelVersion, PipelineRun, Product, Suggestion
+from colorreview.selectors import active_model_version, review_labels
+from colorreview.services.catalog import import_catalog
+from colorreview.services.predictions import model_version, pipeline_run_create, predict_products
+from colorreview.services.retrain import TooFewLabels, model_retrain
+from colorreview.services.review import (
+    product_color_set,
+    suggestion_accept,
+    suggestion_correct,
+    suggestion_reject,
+    suggestion_undo_last,
+)
+from inference.pipeline import Pipeline, PipelineConfig
+from inference.weights import WEIGHTS_DIR
+from tests.conftest import jpeg_bytes
+from tests.factories import PredictionFactory, ProductFactory, SuggestionFactory
+
+pytestmark = pytest.mark.django_db
+
+RED, BLUE, GREEN = (200, 30, 40), (30, 60, 160), (40, 140, 60)
+
+
+def test_labels_come_from_each_kind_of_decision(curator, merchandiser):
+    accepted = SuggestionFactory(prediction=PredictionFactory(predicted_color="Blue", product__tag="Red"))
+    corrected = SuggestionFactory(prediction=PredictionFactory(predicted_color="Blue", product__tag="Red"))
+    confirmed = SuggestionFactory(prediction=PredictionFactory(predicted_color="Blue", product__tag="Green"))
+    imputed = SuggestionFactory(kind="impute", prediction=PredictionFactory(predicted_color="Pink"))
+    refused = SuggestionFactory(kind="impute", prediction=PredictionFactory(predicted_color="Pink"))
+    undone = SuggestionFactory(prediction=PredictionFactory(predicted_color="Blue", product__tag="Red"))
+    by_hand = ProductFactory(tag="Black")
+    suggestion_accept(suggestion=accepted, user=curator)
+    suggestion_correct(suggestion=corrected, user=curator, color="navy")
+    suggestion_reject(suggestion=confirmed, user=curator)
+    suggestion_accept(suggestion=imputed, user=merchandiser)
+    suggestion_reject(suggestion=refused, user=merchandiser)
+    suggestion_accept(suggestion=undone, user=curator)
+    suggestion_undo_last(user=curator)
+    product_color_set(product=by_hand, user=curator, color="Charcoal", note="looked at it")
+
+    labels = {pid: (label.color, label.source) for pid, label in review_labels().items()}
+    assert labels == {accepted.product_id: ("Blue", "accepted"), corrected.product_id: ("Navy Blue", "corrected"),
+                      confirmed.product_id: ("Green", "rejected"), imputed.product_id: ("Pink", "accepted"),
+                      by_hand.pk: ("Charcoal", "manual")}
+
+
+def test_a_colour_set_by_hand_after_a_decision_is_the_label(curator):
+    suggestion = SuggestionFactory(prediction=PredictionFactory(predicted_color="Blue", product__tag="Red"))
+    suggestion_accept(suggestion=suggestion, user=curator)
+    product_color_set(product=suggestion.product, user=curator, color="Navy Blue", note="darker")
+    assert review_labels()[suggestion.product_id].color == "Navy Blue"
+
+
+def test_a_decision_about_an_image_the_product_no_longer_has_gives_no_label(curator):
+    suggestion = SuggestionFactory(prediction=PredictionFactory(predicted_color="Blue", product__tag="Red"))
+    suggestion_accept(suggestion=suggestion, user=curator)
+    Product.objects.filter(pk=suggestion.product_id).update(image_checksum="f" * 64)
+    assert review_labels() == {}
+
+
+def test_too_few_reviewed_labels_are_refused_and_change_nothing(settings, curator):
+    settings.COLORREVIEW_RETRAIN_MIN_LABELS = 50
+    suggestion = SuggestionFactory(prediction=PredictionFactory(predicted_color="Blue", product__tag="Red"))
+    suggestion_accept(suggestion=suggestion, user=curator)
+    with pytest.raises(CommandError, match="only 1 reviewed labels.*at least 50.*Nothing was changed"):
+        call_command("retrain", "--wait")
+    with pytest.raises(TooFewLabels):
+        model_retrain()
+    assert not ModelVersion.objects.exists() and not PipelineRun.objects.exists()
+
+
+def test_weights_whose_checksum_does_not_match_their_card_are_refused(settings, tmp_path, curator):
+    damaged = tmp_path / "weights"
+    shutil.copytree(WEIGHTS_DIR, damaged, ignore=shutil.ignore_patterns("report", "*.md"))
+    with open(damaged / "colornet_image.pt", "r+b") as fh:
+        fh.seek(-64, 2)
+        fh.write(b"\0" * 64)
+    settings.COLORREVIEW_WEIGHTS_DIR = str(damaged)
+    with pytest.raises(CommandError, match="colornet_image.pt does not match its model card"):
+        call_command("retrain", "--wait")
+    assert not ModelVersion.objects.exists()
+
+
+# --- a retrain end to end, on tiny images --------------------------------------------------------
+
+def _images(folder: Path, prefix: str, colors: list[tuple], first_size: int) -> list[str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    for i, color in enumerate(colors):
+        name = f"{prefix}{i}.jpg"
+        (folder / name).write_bytes(jpeg_bytes(color, size=(first_size + 2 * i, first_size + 24 + 2 * i)))
+        names.append(name)
+    return names
+
+
+@pytest.fixture
+def retrain_setup(settings, thresholds, tmp_path):
+    """Border segmenter and the shipped classifier; an audit of six tiny images whose verified colour is
+    what the shipped model reads; a catalogue of eight: four tagged as read, four untagged (imputed)."""
+    pytest.importorskip("inference.evaluate.audit", reason="the audit reader judges candidates on the audited set")
+    settings.COLORREVIEW_SEGMENTER = "border"
+    settings.COLORREVIEW_IMPUTE_THRESHOLD = 0.0
+    settings.COLORREVIEW_RETRAIN_MIN_LABELS = 3
+    settings.COLORREVIEW_REPREDICT_MARGIN = 0.0  # only products with an open suggestion are read again
+    settings.COLORREVIEW_MODELS_DIR = tmp_path / "models"
+    settings.COLORREVIEW_FEATURE_CACHE = tmp_path / "features"
+    audit_dir = tmp_path / "audit"
+    names = _images(audit_dir, "A", [RED, BLUE, GREEN] * 2, 60)
+    pipeline = Pipeline(PipelineConfig(segmenter="border"))
+    read = [r.predicted_color for r in pipeline.predict_batch([_input(audit_dir / n) for n in names])]
+    lines = ["image,category,seller_color,verdict,color"] + [f"{n},Tshirts,{c},confirmed,{c}"
+                                                              for n, c in zip(names, read)]
+    (audit_dir / "audit.csv").write_text("\n".join(lines) + "\n")
+    settings.COLORREVIEW_AUDIT_CSV, settings.COLORREVIEW_AUDIT_IMAGES = audit_dir / "audit.csv", audit_dir
+
+    shop = tmp_path / "shop"
+    names = _images(shop, "P", [RED, BLUE, GREEN, RED, BLUE, GREEN, RED, BLUE], 40)
+    rows = ["sku,title,category,image,seller_color"] + [f"P{i},Tee,Tshirts,{n}," for i, n in enumerate(names)]
+    import_catalog(csv_bytes=("\n".join(rows) + "\n").encode(), source_name="shop.csv", csv_dir=shop)
+    predict_products(product_ids=list(Product.objects.values_list("pk", flat=True)))
+    for product in Product.objects.filter(sku__in=["P4", "P5", "P6", "P7"]):  # tagged as read: nothing to say
+        Suggestion.objects.filter(product=product).update(status=Suggestion.Status.SUPERSEDED)
+        color = product.predictions.get().predicted_color
+        Product.objects.filter(pk=product.pk).update(seller_color_raw=color, seller_color_id=_color_id(color))
+    return dict(zip(read, names))
+
+
+def _input(path: Path):
+    from inference.pipeline import ImageInput
+
+    return ImageInput(path, "Tshirts", path.name)
+
+
+def _color_id(name: str) -> int:
+    from colorreview.models import ColorName
+
+    return ColorName.objects.get(name=name).pk
+
+
+def _decide(user, wrong: bool) -> None:
+    """A merchandiser decides three of the four imputations: right as read, or all wrongly corrected."""
+    for sku in ("P0", "P1", "P2"):
+        suggestion = Suggestion.objects.get(product__sku=sku, status="pending")
+        if wrong:
+            suggestion_correct(suggestion=suggestion, user=user, color="Yellow")
+        else:
+            suggestion_accept(suggestion=suggestion, user=user)
+
+
+@pytest.mark.slow
+def test_a_promoted_version_changes_the_model_version_and_requeues_only_the_chosen(retrain_setup, merchandiser):
+    _decide(merchandiser, wrong=False)
+    before = model_version()
+    version = model_retrain()
+
+    assert version.status == "promoted", version.message
+    assert active_model_version() == version and version.version in model_version() != before
+    assert version.labels == {"accepted": 3, "catalogue": 4, "reviewed": 3, "outside_classes": 0}
+    assert version.figures["evaluation"] == "audited set" and version.figures["n"] == 6
+    assert version.figures["after"]["exact"] >= version.figures["before"]["exact"]
+    assert "promoted: not worse" in version.message and "exact colour" in version.message
+    requeued = set(version.run.products.values_list("sku", flat=True))
+    assert requeued == {"P3"} and version.requeued == 1  # the one open imputation; decided and quiet ones stay
+    assert pipeline_run_create() is None  # the others' predictions stand for the new version
+    cards = {p.name: json.loads(p.read_text()) for p in Path(version.weights_dir).glob("*.json")}
+    assert {"colornet.json", "colornet_image.json", "u2netp_garment.json"} <= set(cards)
+    assert cards["colornet.json"]["fine_tuning"]["labels"]["reviewed"] == 3
+    assert cards["colornet.json"]["calibration"] == json.loads((WEIGHTS_DIR / "colornet.json").read_text())[
+        "calibration"]
+
+
+@pytest.mark.slow
+def test_a_worse_candidate_is_refused_and_changes_nothing(retrain_setup, merchandiser, settings):
+    settings.COLORREVIEW_RETRAIN_REVIEW_WEIGHT = 50.0
+    _decide(merchandiser, wrong=True)
+    before = model_version()
+    with pytest.raises(CommandError, match="refused: worse on the audited set: exact colour 100.0% → .*Nothing was"):
+        call_command("retrain", "--wait")
+    version = ModelVersion.objects.get()
+    assert version.status == "refused" and version.weights_dir == "" and version.run is None
+    assert active_model_version() is None and model_version() == before
+    assert not PipelineRun.objects.exists()
