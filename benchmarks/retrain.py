@@ -1,21 +1,21 @@
-"""Learning from reviews, simulated: figures before and after a retrain (prints them; not a test).
+"""Learning from reviews, simulated: audited figures before and after a retrain (prints them; not a test).
 
-The catalogue is the apparel products of the shared ``val`` split whose tag is a classifier colour:
-the audited ones (``benchmarks/golden/val_audit.csv``) with their real tags, the others with their
-catalogue tags; a share of the tags is removed (imputations). Suggestions come from the shipped model
-with the product's thresholds; simulated reviewers decide up to ``--decisions`` of them, most certain
-first, knowing the truth (an audited product's verified colour, else the ``val`` tag; an audited
-product without a verified colour is skipped): accept when the suggestion is right, reject a flag
-when the tag is right, else correct. Then ``manage.py retrain``'s service runs twice, each time judged
-on one half of the audited set (whose products are kept out of its training), so every audited
-product is judged by a model that did not learn from it; the figures are pooled over the halves.
+The catalogue is the audited products of the shared ``val`` split (``benchmarks/golden/val_audit.csv``)
+imported with their real tags (``--with-val`` adds the other val apparel products); a share of the tags
+is removed (imputations). Suggestions come from the shipped model with the product's thresholds;
+simulated reviewers decide up to ``--decisions`` of them, most certain first, knowing the truth (an
+audited product's verified colour, else the ``val`` tag; a product without a verified colour is
+skipped): accept when the suggestion is right, reject a flag when the tag is right, else correct.
+Then the service of ``manage.py retrain`` runs twice, each time judged on one half of the audited set,
+whose products it leaves out of training, so that every audited product is judged by a model that did
+not learn from it; the figures are pooled over the halves.
 
-Pipeline readings are cached (``COLORREVIEW_FEATURE_CACHE``, default ``var/cache/features``): the
-first run reads every image once (about 1000, slow on a small CPU), later runs read none. The
-suggestions are made from the cached readings with the shipped classifier, which gives the
+Pipeline readings are cached (``COLORREVIEW_FEATURE_CACHE``, default ``var/cache/features``): the first
+run reads every image once (600 images; on a busy 2-core CPU that is most of the time), later runs
+read none. Suggestions are made from the cached readings with the shipped classifier, which gives the
 pipeline's own probabilities; the products a promotion queues again are counted, not read.
 
-    python benchmarks/retrain.py [--decisions 500] [--remove-tags 0.26] [--audit CSV] [--images DIR]
+    python benchmarks/retrain.py [--decisions 500] [--remove-tags 0.26] [--audit CSV] [--with-val]
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from .models import (
     CategoryRegion,
     ColorName,
     ImportBatch,
+    ModelVersion,
     PipelineRun,
     Prediction,
     Product,
@@ -112,3 +113,8 @@ class WorkerAdmin(ReadOnlyAdmin):
 @admin.register(ImportBatch)
 class ImportBatchAdmin(ReadOnlyAdmin):
     list_display = ("source_name", "created_at", "rows_total", "rows_created", "rows_updated", "rows_failed")
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(ReadOnlyAdmin):
+    list_display = ("version", "status", "created_at", "requeued", "message")

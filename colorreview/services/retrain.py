@@ -161,20 +161,20 @@ def _judge_and_record(shipped: Classifier, tuned: Classifier, training: dict, la
             status=ModelVersion.Status.REFUSED, weights_dir="", finished_at=timezone.now(),
             message=comparison_message(evaluation, before, after, promoted=False))
     else:
-        _promote(version, comparison_message(evaluation, before, after, promoted=True))
+        _promote(version, in_use.version, comparison_message(evaluation, before, after, promoted=True))
     version.refresh_from_db()
     return version
 
 
-def _promote(version: ModelVersion, message: str) -> None:
+def _promote(version: ModelVersion, replaced: str, message: str) -> None:
     """The version becomes the one in use; the products whose result may change are queued."""
     previous = model_version()
     earlier = selectors.active_model_version()
     carried = [previous, *(earlier.carried_versions if earlier else [])]
-    ModelVersion.objects.filter(pk=version.pk).update(status=ModelVersion.Status.PROMOTED, carried_versions=carried)
+    ModelVersion.objects.filter(pk=version.pk).update(
+        status=ModelVersion.Status.PROMOTED, carried_versions=carried, message=message, finished_at=timezone.now(),
+        pipeline_version=previous.replace(replaced, version.version))  # what the pipeline will now record
     chosen = products_to_repredict(previous_versions=carried)
-    ModelVersion.objects.filter(pk=version.pk).update(pipeline_version=model_version(), message=message,
-                                                      finished_at=timezone.now())
     try:
         run = pipeline_run_start(product_ids=chosen, reread=True) if chosen else None
     except QueueUnavailable as exc:

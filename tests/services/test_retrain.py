@@ -164,6 +164,7 @@ def test_a_promoted_version_changes_the_model_version_and_requeues_only_the_chos
 
     assert version.status == "promoted", version.message
     assert active_model_version() == version and version.version in model_version() != before
+    assert version.pipeline_version == model_version() and version.carried_versions == [before]
     assert version.labels == {"accepted": 3, "catalogue": 4, "reviewed": 3, "outside_classes": 0}
     assert version.figures["evaluation"] == "audited set" and version.figures["n"] == 6
     assert version.figures["after"]["exact"] >= version.figures["before"]["exact"]
@@ -189,3 +190,13 @@ def test_a_worse_candidate_is_refused_and_changes_nothing(retrain_setup, merchan
     assert version.status == "refused" and version.weights_dir == "" and version.run is None
     assert active_model_version() is None and model_version() == before
     assert not PipelineRun.objects.exists()
+
+
+def test_the_retrain_task_runs_on_the_default_queue_and_reports_a_refusal(settings):
+    from colorreview.celery import app
+    from colorreview.tasks import retrain_job
+
+    settings.COLORREVIEW_RETRAIN_MIN_LABELS = 1
+    assert app.amqp.router.route({}, retrain_job.name)["queue"].name == "default"
+    assert retrain_job.apply().get() is None  # no reviewed label: refused before anything is read
+    assert not ModelVersion.objects.exists()
