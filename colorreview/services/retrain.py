@@ -97,10 +97,13 @@ def feature_cache(pipeline, base_version: str) -> FeatureCache:
 def product_features(pipeline, cache: FeatureCache, labels: list[selectors.TrainingLabel],
                      progress: Callable[[int], None] | None = None) -> tuple[Features, dict[str, str]]:
     """Features of the labelled products' current images; returns them and item key -> colour."""
-    products = Product.objects.in_bulk([label.product_id for label in labels])
+    products = Product.objects.exclude(image_checksum="").filter(image_error="").in_bulk(
+        [label.product_id for label in labels])
     inputs, colors = [], {}
     for label in labels:
-        product = products[label.product_id]
+        product = products.get(label.product_id)
+        if product is None:  # no readable image
+            continue
         key = f"{product.image_checksum}:{product.category}"
         if key not in colors:
             inputs.append(ImageInput(Path(settings.MEDIA_ROOT) / product.image, product.category or None, key))
@@ -127,6 +130,9 @@ def _retrain(user, progress: Callable[[int], None] | None) -> ModelVersion:
     catalogue, catalogue_colors = product_features(pipeline, cache, labels.catalogue, progress)
     evaluation = audit_evaluation(pipeline, cache, progress) or held_out_evaluation(reviewed, reviewed_colors)
     train = _stack([part.take([k for k in part.keys if k not in evaluation.keys]) for part in (reviewed, catalogue)])
+    if not evaluation.size or not train.keys:
+        raise RetrainError(f"nothing to {'train' if evaluation.size else 'judge a candidate'} on: the labelled "
+                           "images could not be read or are all in the evaluation set. Nothing was changed.")
     colors = {**catalogue_colors, **reviewed_colors}
     weight = np.where([k in reviewed_colors for k in train.keys], settings.COLORREVIEW_RETRAIN_REVIEW_WEIGHT, 1.0)
     tuned, training = fine_tune(shipped, train, [colors[k] for k in train.keys], weight)
@@ -138,6 +144,8 @@ def _retrain(user, progress: Callable[[int], None] | None) -> ModelVersion:
 
 def _stack(parts: list[Features]) -> Features:
     parts = [p for p in parts if p.keys]
+    if not parts:
+        return Features([], [], np.zeros((0, 0)))
     return Features([k for p in parts for k in p.keys],
                     [np.concatenate([p.members[j] for p in parts]) for j in range(len(parts[0].members))],
                     np.concatenate([p.kd for p in parts]))
