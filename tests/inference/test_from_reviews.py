@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from inference.errors import WeightsError
+from inference.train.from_reviews import (
+    FeatureCache,
+    Features,
+    MemberHead,
+    fine_tune,
+    fit_head,
+    read_classifier,
+    write_candidate,
+)
+from inference.weights import WEIGHTS_DIR, load_weights
+
+
+def _toy(n: int = 60, d: int = 8, c: int = 3, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, c, n)
+    x = rng.normal(size=(n, d)).astype(np.float32)
+    x[np.arange(n), y] += 3  # class k lights feature k
+    return x, y, MemberHead("m", np.zeros((c, d)), np.zeros(c), 1.0)
+
+
+def test_fit_head_learns_the_labels_and_a_strong_pull_keeps_the_shipped_head():
+    x, y, start = _toy()
+    free = fit_head(x, y, np.ones(len(y)), start, steps=200, l2=0.0)
+    held = fit_head(x, y, np.ones(len(y)), start, steps=200, l2=100.0)
+    assert free.loss_after < 0.5 * free.loss_before
+    assert (np.argmax(x @ free.weight.T + free.bias, 1) == y).mean() > 0.9
+    assert np.abs(held.weight).max() < 0.05 < np.abs(free.weight).max()
+
+
+def test_weighted_labels_win_over_contradicting_ones():
+    x, y, start = _toy()
+    flipped = (y + 1) % 3
+    labels = np.concatenate([y, flipped])
+    weights = np.concatenate([np.full(len(y), 5.0), np.ones(len(y))])
+    fit = fit_head(np.concatenate([x, x]), labels, weights, start, steps=200, l2=0.0)
+    assert (np.argmax(x @ fit.weight.T + fit.bias, 1) == y).mean() > 0.9
+
+
+def test_a_candidate_folder_is_complete_with_new_checksums_and_the_calibration_kept(tmp_path):
+    shipped = read_classifier(WEIGHTS_DIR)
+    rng = np.random.default_rng(0)
+    features = Features([f"k{i}" for i in range(12)], [rng.random((12, h.weight.shape[1])).astype(np.float32)
+                                                        for h in shipped.heads], np.full((12, 24), 1 / 24))
+    tuned, training = fine_tune(shipped, features, [shipped.classes[i % 3] for i in range(12)], np.ones(12),
+                                steps=5)
+    version = write_candidate(WEIGHTS_DIR, tmp_path, tuned, training)
+
+    assert version != shipped.version and version == read_classifier(tmp_path).version
+    for name in ("colornet", "colornet_image", "u2netp_garment"):
+        load_weights(name, tmp_path)  # checksums verified
+    card = json.loads((tmp_path / "colornet.json").read_text())
+    shipped_card = json.loads((WEIGHTS_DIR / "colornet.json").read_text())
+    assert card["calibration"] == shipped_card["calibration"] and card["sha256"] != shipped_card["sha256"]
+    assert card["fine_tuning"]["from"].startswith("colornet-") and card["fine_tuning"]["steps"] == 5
+    assert read_classifier(tmp_path).probabilities(features).shape == (12, 24)
+
+
+def test_a_candidate_whose_file_was_replaced_is_refused(tmp_path):
+    shipped = read_classifier(WEIGHTS_DIR)
+    write_candidate(WEIGHTS_DIR, tmp_path, shipped, {"steps": 0})
+    (tmp_path / "colornet.pt").write_bytes(b"not the weights")
+    with pytest.raises(WeightsError, match="does not match its model card"):
+        read_classifier(tmp_path)
+
+
+def test_the_feature_cache_gives_back_what_it_was_given_and_skips_a_torn_file(tmp_path):
+    cache = FeatureCache(tmp_path, "pipeline-1")
+    cache.put("a", [np.arange(4.0), np.ones(3)], np.full(24, 1 / 24))
+    members, kd = cache.get("a")
+    assert np.allclose(members[0], np.arange(4)) and kd.shape == (24,)
+    assert FeatureCache(tmp_path, "pipeline-2").get("a") is None
+    cache._path("a").write_bytes(b"torn")
+    assert cache.get("a") is None
