@@ -33,12 +33,13 @@ def _on_worker_ready(sender, **kwargs) -> None:
     from django.conf import settings
 
     from colorreview.services.runs import runs_recover
-    from colorreview.services.workers import worker_beat
+    from colorreview.services.workers import worker_beat, workers_forget
 
     name = sender.hostname
     queues = ",".join(sorted(q.name for q in sender.task_consumer.queues)) if sender.task_consumer else ""
     try:
         worker_beat(name=name, queues=queues)
+        workers_forget()
         recovered = runs_recover(worker_name=name)
         if recovered:
             log.warning("queued again %d products that a stopped worker was reading", recovered)

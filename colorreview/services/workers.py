@@ -23,6 +23,11 @@ def worker_gone(*, name: str) -> None:
     Worker.objects.filter(name=name).delete()
 
 
+def workers_forget(*, silent_for: timedelta = timedelta(days=1)) -> int:
+    """Forget the workers killed without a word (no shutdown recorded) long ago."""
+    return Worker.objects.filter(seen_at__lt=timezone.now() - silent_for).delete()[0]
+
+
 def live_workers(*, exclude: str | None = None) -> list[Worker]:
     """Workers whose heartbeat is recent; one on this host whose process has died does not count."""
     since = timezone.now() - timedelta(seconds=settings.COLORREVIEW_WORKER_TIMEOUT)

@@ -14,7 +14,7 @@ from colorreview.services import progress
 from colorreview.services.catalog import import_catalog
 from colorreview.services.predictions import pipeline_run_create, predict_products
 from colorreview.services.runs import pipeline_run_here, run_resume, run_stalled, runs_adopt, runs_recover
-from colorreview.services.workers import live_workers, worker_beat
+from colorreview.services.workers import live_workers, worker_beat, workers_forget
 from inference.pipeline import Pipeline
 from tests.conftest import small_catalogue
 
@@ -180,3 +180,12 @@ def test_import_then_run_pipeline_with_a_broker_queues_each_product_once(tmp_pat
     call_command("run_pipeline")
     assert "nothing to do" in capsys.readouterr().out
     assert PipelineRun.objects.count() == 1 and len(published) == 1
+
+
+def test_workers_silent_for_a_day_are_forgotten(db):
+    from datetime import timedelta
+
+    worker_beat(name="fresh@here")
+    Worker.objects.create(name="old@there", host="elsewhere", pid=1, seen_at=timezone.now() - timedelta(days=2))
+    assert workers_forget() == 1
+    assert list(Worker.objects.values_list("name", flat=True)) == ["fresh@here"]

@@ -68,7 +68,7 @@ class Workers:
             [sys.executable, "-m", "celery", "-A", "colorreview", "worker", f"--pool={pool}", "--concurrency=1",
              "-Q", "gpu,default", "-n", f"{name}@%h", "--loglevel=WARNING", "--without-gossip",
              "--without-mingle", "--without-heartbeat"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.processes[name] = process
         return process
 
@@ -76,6 +76,12 @@ class Workers:
         """SIGKILL, as the OOM killer does; the process is reaped so that it no longer looks alive."""
         process = self.processes[name]
         process.kill()
+        process.wait()
+
+    def kill_all(self, name: str) -> None:
+        """SIGKILL the worker and its pool processes at once, as when its container or host dies."""
+        process = self.processes[name]
+        os.killpg(process.pid, signal.SIGKILL)
         process.wait()
 
     def child_of(self, name: str, timeout: float = 60) -> int:

@@ -3,8 +3,11 @@ for the model version, and the run finishes with the right counts."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -58,31 +61,41 @@ def _assert_complete(run: PipelineRun, broken: Product | None) -> None:
         assert broken.status == "no_prediction" and "corrupt" in broken.status_detail
 
 
-@pytest.mark.parametrize("broker", ["redis"], indirect=True)
-def test_a_pool_process_killed_mid_batch_loses_nothing(broker, traced_pipeline, tmp_path):
+def _kill_mid_run(broker, tmp_path: Path, pool: str, kill: Callable[[], None]) -> None:
+    """A worker reads a run; ``kill`` strikes mid-batch (and may start another worker); the run ends whole."""
     broken = _catalogue(tmp_path)
-    broker.start("prefork", pool="prefork")
+    broker.start("first", pool=pool)
     run = pipeline_run_start()
     wait_until(lambda: _started(run), 120, "the first batches")
-    child = broker.child_of("prefork")
-    __import__("os").kill(child, 9)
+    kill()
     wait_until(lambda: _finished(run), 240, "the run to finish after the kill")
     _assert_complete(run, broken)
+
+
+@pytest.mark.parametrize("broker", ["redis"], indirect=True)
+def test_a_pool_process_killed_mid_batch_loses_nothing(broker, traced_pipeline, tmp_path):
+    _kill_mid_run(broker, tmp_path, "prefork", lambda: os.kill(broker.child_of("first"), signal.SIGKILL))
     assert Product.objects.filter(attempts__gt=1).exists()  # the killed batch was delivered again
+
+
+@pytest.mark.parametrize("broker", ["redis"], indirect=True)
+def test_a_whole_worker_killed_on_redis_is_replaced_by_a_new_one(broker, traced_pipeline, tmp_path):
+    def host_dies():
+        broker.kill_all("first")  # its batch stays unacknowledged in Redis until the visibility timeout
+        broker.start("successor", pool="prefork")
+
+    _kill_mid_run(broker, tmp_path, "prefork", host_dies)
 
 
 @pytest.mark.parametrize("broker", ["embedded"], indirect=True)
 def test_the_embedded_worker_killed_mid_batch_loses_nothing(broker, traced_pipeline, tmp_path):
-    broken = _catalogue(tmp_path)
-    broker.start("first")
-    run = pipeline_run_start()
-    wait_until(lambda: _started(run), 120, "the first batches")
-    broker.kill("first")
-    lost = Product.objects.filter(status="running").count()
-    assert lost > 0  # the embedded queue had dropped that batch's message when the worker took it
-    broker.start("second")
-    wait_until(lambda: _finished(run), 240, "the run to finish after a new worker started")
-    _assert_complete(run, broken)
+    def worker_dies():
+        broker.kill("first")
+        # the embedded queue dropped that batch's message when the worker took it
+        assert Product.objects.filter(status="running").exists()
+        broker.start("second")
+
+    _kill_mid_run(broker, tmp_path, "solo", worker_dies)
 
 
 @pytest.mark.parametrize("broker", ["redis"], indirect=True)
