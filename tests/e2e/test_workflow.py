@@ -185,3 +185,18 @@ def test_text_on_the_queue_meets_wcag_aa_contrast(live_server, browser, flags):
     labels = page.evaluate("Array.from(document.querySelectorAll('main input:not([type=hidden]), main select'))"
                            ".filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')).length")
     assert labels == 0  # every input and select has a label
+
+
+NAV = {"curator": ["Dashboard", "Review", "Products"],
+       "merchandiser": ["Dashboard", "Review", "Imputations", "Products"],
+       "admin": ["Dashboard", "Review", "Imputations", "Products", "Import", "Thresholds", "Export CSV", "Admin"]}
+
+
+@pytest.mark.parametrize("role", sorted(NAV))
+def test_each_role_signs_in_and_sees_its_own_pages(live_server, browser, flags, role):
+    page = _page(browser)
+    login(page, live_server.url, role)
+    assert [a.inner_text() for a in page.locator("header nav a").all()] == NAV[role]
+    page.goto(f"{live_server.url}/import/")
+    assert (page.locator("#forbidden").count() == 0) == (role == "admin")
+    assert page.csp_errors == []
