@@ -6,18 +6,52 @@ validation split are those of the decisions the product makes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .colors import ColorVocabulary
 
 IMPUTE, MISLABEL = "impute", "mislabel"
+FAMILY_RULE, CONFIDENT_RULE = "family", "confident"
+RULES = (FAMILY_RULE, CONFIDENT_RULE)
 
 
 @dataclass(frozen=True)
 class Thresholds:
+    """When to impute and when to flag.
+
+    ``rule="family"``: flag when P(the tag's whole family is wrong) >= ``mislabel``; a shade within
+    the family when the prediction's confidence >= ``shade`` (None: no shade flags).
+    ``rule="confident"`` (confident learning, Northcutt et al.): each colour has its own threshold,
+    the mean probability the model gives that colour on products tagged with it (``per_class``); a
+    tag is flagged when the most probable colour above its own threshold is another colour and
+    P(tag is wrong) >= ``mislabel`` (a floor that trades recall for precision), or, when that colour
+    is a shade of the tag's family, P(tag is wrong) >= ``shade`` (None: no shade flags).
+    """
+
     impute: float = 0.8
     mislabel: float = 0.9
     shade: float | None = None  # None: no flags for a shade within the tag's family
+    rule: str = FAMILY_RULE
+    per_class: Mapping[str, float] | None = None
+
+
+def thresholds_from_card(calibration: dict, impute: float | None = None, mislabel: float | None = None,
+                         shade: float | None = None, shade_on: bool | None = None) -> Thresholds:
+    """The thresholds a classifier card's ``calibration`` ships (rule, per-colour thresholds, shade
+    threshold), each overridable; ``shade_on=False`` turns shade flags off, True on (at ``shade``)."""
+    card_shade = (calibration.get("shade") or {}).get("threshold")
+    if shade_on is False:
+        chosen_shade = None
+    elif shade is not None and (shade_on or card_shade is not None):
+        chosen_shade = shade
+    else:
+        chosen_shade = card_shade
+    rule = calibration.get("rule", FAMILY_RULE)
+    return Thresholds(
+        impute if impute is not None else float(calibration.get("impute", {}).get("threshold", 0.8)),
+        mislabel if mislabel is not None else float(calibration.get("mislabel", {}).get("threshold", 0.9)),
+        chosen_shade, rule if rule in RULES else FAMILY_RULE, calibration.get("per_class") or None)
 
 
 @dataclass(frozen=True)
@@ -50,6 +84,8 @@ def propose(predicted: str | None, confidence: float | None, probabilities: dict
     confidence = confidence or 0.0
     if tag is None:
         return Proposal(IMPUTE, "", predicted, confidence) if confidence >= thresholds.impute else None
+    if thresholds.rule == CONFIDENT_RULE and thresholds.per_class:
+        return _confident_flag(probabilities, tag, vocabulary, thresholds)
     exact, family_p = tag_support(probabilities, tag, vocabulary)
     same_family = vocabulary.family(predicted) == vocabulary.family(tag)
     if not same_family and 1 - family_p >= thresholds.mislabel:
@@ -57,4 +93,24 @@ def propose(predicted: str | None, confidence: float | None, probabilities: dict
     if thresholds.shade is not None and same_family and predicted != tag \
             and confidence >= thresholds.shade and exact < 0.05:
         return Proposal(MISLABEL, "shade", predicted, confidence)
+    return None
+
+
+def confident_colour(probabilities: dict[str, float], per_class: Mapping[str, float]) -> str | None:
+    """The most probable colour among those at or above their own threshold (None if none is)."""
+    above = [(p, c) for c, p in probabilities.items() if c in per_class and p >= per_class[c]]
+    return max(above)[1] if above else None
+
+
+def _confident_flag(probabilities: dict[str, float], tag: str, vocabulary: ColorVocabulary,
+                    thresholds: Thresholds) -> Proposal | None:
+    colour = confident_colour(probabilities, thresholds.per_class or {})
+    if colour is None or colour == tag or tag not in (thresholds.per_class or {}):
+        return None
+    wrong = 1.0 - float(probabilities.get(tag, 0.0))
+    if vocabulary.family(colour) != vocabulary.family(tag):
+        _, family_p = tag_support(probabilities, tag, vocabulary)
+        return Proposal(MISLABEL, "family", colour, 1 - family_p) if wrong >= thresholds.mislabel else None
+    if thresholds.shade is not None and wrong >= thresholds.shade:
+        return Proposal(MISLABEL, "shade", colour, wrong)
     return None

@@ -31,30 +31,24 @@ def add_arguments(p) -> None:
     p.add_argument("--mislabel-precision", type=float, default=0.85, help="target precision of mislabel flags")
     p.add_argument("--simulations", type=int, default=10,
                    help="noisy catalogues simulated from the split (pooled; each draw's range reported)")
+    p.add_argument("--audit", default="benchmarks/golden/val_audit.csv",
+                   help="audited tags of the split: fit how real tags go wrong, and judge the flag rules on them")
     p.add_argument("--no-write", action="store_true", help="measure only; leave the model card as it is")
     add_pipeline_arguments(p)
 
 
 def _readings(args, pipeline):
-    from ..evaluate.study import LabelledItem, Readings, read
+    from ..evaluate.study import LabelledItem, load_readings, read, save_readings
     from ..train.cls_data import read_catalogue
 
-    cache = Path(args.cache)
-    tag = pipeline.segmenter.version + "|" + "|".join(m.version for m in pipeline.classifier.members)
-    if cache.is_file():
-        data = np.load(cache, allow_pickle=False)
-        if str(data["tag"]) == tag:
-            members = [data[f"member{i}"] for i in range(int(data["n_members"]))]
-            print(f"readings from {cache}")
-            return Readings(list(data["keys"]), list(data["truth"]), members, data["kd"],
-                            json.loads(str(data["failed"])))
+    cached = load_readings(args.cache, pipeline)
+    if cached is not None:
+        print(f"readings from {args.cache}")
+        return cached
     rows = read_catalogue(args.data, ("Apparel",), (args.split,))
     items = [LabelledItem(r.id, r.path, r.category, r.color) for r in rows]
     readings = read(pipeline, items, args.batch_size)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, tag=tag, keys=readings.keys, truth=readings.truth, kd=readings.kd,
-             n_members=len(readings.members), failed=json.dumps(readings.failed),
-             **{f"member{i}": m for i, m in enumerate(readings.members)})
+    save_readings(args.cache, pipeline, readings)
     return readings
 
 
@@ -95,6 +89,9 @@ def run(args) -> int:
     all_probs = final.apply(readings.members, readings.kd)
     chosen, impute_curve, mislabel_curve = study.thresholds_for(catalogue, all_probs, classes, vocab,
                                                                 args.impute_precision, args.mislabel_precision)
+    flags = None
+    if args.audit and Path(args.audit).is_file():
+        flags, chosen, impute_curve, mislabel_curve = _flag_rules(args, readings, shipped, all_probs, classes, vocab)
     paper = study.restricted(shipped, readings.truth, classes, PAPER_CLASSES, vocab)
     uncalibrated = study.report(study.Fit(equal, 0.0, 1.0).apply(readings.members, readings.kd),
                                 readings.truth, classes, vocab)
@@ -117,13 +114,32 @@ def run(args) -> int:
         "paper_class_set": {"classes": PAPER_CLASSES, **_short(paper), "n": paper["n"]},
         "noisy_catalogue": repair,
         "parameters": {**final.pipeline_parameters(), "impute_threshold": chosen.impute,
-                       "mislabel_threshold": chosen.mislabel},
+                       "mislabel_threshold": chosen.mislabel, "shade_threshold": chosen.shade,
+                       "rule": chosen.rule},
+        "flag_rules": flags,
     }
     (report_dir / "report.json").write_text(json.dumps(summary, indent=1, default=_json))
     if not args.no_write:
         _write_card(args, final, chosen, impute_curve, mislabel_curve, summary)
     _print(summary)
     return 0
+
+
+def _flag_rules(args, readings, shipped, all_probs, classes, vocab):
+    """Rule variants judged on realistic noise and the audit; the shipped rule's thresholds on all data."""
+    from ..evaluate import noise_model, noisy, tuning
+    from ..evaluate.audit import load_audit
+
+    variant, model, summary = tuning.compare_rules(
+        readings.keys, readings.truth, shipped, classes, vocab, load_audit(args.audit), args.impute_precision,
+        args.mislabel_precision, args.simulations)
+    catalogue = noise_model.simulate(readings.truth, model, seed=0)
+    per_class = tuning.confident_thresholds(all_probs, readings.truth, classes)
+    chosen = tuning.choose(catalogue, all_probs, classes, vocab, variant, per_class, args.impute_precision,
+                           args.mislabel_precision)
+    impute_curve = noisy.curve(catalogue, all_probs, classes, vocab, "impute", base=chosen)
+    mislabel_curve = noisy.curve(catalogue, all_probs, classes, vocab, "mislabel", base=chosen)
+    return summary, chosen, impute_curve, mislabel_curve
 
 
 def _short(r: dict) -> dict:
@@ -140,6 +156,11 @@ def _curve(rows):
     return [[round(r[0], 3), round(float(r[1]), 4), round(float(r[2]), 4)] for r in rows if not np.isnan(r[1])]
 
 
+def _at(curve: dict, threshold: float, column: int) -> float | None:
+    row = curve.get(threshold)
+    return round(float(row[column]), 4) if row and not np.isnan(row[column]) else None
+
+
 def _write_card(args, final, chosen, impute_curve, mislabel_curve, summary) -> None:
     path = card_path("colornet", args.weights_dir)
     card = json.loads(path.read_text())
@@ -149,14 +170,18 @@ def _write_card(args, final, chosen, impute_curve, mislabel_curve, summary) -> N
         **{k: round(v, 4) for k, v in final.pipeline_parameters().items()},
         "fitted_on": summary["data"],
         "impute": {"threshold": chosen.impute, "target_precision": args.impute_precision,
-                   "precision": round(float(point[chosen.impute][1]), 4),
-                   "coverage": round(float(point[chosen.impute][2]), 4), "curve": _curve(impute_curve)},
+                   "precision": _at(point, chosen.impute, 1), "coverage": _at(point, chosen.impute, 2),
+                   "curve": _curve(impute_curve)},
         "mislabel": {"threshold": chosen.mislabel, "target_precision": args.mislabel_precision,
-                     "precision": round(float(mis[chosen.mislabel][1]), 4),
-                     "recall": round(float(mis[chosen.mislabel][2]), 4), "curve": _curve(mislabel_curve)},
+                     "precision": _at(mis, chosen.mislabel, 1), "recall": _at(mis, chosen.mislabel, 2),
+                     "curve": _curve(mislabel_curve)},
+        "rule": chosen.rule,
+        "shade": {"threshold": chosen.shade},
+        "per_class": dict(chosen.per_class or {}),
+        "noise": "audited" if summary.get("flag_rules") else "uniform swaps",
     }
     card["evaluation"] = {k: summary[k] for k in ("data", "shipped", "variants", "paper_class_set",
-                                                  "noisy_catalogue")}
+                                                  "noisy_catalogue", "flag_rules")}
     path.write_text(json.dumps(card, indent=2) + "\n")
     print(f"calibration written to {path}")
 
@@ -182,3 +207,19 @@ def _print(s: dict) -> None:
           f"{g['mislabel_precision'][1]:.3f}] recall {r['mislabel_recall']:.4f} [{g['mislabel_recall'][0]:.3f}-"
           f"{g['mislabel_recall'][1]:.3f}]")
     print(f"shipped: {s['shipped']}; parameters {s['parameters']}")
+    if s.get("flag_rules"):
+        _print_rules(s["flag_rules"])
+
+
+def _print_rules(f: dict) -> None:
+    n = f["noise_model"]
+    print(f"\nmislabel rules: tags made wrong the audited way ({n['audited_pairs']} audited pairs: dE2000 scale "
+          f"{n['tau_delta_e']}, copied share {n['copied_share']}, wrong rate {n['wrong_rate']}); "
+          f"target precision {f['mislabel_target']}")
+    print(f"{'rule':44s} {'sim P':>6s} {'sim R':>6s} {'audit P':>8s} {'audit R':>8s} {'flags':>14s}")
+    for name, v in f["variants"].items():
+        sim, real = v["simulated"], v["audit"]
+        print(f"{name:44s} {sim['mislabel_precision']:6.3f} {sim['mislabel_recall']:6.3f} {real['precision']:8.3f} "
+              f"{real['recall']:8.3f}  {real['flagged_wrong']}/{real['wrong']} wrong, {real['flagged_confirmed']} "
+              f"right, {real['flagged_ambiguous']} ambiguous")
+    print(f"shipped rule: {f['shipped_rule']}")

@@ -5,6 +5,11 @@ The truth CSV has ``image`` and the true colour (``color``, ``true_color`` or
 (``seller_color``, may be empty or wrong): then the imputations and mislabel flags the
 product would make are judged too. ``--simulate-noise`` builds such tags from the truth
 (26% removed, 11% replaced).
+
+An audit file (with a ``verdict`` column, see ``benchmarks/golden``) is judged both ways, side by
+side: against the audited colours and against the catalogue's tags of the same products, and the
+product's flags on the real tags (wrong tags found, right tags flagged, flags on ambiguous products
+counted apart). ``--readings`` reuses the pipeline readings that ``calibrate`` cached for the split.
 """
 
 from __future__ import annotations
@@ -28,6 +33,10 @@ def add_arguments(p) -> None:
                    help="CSV: image, color[, category][, seller_color]; rows with an empty colour are left out")
     p.add_argument("--out", default="var/evaluation", help="folder for metrics.json, predictions.csv and plots")
     p.add_argument("--simulate-noise", action="store_true", help="judge suggestions on simulated noisy tags")
+    p.add_argument("--readings", default="var/cache/calibration-readings.npz",
+                   help="pipeline readings cached by calibrate (used when they cover every audited product)")
+    p.add_argument("--shade-flags", choices=["card", "on", "off"], default="card",
+                   help="shade flags as the model card ships them, or forced on/off")
     add_pipeline_arguments(p)
 
 
@@ -54,6 +63,16 @@ def _items(args):
 
 
 def run(args) -> int:
+    from ..evaluate.audit import is_audit
+
+    if is_audit(args.truth):
+        from .evaluate_audit import run_audit
+
+        return run_audit(args)
+    return _run_truth(args)
+
+
+def _run_truth(args) -> int:
     from ..evaluate import noisy, study
     from ..evaluate.metrics import confusion_matrix, reliability_bins
     from ..evaluate.plots import confusion_image, reliability_image

@@ -7,7 +7,7 @@ on the replaced ones.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -112,12 +112,15 @@ def repair(catalogue: NoisyCatalogue, probs: np.ndarray, classes: list[str], voc
 
 
 def curve(catalogue: NoisyCatalogue, probs: np.ndarray, classes: list[str], vocabulary: ColorVocabulary,
-          kind: str, grid: np.ndarray | None = None) -> list[list[float]]:
-    """[threshold, precision, coverage-or-recall] for a range of thresholds of one suggestion kind."""
+          kind: str, grid: np.ndarray | None = None, base: Thresholds | None = None) -> list[list[float]]:
+    """[threshold, precision, coverage-or-recall] for a range of thresholds of one suggestion kind
+    (the other thresholds and the rule as in ``base``; shade flags off)."""
     grid = np.round(np.arange(0.30, 0.996, 0.01), 3) if grid is None else grid
+    base = replace(base or Thresholds(), shade=None)
     rows = []
     for t in grid:
-        th = Thresholds(impute=float(t), mislabel=2.0) if kind == IMPUTE else Thresholds(impute=2.0, mislabel=float(t))
+        th = replace(base, impute=float(t), mislabel=2.0) if kind == IMPUTE \
+            else replace(base, impute=2.0, mislabel=float(t))
         o = repair(catalogue, probs, classes, vocabulary, th)
         if kind == IMPUTE:
             rows.append([float(t), o.imputation_accuracy, o.imputation_coverage, o.imputed])

@@ -63,6 +63,35 @@ def read(pipeline: Pipeline, items: list[LabelledItem], batch: int = 16) -> Read
     return Readings(keys, truth, stacked, np.array(kd), failed)
 
 
+def _readings_tag(pipeline: Pipeline) -> str:
+    members = getattr(pipeline.classifier, "members", [])
+    return pipeline.segmenter.version + "|" + "|".join(m.version for m in members)
+
+
+def load_readings(cache: str | Path, pipeline: Pipeline) -> Readings | None:
+    """Readings cached by an earlier run of the same segmenter and classifier members, if any."""
+    import json
+
+    cache = Path(cache)
+    if not cache.is_file():
+        return None
+    data = np.load(cache, allow_pickle=False)
+    if str(data["tag"]) != _readings_tag(pipeline):
+        return None
+    members = [data[f"member{i}"] for i in range(int(data["n_members"]))]
+    return Readings(list(data["keys"]), list(data["truth"]), members, data["kd"], json.loads(str(data["failed"])))
+
+
+def save_readings(cache: str | Path, pipeline: Pipeline, readings: Readings) -> None:
+    import json
+
+    cache = Path(cache)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, tag=_readings_tag(pipeline), keys=readings.keys, truth=readings.truth, kd=readings.kd,
+             n_members=len(readings.members), failed=json.dumps(readings.failed),
+             **{f"member{i}": m for i, m in enumerate(readings.members)})
+
+
 def fold_of(key: str) -> int:
     return int(hashlib.sha1(key.encode()).hexdigest()[:8], 16) % 2
 

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from inference.colors import default_vocabulary
+from inference.evaluate import audit, noise_model, tuning
+from inference.suggest import CONFIDENT_RULE, FAMILY_RULE, MISLABEL, Thresholds, confident_colour, propose
+
+CLASSES = ["Black", "Blue", "Grey", "Navy Blue", "Olive", "Red"]
+
+
+def _random_probs(n: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(size=(n, len(CLASSES))) * 3
+    p = np.exp(logits)
+    return p / p.sum(1, keepdims=True)
+
+
+@pytest.mark.parametrize("rule", [FAMILY_RULE, CONFIDENT_RULE])
+def test_flag_features_agree_with_the_products_rule(rule):
+    vocab = default_vocabulary()
+    probs = _random_probs(300)
+    tags = [CLASSES[i % len(CLASSES)] for i in range(300)]
+    per_class = tuning.confident_thresholds(probs, tags, CLASSES)
+    severity, fscore, sscore = tuning.flag_features(probs, tags, CLASSES, vocab, rule, per_class)
+    th = Thresholds(impute=2.0, mislabel=0.6, shade=0.7, rule=rule, per_class=per_class)
+    for p, tag, sev, f, s in zip(probs, tags, severity, fscore, sscore):
+        i = int(p.argmax())
+        proposal = propose(CLASSES[i], float(p[i]), dict(zip(CLASSES, p.tolist())), tag, vocab, th)
+        expected = (sev == tuning.FAMILY and f >= 0.6) or (sev == tuning.SHADE and s >= 0.7)
+        assert (proposal is not None and proposal.kind == MISLABEL) == expected
+        if proposal is not None:
+            assert proposal.severity == ("family" if sev == tuning.FAMILY else "shade")
+
+
+def test_confident_thresholds_are_the_mean_probability_of_each_tagged_colour():
+    probs = np.array([[0.9, 0.1, 0, 0, 0, 0], [0.7, 0.3, 0, 0, 0, 0], [0.2, 0.8, 0, 0, 0, 0]])
+    t = tuning.confident_thresholds(probs, ["Black", "Black", "Blue"], CLASSES)
+    assert t == {"Black": pytest.approx(0.8), "Blue": pytest.approx(0.8)}
+
+
+def test_confident_rule_flags_a_navy_garment_tagged_blue_as_a_shade():
+    vocab = default_vocabulary()
+    per_class = {"Blue": 0.7, "Navy Blue": 0.5, "Black": 0.8}
+    probs = {"Blue": 0.2, "Navy Blue": 0.6, "Black": 0.2}
+    assert confident_colour(probs, per_class) == "Navy Blue"
+    shade_on = Thresholds(impute=2.0, mislabel=0.9, shade=0.75, rule=CONFIDENT_RULE, per_class=per_class)
+    proposal = propose("Navy Blue", 0.6, probs, "Blue", vocab, shade_on)
+    assert proposal.kind == MISLABEL and proposal.severity == "shade" and proposal.color == "Navy Blue"
+    shade_off = Thresholds(impute=2.0, mislabel=0.5, shade=None, rule=CONFIDENT_RULE, per_class=per_class)
+    assert propose("Navy Blue", 0.6, probs, "Blue", vocab, shade_off) is None
+    # a tag the model finds plausible enough is left alone
+    assert propose("Navy Blue", 0.6, {"Blue": 0.75, "Navy Blue": 0.25}, "Blue", vocab, shade_on) is None
+
+
+def test_noise_model_fitted_on_neighbouring_shades_prefers_near_colours():
+    vocab = default_vocabulary()
+    pairs = [("Blue", "Navy Blue")] * 5 + [("Grey", "Olive")] * 2 + [("Navy Blue", "Black")] * 3
+    model = noise_model.fit(pairs, CLASSES, vocab, [10] * len(CLASSES), wrong_rate=0.1)
+    navy = model.tag_distribution(CLASSES.index("Navy Blue"))
+    assert navy[CLASSES.index("Navy Blue")] == 0 and navy.sum() == pytest.approx(1)
+    assert navy[CLASSES.index("Black")] > navy[CLASSES.index("Red")]
+    truth = [CLASSES[i % len(CLASSES)] for i in range(1000)]
+    catalogue = noise_model.simulate(truth, model, missing=0.2, seed=1)
+    wrong = [(g, t) for g, t, k in zip(catalogue.tags, catalogue.truth, catalogue.kinds) if k == "wrong"]
+    assert len(wrong) == 100 and all(g != t for g, t in wrong)
+    assert sum(k == "missing" for k in catalogue.kinds) == 200
+
+
+def test_audit_flags_are_counted_apart_for_ambiguous_rows(tmp_path):
+    vocab = default_vocabulary()
+    path = tmp_path / "audit.csv"
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["image", "category", "seller_color", "verdict", "color"])
+        w.writerow(["1.jpg", "Tshirts", "Blue", "wrong colour", "Black"])
+        w.writerow(["2.jpg", "Tshirts", "Red", "confirmed", "Red"])
+        w.writerow(["3.jpg", "Shirts", "Grey", "ambiguous", ""])
+        w.writerow(["4.jpg", "Shirts", "Blue", "wrong, no single right colour", ""])
+    rows = audit.load_audit(path)
+    onehot = {c: np.eye(len(CLASSES))[CLASSES.index(c)] * 0.97 + 0.005 for c in CLASSES}
+    probs = {"1.jpg": onehot["Black"], "2.jpg": onehot["Blue"], "3.jpg": onehot["Olive"], "4.jpg": onehot["Blue"]}
+    out = audit.judge_flags(rows, probs, CLASSES, vocab, Thresholds(impute=0.5, mislabel=0.9))
+    assert (out.wrong, out.confirmed, out.ambiguous) == (2, 1, 1)
+    assert (out.flagged_wrong, out.flagged_confirmed, out.flagged_ambiguous) == (1, 1, 1)
+    assert out.flagged_wrong_named == 1 and out.precision == 0.5 and out.recall == 0.5
+    seller = audit.seller_accuracy(rows, vocab)
+    assert seller["n"] == 2 and seller["accuracy"] == 0.5
+    imputed = audit.judge_imputations(rows, probs, CLASSES, vocab, Thresholds(impute=0.5, mislabel=0.9))
+    assert imputed["imputed"] == 2 and imputed["accuracy"] == 0.5
+    assert audit.wrong_pairs(rows, vocab) == [("Blue", "Black")]
