@@ -2,11 +2,11 @@
 
     python benchmarks/segmenter.py --data ../shared/data/clothing-co-parsing
 
-IoU: the shipped U2-Net on every validation photo of Clothing Co-Parsing (split
-sha1(stem) % 100 < 15), predicted on the pipeline's working copy and compared at the
-annotation's full resolution; intersections and unions summed over the split.
-Speed: batches of 16 at the shipped input size, U2-NetP (shipped) and U2-Net full width,
-images per second and peak resident memory, each in its own process.
+IoU: each shipped segmenter (U2-NetP and the pretrained-encoder U-Net, ``--segmenters``) on every
+validation photo of Clothing Co-Parsing (split sha1(stem) % 100 < 15), predicted on the pipeline's
+working copy and compared at the annotation's full resolution; intersections and unions summed over
+the split. Speed: batches of 16 at each one's input size, plus U2-Net full width, images per second
+and peak resident memory, each in its own process.
 """
 
 from __future__ import annotations
@@ -26,14 +26,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def iou(data: Path, limit: int | None) -> dict:
+def iou(data: Path, limit: int | None, name: str = "u2net") -> dict:
     from inference.evaluate.seg_metrics import IoUMeter
     from inference.imageio import load_image
     from inference.segment import get_segmenter
     from inference.train.common import split_of
     from inference.train.seg_data import label_lookup
 
-    seg = get_segmenter("u2net")
+    seg = get_segmenter(name)
     classes, _ = label_lookup(data)
     stems = [p.stem for p in sorted((data / "masks").glob("*.png")) if split_of(p.stem) == "val"][:limit]
     meter = IoUMeter()
@@ -42,19 +42,20 @@ def iou(data: Path, limit: int | None) -> dict:
         labels = seg.segment(load_image(data / "photos" / f"{stem}.jpg").rgb).labels
         full = np.asarray(Image.fromarray(labels).resize(truth.shape[::-1], Image.Resampling.NEAREST))
         meter.update(full, truth)
-    return {"images": len(stems), **meter.summary(), "segmenter": seg.version}
+    return {"segmenter": name, "images": len(stems), **meter.summary(), "version": seg.version}
 
 
-def speed(width: str, batch: int, repeats: int) -> dict:
+def speed(spec: str, batch: int, repeats: int) -> dict:
+    """``spec``: a weights name (its card says the network) or ``u2net-full`` (U2-Net full width)."""
     import torch
 
-    from inference.segment.u2net import U2Net
+    from inference.segment.u2net_segmenter import build_model
     from inference.weights import load_card
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    card = load_card("u2netp_garment")
+    card = load_card("u2netp_garment" if spec == "u2net-full" else spec)
     h, w = card["input_size"]
-    model = U2Net(width, 4).eval()
+    model = build_model({**card, "width": "full"} if spec == "u2net-full" else card).eval()
     parameters = sum(p.numel() for p in model.parameters())
     model = model.fuse_for_inference().to(memory_format=torch.channels_last)  # as the segmenter runs it
     x = torch.randn(batch, 3, h, w).contiguous(memory_format=torch.channels_last)
@@ -67,7 +68,7 @@ def speed(width: str, batch: int, repeats: int) -> dict:
             for chunk in x.split(4):  # the segmenter's CPU chunking
                 model(chunk)
             times.append(time.perf_counter() - start)
-    return {"width": width, "input_size": [h, w], "batch": batch, "threads": torch.get_num_threads(),
+    return {"model": spec, "input_size": [h, w], "batch": batch, "threads": torch.get_num_threads(),
             "images_per_second": round(batch / float(np.median(times)), 2),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "parameters": parameters}
@@ -80,6 +81,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--speed-only", action="store_true")
+    p.add_argument("--segmenters", nargs="+", default=["u2net", "effunet"])
     p.add_argument("--_speed", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args._speed:
@@ -89,12 +91,14 @@ def main() -> None:
 
     result = {"machine": describe()}
     print(result["machine"], flush=True)
-    if not args.speed_only:
-        result["iou"] = iou(Path(args.data), args.limit)
-        print(json.dumps(result["iou"]), flush=True)
+    result["iou"] = []
+    for name in [] if args.speed_only else args.segmenters:
+        result["iou"].append(iou(Path(args.data), args.limit, name))
+        print(json.dumps(result["iou"][-1]), flush=True)
     result["speed"] = []
-    for width in ("small", "full"):
-        out = subprocess.run([sys.executable, __file__, "--_speed", width, "--batch", str(args.batch),
+    weights = {"u2net": "u2netp_garment", "effunet": "effunet_garment"}
+    for spec in [weights[n] for n in args.segmenters if n in weights] + ["u2net-full"]:
+        out = subprocess.run([sys.executable, __file__, "--_speed", spec, "--batch", str(args.batch),
                               "--repeats", str(args.repeats)], capture_output=True, text=True, check=True)
         result["speed"].append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(json.dumps(result["speed"][-1]), flush=True)

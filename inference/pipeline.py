@@ -97,6 +97,9 @@ class ColorPrediction:
         return " ".join(d.as_text() for d in self.dominant_colors[:limit])
 
 
+LEARNED_SEGMENTERS = ("u2net", "effunet")
+
+
 class Pipeline:
     """Composes a segmenter, the KD-tree namer and a classifier (each chosen by name)."""
 
@@ -107,7 +110,7 @@ class Pipeline:
         self.region_table = region_table or default_region_table()
         extra = {"weights_dir": weights_dir} if weights_dir else {}
         self.segmenter = get_segmenter(self.config.segmenter,
-                                       **(extra if self.config.segmenter == "u2net" else {}))
+                                       **(extra if self.config.segmenter in LEARNED_SEGMENTERS else {}))
         self.classifier = get_classifier(self.config.classifier,
                                          **(extra if self.config.classifier == "timm" else {}))
         self.namer = ColorNamer(self.vocabulary)

@@ -17,6 +17,13 @@ def _u2net(**kwargs) -> Segmenter:
     return U2NetSegmenter(**kwargs)
 
 
+@SEGMENTERS.register("effunet", "U-Net over an ImageNet-pretrained EfficientNet-Lite0 encoder (shipped weights)")
+def _effunet(**kwargs) -> Segmenter:
+    from .u2net_segmenter import EffUNetSegmenter
+
+    return EffUNetSegmenter(**kwargs)
+
+
 @SEGMENTERS.register("border", "plain-background model from the image border (no weights)")
 def _border(**kwargs) -> Segmenter:
     return BorderSegmenter(**kwargs)

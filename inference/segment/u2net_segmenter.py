@@ -1,4 +1,5 @@
-"""The learned garment segmenter: U2-Net weights trained by this project."""
+"""The learned garment segmenters: U2-Net, or the pretrained-encoder U-Net, with weights trained by
+this project; the card beside the weights says which network they belong to."""
 
 from __future__ import annotations
 
@@ -8,23 +9,28 @@ import torch.nn.functional as F
 
 from ..weights import WeightsBundle, load_weights
 from .base import Segmentation, Segmenter
+from .effunet import EffUNet
 from .u2net import U2Net
 
 DEFAULT_WEIGHTS = "u2netp_garment"
 
 
-def build_model(card: dict) -> U2Net:
-    return U2Net(card.get("width", "small"), num_classes=len(card.get("classes", range(4))))
+def build_model(card: dict) -> U2Net | EffUNet:
+    classes = len(card.get("classes", range(4)))
+    if str(card.get("architecture", "")).startswith("EffUNet"):
+        return EffUNet(card["encoder"], classes)
+    return U2Net(card.get("width", "small"), num_classes=classes)
 
 
 class U2NetSegmenter(Segmenter):
     """Runs U2-Net at the card's input size and returns masks at the image's size."""
 
     name = "u2net"
+    default_weights = DEFAULT_WEIGHTS
 
-    def __init__(self, weights: str = DEFAULT_WEIGHTS, weights_dir: str | None = None,
+    def __init__(self, weights: str | None = None, weights_dir: str | None = None,
                  device: str | None = None, chunk: int | None = None, min_fraction: float = 0.002) -> None:
-        bundle: WeightsBundle = load_weights(weights, weights_dir)
+        bundle: WeightsBundle = load_weights(weights or self.default_weights, weights_dir)
         self.card = bundle.card
         self.version = bundle.version
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -67,3 +73,10 @@ class U2NetSegmenter(Segmenter):
     def describe(self) -> dict:
         return {"name": self.name, "version": self.version, "width": self.card.get("width"),
                 "input_size": list(self.input_hw)}
+
+
+class EffUNetSegmenter(U2NetSegmenter):
+    """The U-Net decoder over the ImageNet-pretrained EfficientNet-Lite0 encoder."""
+
+    name = "effunet"
+    default_weights = "effunet_garment"

@@ -10,6 +10,7 @@ after a warm-up, the highest-loss fraction of each batch is left out (small-loss
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import time
 from collections import Counter
@@ -74,6 +75,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None)
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--sample-weights", default=None,
+                   help="CSV id,weight (e.g. from label-issues): how often each training product is drawn, "
+                        "relative to the others (likely tag errors less)")
 
 
 def soft_targets(classes: list[str], family_eps: float, eps: float) -> torch.Tensor:
@@ -90,11 +94,23 @@ def soft_targets(classes: list[str], family_eps: float, eps: float) -> torch.Ten
     return t
 
 
-def _tensors(data, classes, split, limit):
+def _kept(data, classes, split, limit) -> list[int]:
     index = {c: i for i, c in enumerate(classes)}
     keep = [i for i, (c, s) in enumerate(zip(data.colors, data.splits)) if s == split and c in index]
-    keep = keep[: limit or None]
+    return keep[: limit or None]
+
+
+def _tensors(data, classes, split, limit):
+    index = {c: i for i, c in enumerate(classes)}
+    keep = _kept(data, classes, split, limit)
     return data.crops[keep], torch.tensor([index[data.colors[i]] for i in keep], dtype=torch.long)
+
+
+def label_weights(path: str, ids: list[str]) -> torch.Tensor:
+    """Per-product weights from a CSV with ``id`` and ``weight`` columns (1 where it has none)."""
+    with open(path, newline="") as fh:
+        weights = {r["id"]: float(r["weight"]) for r in csv.DictReader(fh)}
+    return torch.tensor([weights.get(i, 1.0) for i in ids], dtype=torch.float)
 
 
 def _normalise(x: torch.Tensor) -> torch.Tensor:
@@ -141,6 +157,9 @@ def train(args: argparse.Namespace) -> dict:
     train_x = train_x.to(device)
     counts = torch.bincount(train_y, minlength=len(classes)).float()
     sample_weight = (counts[train_y] ** -args.balance_power)
+    if args.sample_weights:
+        ids = [data.ids[i] for i in _kept(data, classes, "train", None)]
+        sample_weight = sample_weight * label_weights(args.sample_weights, ids)
     targets = soft_targets(classes, args.family_smoothing, args.smoothing).to(device)
     train_y = train_y.to(device)
 

