@@ -49,3 +49,8 @@ def read_secret_file(path) -> str:
         return path.read_text().strip()
     except (FileNotFoundError, NotADirectoryError):
         return ""
+
+
+def env_optional_bool(name: str) -> bool | None:
+    """A boolean setting that may be left unset (None: the component decides, e.g. the model card)."""
+    return env_bool(name) if os.environ.get(name, "") != "" else None

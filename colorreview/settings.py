@@ -9,7 +9,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from .env import env_bool, env_float, env_int, env_list, env_str, read_secret_file
+from .env import env_bool, env_float, env_int, env_list, env_optional_bool, env_str, read_secret_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("COLORREVIEW_VAR_DIR", str(BASE_DIR / "var")))
@@ -264,8 +264,10 @@ COLORREVIEW_BATCH_SIZE = env_int("COLORREVIEW_BATCH_SIZE", 16)
 # Thresholds on calibrated probabilities; empty means "use the model card's calibrated value".
 COLORREVIEW_IMPUTE_THRESHOLD = env_float("COLORREVIEW_IMPUTE_THRESHOLD", None)
 COLORREVIEW_MISLABEL_THRESHOLD = env_float("COLORREVIEW_MISLABEL_THRESHOLD", None)
-COLORREVIEW_SHADE_SUGGESTIONS = env_bool("COLORREVIEW_SHADE_SUGGESTIONS", False)
-COLORREVIEW_SHADE_THRESHOLD = env_float("COLORREVIEW_SHADE_THRESHOLD", 0.9)
+# Mislabel rule ("family" or "confident") and shade flags: unset means as the model card ships them.
+COLORREVIEW_FLAG_RULE = env_str("COLORREVIEW_FLAG_RULE", "")
+COLORREVIEW_SHADE_SUGGESTIONS = env_optional_bool("COLORREVIEW_SHADE_SUGGESTIONS")
+COLORREVIEW_SHADE_THRESHOLD = env_float("COLORREVIEW_SHADE_THRESHOLD", None)
 # --- learning from reviews -------------------------------------------------------------
 # `manage.py retrain` fine-tunes the shipped classifier on reviewers' decisions and promotes the
 # candidate only when it is not worse on the audited set (products whose colour a person verified).

@@ -14,6 +14,7 @@ COMMANDS = {
     "train-classifier": ("inference.train.classification", "fine-tune the timm colour classifier"),
     "calibrate": ("inference.commands.calibrate", "fit temperature, fusion and thresholds on val"),
     "evaluate": ("inference.commands.evaluate", "evaluate predictions against a truth CSV"),
+    "train-all": ("inference.train.all", "train every network in one run (sized for one GPU)"),
     "label-issues": ("inference.commands.label_issues", "confident learning: likely tag errors of a split"),
 }
 

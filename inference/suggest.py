@@ -43,10 +43,10 @@ def thresholds_from_card(calibration: dict, impute: float | None = None, mislabe
     card_shade = (calibration.get("shade") or {}).get("threshold")
     if shade_on is False:
         chosen_shade = None
-    elif shade is not None and (shade_on or card_shade is not None):
-        chosen_shade = shade
+    elif shade_on:
+        chosen_shade = shade if shade is not None else card_shade if card_shade is not None else 0.9
     else:
-        chosen_shade = card_shade
+        chosen_shade = shade if shade is not None and card_shade is not None else card_shade
     rule = calibration.get("rule", FAMILY_RULE)
     return Thresholds(
         impute if impute is not None else float(calibration.get("impute", {}).get("threshold", 0.8)),

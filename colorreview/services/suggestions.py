@@ -10,7 +10,7 @@ from django.db import transaction
 from inference.classify.model import DEFAULT_WEIGHTS
 from inference.colors import ColorVocabulary
 from inference.errors import WeightsError
-from inference.suggest import Proposal, Thresholds, propose, tag_support
+from inference.suggest import Proposal, Thresholds, propose, tag_support, thresholds_from_card
 from inference.weights import load_card
 
 from ..models import Prediction, Product, ReviewEvent, Suggestion
@@ -83,15 +83,27 @@ def candidate_for(product: Product, prediction: Prediction, vocabulary: ColorVoc
                   thresholds: dict[str, Threshold]) -> Candidate | None:
     if prediction.error:
         return None
-    shade = settings.COLORREVIEW_SHADE_THRESHOLD if settings.COLORREVIEW_SHADE_SUGGESTIONS else None
+    rules = flag_rules(thresholds)
     tag = product.seller_color.name if product.seller_color_id else None
     proposal = propose(prediction.predicted_color, prediction.confidence, prediction.probabilities, tag, vocabulary,
-                       Thresholds(thresholds["impute"].value, thresholds["mislabel"].value, shade))
+                       rules)
     if proposal is None:
         return None
     if proposal.severity == "shade":
-        return Candidate(proposal, Threshold("mislabel", shade, None, None, "settings"))
+        source = "settings" if settings.COLORREVIEW_SHADE_THRESHOLD is not None else "model card"
+        return Candidate(proposal, Threshold("shade", rules.shade, None, None, source))
     return Candidate(proposal, thresholds[proposal.kind])
+
+
+def flag_rules(thresholds: dict[str, Threshold]) -> Thresholds:
+    """The active thresholds with the mislabel rule, per-colour thresholds and shade flags of the
+    model card, unless the settings say otherwise."""
+    calibration = dict(_card_calibration())
+    if settings.COLORREVIEW_FLAG_RULE:
+        calibration["rule"] = settings.COLORREVIEW_FLAG_RULE
+    return thresholds_from_card(calibration, thresholds["impute"].value, thresholds["mislabel"].value,
+                                shade=settings.COLORREVIEW_SHADE_THRESHOLD,
+                                shade_on=settings.COLORREVIEW_SHADE_SUGGESTIONS)
 
 
 @transaction.atomic

@@ -34,6 +34,7 @@ def add_arguments(p) -> None:
     p.add_argument("--audit", default="benchmarks/golden/val_audit.csv",
                    help="audited tags of the split: fit how real tags go wrong, and judge the flag rules on them")
     p.add_argument("--no-write", action="store_true", help="measure only; leave the model card as it is")
+    p.add_argument("--limit", type=int, default=None, help="at most this many products (a quick check)")
     add_pipeline_arguments(p)
 
 
@@ -45,7 +46,7 @@ def _readings(args, pipeline):
     if cached is not None:
         print(f"readings from {args.cache}")
         return cached
-    rows = read_catalogue(args.data, ("Apparel",), (args.split,))
+    rows = read_catalogue(args.data, ("Apparel",), (args.split,))[:args.limit]
     items = [LabelledItem(r.id, r.path, r.category, r.color) for r in rows]
     readings = read(pipeline, items, args.batch_size)
     save_readings(args.cache, pipeline, readings)

@@ -115,7 +115,9 @@ def run(args) -> int:
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.savez(cache, ids=ids, features=features, ok=ok)
     rows = [rows[k] for k in ok]
-    labels = np.array([index[r.color] for r in rows])
+    present = sorted({r.color for r in rows}, key=index.get)  # classes with products, in card order
+    compact = {c: i for i, c in enumerate(present)}
+    labels = np.array([compact[r.color] for r in rows])
     probs = out_of_fold(features, labels, args.folds)
     issues = find_label_issues(labels, probs, filter_by="prune_by_noise_rate",
                                return_indices_ranked_by="self_confidence")
@@ -127,7 +129,7 @@ def run(args) -> int:
         w = csv.writer(fh)
         w.writerow(["id", "tag", "suggested", "self_confidence", "issue_rank", "weight"])
         for k, r in enumerate(rows):
-            w.writerow([r.id, r.color, classes[int(probs[k].argmax())], f"{probs[k, labels[k]]:.4f}",
+            w.writerow([r.id, r.color, present[int(probs[k].argmax())], f"{probs[k, labels[k]]:.4f}",
                         rank.get(k, ""), args.issue_weight if k in flagged else 1.0])
     accuracy = float((probs.argmax(1) == labels).mean())
     summary = {"products": len(rows), "out_of_fold_accuracy": round(accuracy, 4), "issues": len(flagged),

@@ -78,3 +78,42 @@ def test_classifier_training_runs_and_exports_a_card(tiny_catalogue, tmp_path):
     assert card["training"]["optimizer"] == {"name": "SGD", "lr": 0.01, "momentum": 0.95, "weight_decay": 1e-06,
                                              "nesterov": True, "batch_size": 4}
     assert "val_accuracy" in json.loads((out / "history.json").read_text())[0]
+
+
+def test_train_all_runs_every_network_and_calibrates_on_a_tiny_configuration(tiny_ccp, tiny_catalogue, tmp_path):
+    out = tmp_path / "all"
+    assert main(["train-all", "--out", str(out), "--tiny", "--ccp", str(tiny_ccp), "--catalogue",
+                 str(tiny_catalogue), "--device", "cpu"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["seconds"]) == {"segmenter", "b3", "lite2", "lite0", "calibrate"}
+    for name in ("effunet_garment", "colornet", "colornet_lite2", "colornet_image"):
+        assert f"{name}.pt" in summary["weights"] and f"{name}.json" in summary["weights"]
+    card = json.loads((out / "weights" / "colornet.json").read_text())
+    assert card["architecture"] == "efficientnet_b3" and card["input_size"] == 64
+    assert [m["weights"] for m in card["ensemble"]] == ["colornet_lite2", "colornet_image"]
+    assert "temperature" in card["calibration"] and (out / "report" / "report.json").is_file()
+    segmenter = json.loads((out / "weights" / "effunet_garment.json").read_text())
+    assert segmenter["architecture"] == "EffUNet-Lite0"
+    assert create_segmenter("effunet", weights_dir=str(out / "weights")).segment(
+        np.zeros((50, 40, 3), dtype=np.uint8)).labels.shape == (50, 40)
+
+
+def test_label_issues_ranks_tags_that_contradict_the_pixels(tiny_catalogue, tmp_path):
+    # two of the red garments carry a wrong tag; out-of-fold probabilities should single them out
+    styles = tiny_catalogue / "styles.csv"
+    rows = list(csv.DictReader(styles.open()))
+    for row in rows:
+        row["split"] = "train"
+    rows[0]["baseColour"], rows[3]["baseColour"] = "Blue", "Black"  # both are red garments
+    with styles.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    out = tmp_path / "issues.csv"
+    assert main(["label-issues", "--data", str(tiny_catalogue), "--out", str(out), "--cache",
+                 str(tmp_path / "features.npz"), "--folds", "3", "--batch-size", "8"]) == 0
+    result = {r["id"]: r for r in csv.DictReader(out.open())}
+    assert len(result) == 24
+    assert result["0"]["suggested"] == "Red" and result["3"]["suggested"] == "Red"
+    assert float(result["0"]["weight"]) < 1 and float(result["3"]["weight"]) < 1
+    assert sum(float(r["weight"]) < 1 for r in result.values()) <= 6
