@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from .colors import ColorVocabulary
 
 IMPUTE, MISLABEL = "impute", "mislabel"
-FAMILY_RULE, CONFIDENT_RULE = "family", "confident"
-RULES = (FAMILY_RULE, CONFIDENT_RULE)
+FAMILY_RULE, TAG_RULE, CONFIDENT_RULE = "family", "tag", "confident"
+RULES = (FAMILY_RULE, TAG_RULE, CONFIDENT_RULE)
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,8 @@ class Thresholds:
 
     ``rule="family"``: flag when P(the tag's whole family is wrong) >= ``mislabel``; a shade within
     the family when the prediction's confidence >= ``shade`` (None: no shade flags).
+    ``rule="tag"``: flag when P(exactly the tag is wrong) >= ``mislabel`` and the most probable colour
+    is of another family; >= ``shade`` when it is another shade of the tag's family.
     ``rule="confident"`` (confident learning, Northcutt et al.): each colour has its own threshold,
     the mean probability the model gives that colour on products tagged with it (``per_class``); a
     tag is flagged when the most probable colour above its own threshold is another colour and
@@ -86,6 +88,8 @@ def propose(predicted: str | None, confidence: float | None, probabilities: dict
         return Proposal(IMPUTE, "", predicted, confidence) if confidence >= thresholds.impute else None
     if thresholds.rule == CONFIDENT_RULE and thresholds.per_class:
         return _confident_flag(probabilities, tag, vocabulary, thresholds)
+    if thresholds.rule == TAG_RULE:
+        return _tag_flag(predicted, probabilities, tag, vocabulary, thresholds)
     exact, family_p = tag_support(probabilities, tag, vocabulary)
     same_family = vocabulary.family(predicted) == vocabulary.family(tag)
     if not same_family and 1 - family_p >= thresholds.mislabel:
@@ -100,6 +104,18 @@ def confident_colour(probabilities: dict[str, float], per_class: Mapping[str, fl
     """The most probable colour among those at or above their own threshold (None if none is)."""
     above = [(p, c) for c, p in probabilities.items() if c in per_class and p >= per_class[c]]
     return max(above)[1] if above else None
+
+
+def _tag_flag(predicted: str, probabilities: dict[str, float], tag: str, vocabulary: ColorVocabulary,
+              thresholds: Thresholds) -> Proposal | None:
+    if predicted == tag:
+        return None
+    wrong = 1.0 - float(probabilities.get(tag, 0.0))
+    if vocabulary.family(predicted) != vocabulary.family(tag):
+        return Proposal(MISLABEL, "family", predicted, wrong) if wrong >= thresholds.mislabel else None
+    if thresholds.shade is not None and wrong >= thresholds.shade:
+        return Proposal(MISLABEL, "shade", predicted, wrong)
+    return None
 
 
 def _confident_flag(probabilities: dict[str, float], tag: str, vocabulary: ColorVocabulary,

@@ -9,7 +9,7 @@ flags against the real wrong tags, with flags on ambiguous rows counted apart.
 from __future__ import annotations
 
 import csv
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +59,10 @@ class FlagOutcome:
     flagged_ambiguous: int = 0
     flagged_wrong_named: int = 0  # flags on a wrong tag that name the audited colour
     shade_flags: int = 0
+
+    def add(self, other: FlagOutcome) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
     @property
     def precision(self) -> float:

@@ -7,7 +7,7 @@ import pytest
 
 from inference.colors import default_vocabulary
 from inference.evaluate import audit, noise_model, tuning
-from inference.suggest import CONFIDENT_RULE, FAMILY_RULE, MISLABEL, Thresholds, confident_colour, propose
+from inference.suggest import CONFIDENT_RULE, FAMILY_RULE, MISLABEL, TAG_RULE, Thresholds, confident_colour, propose
 
 CLASSES = ["Black", "Blue", "Grey", "Navy Blue", "Olive", "Red"]
 
@@ -19,7 +19,7 @@ def _random_probs(n: int, seed: int = 0) -> np.ndarray:
     return p / p.sum(1, keepdims=True)
 
 
-@pytest.mark.parametrize("rule", [FAMILY_RULE, CONFIDENT_RULE])
+@pytest.mark.parametrize("rule", [FAMILY_RULE, TAG_RULE, CONFIDENT_RULE])
 def test_flag_features_agree_with_the_products_rule(rule):
     vocab = default_vocabulary()
     probs = _random_probs(300)
