@@ -50,7 +50,7 @@ def _classifier_args(args, weights: Path, name: str, arch: str, view: str, size:
     common = ["--data", args.catalogue, "--out", str(Path(args.out) / name), "--export", str(weights),
               "--name", name, "--arch", arch, "--view", view, "--segmenter", "effunet", "--weights-dir",
               str(weights), "--cache", str(Path(args.out) / f"crops-{view}-{size}.pt")]
-    if arch == "efficientnet_b3":
+    if arch == "efficientnet_b3" or args.tiny:  # a tiny check needs no ImageNet weights
         common += ["--pretrained", "none"]
     if args.tiny:
         return [*common, "--input-size", "64", "--epochs", "1", "--batch-size", "4", "--min-count", "1"]
