@@ -25,10 +25,10 @@ TILE = (330, 440)
 COLUMNS, ROWS = 3, 2
 
 
-def population(styles: Path) -> list[dict]:
+def population(styles: Path, split: str = "val") -> list[dict]:
     with styles.open(newline="") as fh:
         rows = [r for r in csv.DictReader(fh)
-                if r["split"] == "val" and r["masterCategory"] == "Apparel" and r["baseColour"] in CLASSES]
+                if r["split"] == split and r["masterCategory"] == "Apparel" and r["baseColour"] in CLASSES]
     return sorted(rows, key=lambda r: int(r["id"]))
 
 
@@ -59,13 +59,21 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=450)
     parser.add_argument("--seed", type=int, default=2027)
     parser.add_argument("--out", type=Path, default=Path("var/audit"))
+    parser.add_argument("--split", default="val")
+    parser.add_argument("--ids", type=Path, default=None,
+                        help="draw from the products listed in this CSV (an id column) instead, e.g. likely tag "
+                             "errors from label-issues that have an issue_rank")
     args = parser.parse_args()
 
     done = set()
     for path in args.exclude:
         with path.open(newline="") as fh:
             done |= {r["image"] for r in csv.DictReader(fh)}
-    pool = [r for r in population(args.styles) if f"{r['id']}.jpg" not in done]
+    pool = [r for r in population(args.styles, args.split) if f"{r['id']}.jpg" not in done]
+    if args.ids:
+        with args.ids.open(newline="") as fh:
+            wanted = {r["id"] for r in csv.DictReader(fh) if r.get("issue_rank", "x")}
+        pool = [r for r in pool if r["id"] in wanted]
     sample = random.Random(args.seed).sample(pool, min(args.count, len(pool)))
     args.out.mkdir(parents=True, exist_ok=True)
     per_sheet = COLUMNS * ROWS
