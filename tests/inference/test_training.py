@@ -80,6 +80,7 @@ def test_classifier_training_runs_and_exports_a_card(tiny_catalogue, tmp_path):
     assert "val_accuracy" in json.loads((out / "history.json").read_text())[0]
 
 
+@pytest.mark.slow
 def test_train_all_runs_every_network_and_calibrates_on_a_tiny_configuration(tiny_ccp, tiny_catalogue, tmp_path):
     out = tmp_path / "all"
     assert main(["train-all", "--out", str(out), "--tiny", "--ccp", str(tiny_ccp), "--catalogue",
@@ -98,6 +99,7 @@ def test_train_all_runs_every_network_and_calibrates_on_a_tiny_configuration(tin
         np.zeros((50, 40, 3), dtype=np.uint8)).labels.shape == (50, 40)
 
 
+@pytest.mark.slow
 def test_label_issues_ranks_tags_that_contradict_the_pixels(tiny_catalogue, tmp_path):
     # two of the red garments carry a wrong tag; out-of-fold probabilities should single them out
     styles = tiny_catalogue / "styles.csv"
