@@ -93,8 +93,10 @@ def run(args) -> int:
     chosen, impute_curve, mislabel_curve = study.thresholds_for(catalogue, all_probs, classes, vocab,
                                                                 args.impute_precision, args.mislabel_precision)
     flags = None
-    if args.audit and Path(args.audit).is_file():
+    if args.audit and Path(args.audit).is_file() and _audit_overlap(args.audit, readings) >= 50:
         flags, chosen, impute_curve, mislabel_curve = _flag_rules(args, readings, shipped, all_probs, classes, vocab)
+    elif args.audit:
+        print(f"{args.audit}: fewer than 50 audited products among the readings; thresholds from uniform noise")
     paper = study.restricted(shipped, readings.truth, classes, PAPER_CLASSES, vocab)
     uncalibrated = study.report(study.Fit(equal, 0.0, 1.0).apply(readings.members, readings.kd),
                                 readings.truth, classes, vocab)
@@ -126,6 +128,13 @@ def run(args) -> int:
         _write_card(args, final, chosen, impute_curve, mislabel_curve, summary)
     _print(summary)
     return 0
+
+
+def _audit_overlap(path: str, readings) -> int:
+    from ..evaluate.audit import load_audit
+
+    keys = set(readings.keys)
+    return sum(1 for r in load_audit(path) if r.color and r.image.removesuffix(".jpg") in keys)
 
 
 def _flag_rules(args, readings, shipped, all_probs, classes, vocab):
