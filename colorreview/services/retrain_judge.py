@@ -14,10 +14,9 @@ from django.conf import settings
 from inference.colors import ColorVocabulary
 from inference.evaluate.study import report
 from inference.pipeline import ImageInput
-from inference.suggest import Thresholds
 from inference.train.from_reviews import Classifier, FeatureCache, Features, extract_features
 
-from .suggestions import active_thresholds
+from .suggestions import active_thresholds, flag_rules
 from .vocabulary import db_vocabulary
 
 try:  # the audit reader ships with the audited set
@@ -50,8 +49,7 @@ class Evaluation:
         scores = report(probs[verified], [self.truth[i] for i in verified], classifier.classes, self.vocabulary)
         out = {"exact": scores["accuracy"], "family": scores["family_accuracy"], "verified": len(verified)}
         if self.rows:
-            th = active_thresholds()
-            thresholds = Thresholds(th["impute"].value, th["mislabel"].value)
+            thresholds = flag_rules(active_thresholds())  # the product's own rule, as the card ships it
             flags = audit.judge_flags(self.rows, dict(zip(self.images, probs)), classifier.classes,
                                       self.vocabulary, thresholds)
             out.update(mislabel_precision=flags.precision, mislabel_recall=flags.recall, wrong_tags=flags.wrong,
