@@ -8,7 +8,7 @@ import os
 import redis
 from celery import Celery
 
-BROKER = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/12")
+BROKER = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/6")
 app = Celery("bench", broker=BROKER)
 app.conf.update(task_acks_late=True, task_reject_on_worker_lost=True, worker_prefetch_multiplier=1,
                 task_ignore_result=True, task_default_queue="gpu", task_serializer="json",

@@ -1,6 +1,6 @@
 """Queue overhead: tasks/s through Redis with a no-op pipeline (nothing read, nothing stored).
 
-    python benchmarks/queue_overhead.py --tasks 2000 [--redis redis://127.0.0.1:6379/12]
+    python benchmarks/queue_overhead.py --tasks 2000 [--redis redis://127.0.0.1:6379/6]
 
 A worker process with the project's delivery settings (late acknowledgement, prefetch 1, rejected
 when its worker dies) runs a task that only counts itself; prefork with 1 and 2 pool processes, and
@@ -51,7 +51,7 @@ def measure(tasks: int, broker: str, pool: str, concurrency: int) -> float:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tasks", type=int, default=2000)
-    p.add_argument("--redis", default="redis://127.0.0.1:6379/12")
+    p.add_argument("--redis", default="redis://127.0.0.1:6379/6")
     args = p.parse_args()
     from machine import describe
 

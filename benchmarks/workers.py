@@ -1,6 +1,6 @@
 """Images/s end to end through real Celery workers on Redis: 1 and 2 worker processes, batch 1/8/32.
 
-    python benchmarks/workers.py --count 64 --workers 1,2 --batches 1,8,32 [--redis redis://127.0.0.1:6379/12]
+    python benchmarks/workers.py --count 64 --workers 1,2 --batches 1,8,32 [--redis redis://127.0.0.1:6379/6]
 
 The run is created and queued by this process (as the dashboard does); the workers read the images from
 the media storage, decode, segment, read colours, classify and store predictions, masks and
@@ -58,7 +58,7 @@ def main() -> None:
     p.add_argument("--count", type=int, default=64)
     p.add_argument("--workers", default="1,2")
     p.add_argument("--batches", default="1,8,32")
-    p.add_argument("--redis", default="redis://127.0.0.1:6379/12")
+    p.add_argument("--redis", default="redis://127.0.0.1:6379/6")
     args = p.parse_args()
     import redis
 

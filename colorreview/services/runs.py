@@ -108,11 +108,14 @@ def runs_recover(*, worker_name: str) -> int:
 
 
 def run_stalled(run: PipelineRun) -> bool:
-    """An unfinished run that has not moved for a while, with no worker alive to move it."""
+    """An unfinished run that has not moved for a while, with no worker alive to move it, or with
+    workers that have moved no run at all meanwhile (its batches were lost, or no worker serves them)."""
     if not run.active:
         return False
-    quiet = timezone.now() - (run.progress_at or run.created_at)
-    return quiet > timedelta(seconds=settings.COLORREVIEW_STALL_SECONDS) and not live_workers()
+    since = timezone.now() - timedelta(seconds=settings.COLORREVIEW_STALL_SECONDS)
+    if (run.progress_at or run.created_at) > since:
+        return False
+    return not live_workers() or not PipelineRun.objects.filter(progress_at__gt=since).exists()
 
 
 def pipeline_run_here(*, plan: RunPlan, progress: Callable[[int], None] | None = None) -> PipelineRun:

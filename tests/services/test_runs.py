@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from datetime import timedelta
 from unittest import mock
 
 import pytest
@@ -143,7 +144,7 @@ def test_a_starting_worker_leaves_the_batches_of_a_live_worker_alone(catalogue, 
     assert runs_recover(worker_name="new@here") == 0 and published == []
 
 
-def test_a_quiet_run_without_workers_is_stalled_and_resumes(catalogue, published, settings):
+def test_a_quiet_run_without_busy_workers_is_stalled_and_resumes(catalogue, published, settings):
     plan = pipeline_run_create()
     predict_products(product_ids=plan.batches[0], run_id=plan.run.pk)
     run = PipelineRun.objects.get(pk=plan.run.pk)
@@ -151,8 +152,14 @@ def test_a_quiet_run_without_workers_is_stalled_and_resumes(catalogue, published
     settings.COLORREVIEW_STALL_SECONDS = 0
     assert run_stalled(run)
     worker_beat(name="alive@here")
-    assert not run_stalled(run)
+    assert run_stalled(run)  # alive, but idle: no run moves, so its batches are gone
+    settings.COLORREVIEW_STALL_SECONDS = 60
+    PipelineRun.objects.create(model_version="v", total=1, status="running", progress_at=timezone.now())
+    PipelineRun.objects.filter(pk=run.pk).update(progress_at=timezone.now() - timedelta(minutes=5))
+    run.refresh_from_db()
+    assert not run_stalled(run)  # workers busy with another run: this one waits its turn
     Worker.objects.all().delete()
+    assert run_stalled(run)
     assert run_resume(run=run) == 6
     assert published == [(plan.batches[1], run.pk), (plan.batches[2], run.pk)]
 
@@ -183,8 +190,6 @@ def test_import_then_run_pipeline_with_a_broker_queues_each_product_once(tmp_pat
 
 
 def test_workers_silent_for_a_day_are_forgotten(db):
-    from datetime import timedelta
-
     worker_beat(name="fresh@here")
     Worker.objects.create(name="old@there", host="elsewhere", pid=1, seen_at=timezone.now() - timedelta(days=2))
     assert workers_forget() == 1
