@@ -43,6 +43,7 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--with-val", action="store_true",
                     help="add the val products nobody audited (truth: their tag); about 300 more images")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--min-labels", type=int, default=20, help="COLORREVIEW_RETRAIN_MIN_LABELS for this run")
     ap.add_argument("--warm-only", action="store_true", help="read the images into the cache and stop")
     return ap.parse_args()
 
@@ -193,12 +194,15 @@ def pooled(results: list[dict], key: str) -> dict:
 def retrain_halves(halves_csv: list[Path]) -> list[dict]:
     from django.conf import settings
 
-    from colorreview.models import ModelVersion
+    from colorreview.models import ModelVersion, PipelineRun, Product
     from colorreview.services.retrain import model_retrain
 
     results = []
     for path in halves_csv:
-        ModelVersion.objects.all().delete()  # each half against the shipped model
+        # each half against the shipped model, with no run left queued by the other half
+        ModelVersion.objects.all().delete()
+        Product.objects.update(status=Product.Status.PREDICTED, pipeline_run=None)
+        PipelineRun.objects.all().delete()
         settings.COLORREVIEW_AUDIT_CSV = path
         started = time.perf_counter()
         version = model_retrain()
@@ -232,7 +236,7 @@ def main() -> None:
     from inference.evaluate import audit
 
     settings.COLORREVIEW_AUDIT_IMAGES = Path(args.data) / "images"
-    settings.COLORREVIEW_RETRAIN_MIN_LABELS = min(settings.COLORREVIEW_RETRAIN_MIN_LABELS, args.decisions)
+    settings.COLORREVIEW_RETRAIN_MIN_LABELS = args.min_labels
     audit_rows = {r.image: r for r in audit.load_audit(args.audit)}
     rows = catalogue_rows(args, audit_rows)
     print(f"catalogue: {len(rows)} val apparel products, {sum(r['audited'] for r in rows)} audited")
