@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Upper
 
 
 class ColorName(models.Model):
@@ -123,7 +124,11 @@ class Product(models.Model):
 
     class Meta:
         ordering = ["sku"]
-        indexes = [models.Index(fields=["pipeline_run", "status"], name="product_run_status")]
+        indexes = [
+            models.Index(fields=["pipeline_run", "status"], name="product_run_status"),
+            models.Index(Upper("category"), name="product_category_upper"),
+            models.Index(fields=["status", "sku"], name="product_status_sku"),
+        ]
 
     def __str__(self) -> str:
         return self.sku
@@ -211,6 +216,10 @@ class Prediction(models.Model):
             models.UniqueConstraint(fields=["product", "image_checksum", "model_version"],
                                     name="one_prediction_per_image_and_model"),
         ]
+        indexes = [
+            models.Index(fields=["image_checksum", "model_version"], name="prediction_image_version"),
+            models.Index(fields=["-created_at", "-id"], name="prediction_newest"),
+        ]
 
 
 class Suggestion(models.Model):
@@ -244,6 +253,8 @@ class Suggestion(models.Model):
     final_color = models.CharField(max_length=100, blank=True)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     decided_at = models.DateTimeField(null=True, blank=True)
+    bulk = models.ForeignKey("BulkApproval", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                             help_text="the bulk approval that accepted it")
     claimed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+", help_text="reviewer whose screen shows it now")
     claimed_until = models.DateTimeField(null=True, blank=True, help_text="the claim lapses by itself then")
@@ -254,6 +265,16 @@ class Suggestion(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["product"], condition=Q(status="pending"),
                                     name="one_pending_suggestion_per_product"),
+        ]
+        indexes = [  # the review queue: most certain first, within each filter; partial on what is open
+            models.Index(F("score").desc(), "id", condition=Q(status="pending"), name="suggestion_pending_rank"),
+            models.Index("kind", F("score").desc(), "id", condition=Q(status="pending"),
+                         name="suggestion_pending_kind_rank"),
+            models.Index("suggested_color", F("score").desc(), "id", condition=Q(status="pending"),
+                         name="suggestion_pending_color_rank"),
+            models.Index("kind", "confidence", condition=Q(status="pending"), name="suggestion_pending_confidence"),
+            models.Index(fields=["status", "-score", "id"], name="suggestion_status_rank"),
+            models.Index(fields=["bulk", "status"], name="suggestion_bulk_status"),
         ]
 
 
@@ -352,3 +373,52 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version} ({self.status})"
+
+
+class BulkApproval(models.Model):
+    """One bulk approval: what it selected, how far it got, and whether it was undone (as one batch)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        FINISHED = "finished"
+        FAILED = "failed"
+        UNDONE = "undone"
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    kind = models.CharField(max_length=10, choices=Suggestion.Kind.choices)
+    criteria = models.JSONField(default=dict, help_text="ids, min_confidence, color, category, q")
+    note = models.TextField(blank=True)
+    matched = models.PositiveIntegerField(default=0, help_text="pending suggestions it selected when started")
+    accepted = models.PositiveIntegerField(default=0)
+    cursor = models.BigIntegerField(default=0, help_text="last suggestion id handled (keyset)")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    error = models.TextField(blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                  related_name="+")
+    undone_at = models.DateTimeField(null=True, blank=True)
+    reverted = models.PositiveIntegerField(default=0, help_text="suggestions the undo put back in the queue")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"bulk approval {self.pk} ({self.kind}, {self.accepted} accepted)"
+
+    @property
+    def active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def progress(self) -> float:
+        return self.accepted / self.matched if self.matched else float(not self.active)
+
+
+class CatalogSummary(models.Model):
+    """The dashboard's figures, computed in the background rather than on every view."""
+
+    data = models.JSONField(default=dict)
+    computed_at = models.DateTimeField()
+    refresh_requested_at = models.DateTimeField(null=True, blank=True)

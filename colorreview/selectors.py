@@ -20,10 +20,8 @@ def suggestion_queue(*, user, kind: str | None = None, status: str = Suggestion.
                      min_confidence: float | None = None) -> QuerySet[Suggestion]:
     """Suggestions the user may see, most certain first."""
     qs = Suggestion.objects.select_related("product", "product__seller_color", "prediction", "decided_by")
-    visible = [k for k in ("mislabel", "impute") if roles.can_decide(user, k)]
-    if roles.has_role(user, roles.ADMIN):
-        visible = ["mislabel", "impute"]
-    qs = qs.filter(kind__in=visible)
+    visible = visible_kinds(user)
+    qs = qs.filter(kind__in=visible) if len(visible) < 2 else qs
     if kind:
         qs = qs.filter(kind=kind)
     if status:
@@ -47,9 +45,17 @@ def suggestion_work_queue(*, user, skipped: list[int] = (), **filters) -> QueryS
 
 
 def suggestion_categories(*, user) -> list[str]:
-    """Categories of the products in the user's pending queue, for the filter."""
-    qs = suggestion_queue(user=user).exclude(product__category="")
-    return sorted(set(qs.values_list("product__category", flat=True)))
+    """Categories of the products in the user's pending queue, for the filter (from the catalogue summary)."""
+    from .services.summary import catalog_summary
+
+    by_kind = catalog_summary().get("categories", {})
+    return sorted({c for kind in visible_kinds(user) for c in by_kind.get(kind, [])})
+
+
+def visible_kinds(user) -> list[str]:
+    if roles.has_role(user, roles.ADMIN):
+        return ["mislabel", "impute"]
+    return [k for k in ("mislabel", "impute") if roles.can_decide(user, k)]
 
 
 def queue_counts(*, user) -> dict[str, int]:
@@ -59,19 +65,10 @@ def queue_counts(*, user) -> dict[str, int]:
 
 
 def dashboard_stats() -> dict:
-    status = dict(Product.objects.values_list("status").annotate(n=Count("id")).order_by())
-    suggestions = Suggestion.objects.exclude(status=Suggestion.Status.SUPERSEDED)
-    by = dict(suggestions.values_list("status").annotate(n=Count("id")).order_by())
-    return {
-        "products": sum(status.values()),
-        "status": status,
-        "unmapped": Product.objects.exclude(seller_color_raw="").filter(seller_color__isnull=True).count(),
-        "untagged": Product.objects.filter(seller_color_raw="").count(),
-        "pending": by.get("pending", 0),
-        "decided": sum(v for k, v in by.items() if k != "pending"),
-        "pending_by_kind": dict(suggestions.filter(status="pending").values_list("kind").annotate(
-            n=Count("id")).order_by()),
-    }
+    """The dashboard's figures, from the summary a background job keeps (at most a minute old)."""
+    from .services.summary import catalog_summary
+
+    return catalog_summary()
 
 
 def product_history(product: Product) -> QuerySet[ReviewEvent]:

@@ -178,6 +178,8 @@ WHITENOISE_USE_FINDERS = True
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 COLORREVIEW_MAX_UPLOAD_BYTES = env_int("COLORREVIEW_MAX_UPLOAD_BYTES", 500 * 1024 * 1024)
+COLORREVIEW_SUMMARY_SECONDS = env_int("COLORREVIEW_SUMMARY_SECONDS", 60)  # dashboard figures at most this old
+COLORREVIEW_BULK_INLINE = env_int("COLORREVIEW_BULK_INLINE", 2000)  # larger bulk approvals run in the background
 COLORREVIEW_UPLOAD_DIR = Path(env_str("COLORREVIEW_UPLOAD_DIR", str(VAR_DIR / "uploads")))
 
 REST_FRAMEWORK = {
@@ -186,7 +188,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["colorreview.api.permissions.HasRole"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "colorreview.api.pagination.KeysetCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -7,7 +7,7 @@ import logging
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
-from .services import ServiceError, imports, predictions, progress, retrain, thresholds
+from .services import ServiceError, bulk, imports, predictions, progress, retrain, summary, thresholds
 
 log = logging.getLogger(__name__)
 
@@ -53,3 +53,21 @@ def retrain_job(user_id: int | None = None) -> int | None:
     except ServiceError as exc:
         log.warning("retrain refused: %s", exc)
         return None
+
+
+@shared_task(acks_late=True)
+def bulk_approve_job(approval_id: int) -> None:
+    """Accept a large bulk approval chunk by chunk (resumes after its cursor if delivered again)."""
+    bulk.bulk_approval_run(approval_id=approval_id)
+
+
+@shared_task(acks_late=True)
+def bulk_undo_job(approval_id: int) -> None:
+    """Put a large bulk approval's suggestions back in the queue."""
+    bulk.bulk_undo_run(approval_id=approval_id)
+
+
+@shared_task(acks_late=True)
+def refresh_summary() -> None:
+    """Recompute the dashboard's figures."""
+    summary.summary_refresh()

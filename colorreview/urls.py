@@ -12,6 +12,7 @@ urlpatterns = [
     path("review/undo/", review.undo, name="undo"),
     path("review/<int:pk>/<str:action>/", review.decide, name="decide"),
     path("imputations/", review.bulk, name="bulk"),
+    path("imputations/bulk/<int:pk>/", review.bulk_progress, name="bulk-progress"),
     path("products/", pages.product_list, name="products"),
     path("products/<path:sku>/color/", pages.product_color, name="product-color"),
     path("products/<path:sku>/", pages.product_detail, name="product"),

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from ..models import PipelineRun, Prediction, Product, Suggestion
+from ..models import BulkApproval, PipelineRun, Prediction, Product, Suggestion
 
 
 class ProductSerializer(serializers.ModelSerializer):
@@ -52,6 +52,7 @@ class BulkAcceptSerializer(serializers.Serializer):
     ids = serializers.ListField(child=serializers.IntegerField(), required=False)
     min_confidence = serializers.FloatField(required=False, min_value=0, max_value=1)
     note = serializers.CharField(required=False, allow_blank=True, default="")
+    count_only = serializers.BooleanField(required=False, default=False)
 
     def validate(self, attrs):
         if "ids" not in attrs and "min_confidence" not in attrs:
@@ -71,3 +72,12 @@ class PipelineRunSerializer(serializers.ModelSerializer):
         from ..services.runs import run_stalled
 
         return run_stalled(run)
+
+class BulkApprovalSerializer(serializers.ModelSerializer):
+    created_by = serializers.CharField(source="created_by.username")
+
+    class Meta:
+        model = BulkApproval
+        fields = ["id", "kind", "criteria", "status", "matched", "accepted", "reverted", "created_by", "created_at",
+                  "finished_at", "undone_at"]
+        read_only_fields = fields

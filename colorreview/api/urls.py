@@ -9,6 +9,7 @@ router.register("products", views.ProductViewSet, basename="product")
 router.register("predictions", views.PredictionViewSet, basename="prediction")
 router.register("suggestions", views.SuggestionViewSet, basename="suggestion")
 router.register("runs", views.PipelineRunViewSet, basename="run")
+router.register("bulk-approvals", views.BulkApprovalViewSet, basename="bulk-approval")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

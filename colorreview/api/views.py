@@ -5,10 +5,11 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from .. import selectors
-from ..models import PipelineRun, Prediction, Suggestion
+from .. import roles, selectors
+from ..models import BulkApproval, PipelineRun, Prediction, Suggestion
 from ..roles import RoleError
 from ..services import AlreadyDecided, ServiceError
+from ..services.bulk import bulk_approval_count, bulk_approval_start, bulk_approval_undo
 from ..services.claims import ClaimedByOther
 from ..services.review import (
     NothingToUndo,
@@ -17,13 +18,13 @@ from ..services.review import (
     suggestion_reject,
     suggestion_reopen,
     suggestion_undo_last,
-    suggestions_bulk_accept,
 )
 from ..services.runs import QueueUnavailable, pipeline_run_start, run_resume
 from .filters import PredictionFilter, ProductFilter, SuggestionFilter
 from .permissions import HasRole, IsAdminRole
 from .serializers import (
     BulkAcceptSerializer,
+    BulkApprovalSerializer,
     CorrectionSerializer,
     DecisionSerializer,
     PipelineRunSerializer,
@@ -51,6 +52,7 @@ class ProductViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = ProductSerializer
     filterset_class = ProductFilter
+    keyset_ordering = ["sku"]
     lookup_field = "sku"
     lookup_value_regex = "[^/]+"
 
@@ -63,6 +65,7 @@ class PredictionViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = PredictionSerializer
     filterset_class = PredictionFilter
+    keyset_ordering = ["-created_at", "-id"]
 
     def get_queryset(self):
         return Prediction.objects.select_related("product").order_by("-created_at", "-id")
@@ -74,6 +77,7 @@ class SuggestionViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = SuggestionSerializer
     filterset_class = SuggestionFilter
+    keyset_ordering = ["-score", "id"]
 
     def get_queryset(self):
         listing = self.action == "list" and "status" not in self.request.query_params
@@ -113,16 +117,52 @@ class SuggestionViewSet(viewsets.ReadOnlyModelViewSet):
 
     @action(detail=False, methods=["post"], url_path="bulk-accept")
     def bulk_accept(self, request):
+        """Accept every pending suggestion of a kind that matches ``ids`` or ``min_confidence``; with
+        ``count_only`` only say how many would be accepted. A large selection runs in the background:
+        follow it at ``/api/bulk-approvals/{id}/``, undo it with ``/api/bulk-approvals/{id}/undo/``."""
         data = BulkAcceptSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
+        criteria = {"ids": v.get("ids"), "min_confidence": v.get("min_confidence")}
         try:
-            result = suggestions_bulk_accept(user=request.user, suggestion_ids=v.get("ids"), kind=v["kind"],
-                                             min_confidence=v.get("min_confidence"), note=v["note"])
+            if v["count_only"]:
+                return Response({"matched": bulk_approval_count(user=request.user, kind=v["kind"], **criteria)})
+            approval = bulk_approval_start(user=request.user, kind=v["kind"], note=v["note"], **criteria)
         except RoleError as exc:
             raise PermissionDenied(str(exc)) from exc
-        return Response({"accepted": result.accepted,
-                         "skipped": [{"id": i, "reason": why} for i, why in result.skipped]})
+        body = BulkApprovalSerializer(approval).data
+        if not approval.active:
+            accepted = set(Suggestion.objects.filter(bulk=approval).values_list("pk", flat=True))
+            body["accepted"] = sorted(accepted)
+            body["skipped"] = [{"id": i, "reason": "not a pending suggestion of that kind you may take"}
+                               for i in sorted(set(v.get("ids") or ()) - accepted)]
+        return Response(body, status=status.HTTP_200_OK if not approval.active else status.HTTP_202_ACCEPTED)
+
+
+class BulkApprovalViewSet(viewsets.ReadOnlyModelViewSet):
+    """Bulk approvals of the caller (all of them for an admin), with their progress; POST ``undo`` puts a
+    whole batch back in the queue."""
+
+    serializer_class = BulkApprovalSerializer
+    permission_classes = [HasRole]
+
+    queryset = BulkApproval.objects.none()  # for the schema; the real one depends on the caller
+
+    def get_queryset(self):
+        qs = BulkApproval.objects.order_by("-id")
+        if getattr(self, "swagger_fake_view", False):
+            return qs
+        return qs if roles.has_role(self.request.user, roles.ADMIN) else qs.filter(created_by=self.request.user)
+
+    @action(detail=True, methods=["post"])
+    def undo(self, request, pk=None):
+        try:
+            approval = bulk_approval_undo(approval=self.get_object(), user=request.user)
+        except RoleError as exc:
+            raise PermissionDenied(str(exc)) from exc
+        except ServiceError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(BulkApprovalSerializer(approval).data)
 
 
 class PipelineRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):

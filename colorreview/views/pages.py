@@ -8,7 +8,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import default_storage
-from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -18,6 +17,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from .. import charts, roles, selectors
 from ..models import ColorName, ImportBatch, PipelineRun, Product
+from ..paging import keyset_page
 from ..services import ServiceError
 from ..services.export import COLUMNS, export_rows
 from ..services.imports import import_cancel, import_upload_store
@@ -62,7 +62,7 @@ def product_list(request):
     g = request.GET
     qs = selectors.product_list(status=g.get("status") or None, category=g.get("category") or None,
                                 search=g.get("q") or None, unmapped=g.get("unmapped") == "1")
-    page = Paginator(qs, 50).get_page(g.get("page"))
+    page = keyset_page(qs, ordering=["sku"], size=50, cursor=g.get("page"))
     return render(request, "products/list.html", {"page": page, "statuses": Product.Status.choices,
                                                   "query": query_without_page(request)})
 

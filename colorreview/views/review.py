@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseStopPolling
 
 from .. import roles, selectors
-from ..models import ColorName, Suggestion
+from ..models import BulkApproval, ColorName, Suggestion
+from ..paging import keyset_page
 from ..roles import RoleError
 from ..services import AlreadyDecided, ServiceError
+from ..services.bulk import bulk_approval_count, bulk_approval_start, bulk_approval_undo
 from ..services.claims import ClaimedByOther, suggestion_release, suggestions_claim
 from ..services.review import (
     suggestion_accept,
@@ -20,7 +22,6 @@ from ..services.review import (
     suggestion_reject,
     suggestion_reopen,
     suggestion_undo_last,
-    suggestions_bulk_accept,
 )
 from ..services.suggestions import active_thresholds
 from .common import ANY_ROLE, forbidden, query_without_page, redirect_back, role_required
@@ -56,12 +57,15 @@ def queue(request):
         qs = selectors.suggestion_work_queue(user=request.user, skipped=request.session.get(SKIPPED, []), **filters)
     else:
         qs = selectors.suggestion_queue(user=request.user, **filters)
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = keyset_page(qs, ordering=["-score", "id"], size=PAGE_SIZE, cursor=request.GET.get("page"))
     if working:
-        held = suggestions_claim(user=request.user, suggestion_ids=[s.pk for s in page.object_list])
-        page.object_list = [s for s in page.object_list if s.pk in held]
+        held = suggestions_claim(user=request.user, suggestion_ids=[s.pk for s in page.items])
+        page.items = [s for s in page.items if s.pk in held]
+    counts = selectors.queue_counts(user=request.user)
+    unfiltered = working and not any(v for k, v in filters.items() if k not in ("kind", "status"))
     context = {
-        "page": page, "filters": filters, "counts": selectors.queue_counts(user=request.user),
+        "page": page, "filters": filters, "counts": counts,
+        "total": (counts.get(filters["kind"], 0) if filters["kind"] else sum(counts.values())) if unfiltered else None,
         "colors": _colors(), "thresholds": active_thresholds(), "query": query_without_page(request),
         "categories": selectors.suggestion_categories(user=request.user),
     }
@@ -150,22 +154,52 @@ def undo(request):
     return _card(request, suggestion, "Decision undone; the card is back.", "info")
 
 
+def _bulk_criteria(post) -> dict:
+    """What a bulk approval form selects: ticked ids, or every imputation at or above a confidence."""
+    if post.get("scope") == "threshold":
+        value = float(post.get("min_confidence") or "")  # ValueError: not a number
+        if not 0 <= value <= 100:
+            raise ValueError("the confidence is a percentage between 0 and 100")
+        return {"min_confidence": value / 100}
+    return {"ids": [int(i) for i in post.getlist("ids") if i.isdigit()]}
+
+
+def _bulk_page(request, extra: dict):
+    qs = selectors.suggestion_queue(user=request.user, kind="impute")
+    context = {"suggestions": qs[:500], "total": selectors.queue_counts(user=request.user)["impute"],
+               "threshold": active_thresholds()["impute"], **extra}
+    return render(request, "review/_bulk_table.html" if request.htmx else "review/bulk.html", context)
+
+
 @role_required(roles.MERCHANDISER, roles.ADMIN)
 def bulk(request):
-    result = None
+    """Imputations to approve in bulk: the count is shown and confirmed before anything changes."""
+    if request.method != "POST":
+        return _bulk_page(request, {})
+    try:
+        criteria = _bulk_criteria(request.POST)
+        if request.POST.get("confirm") != "1":
+            count = bulk_approval_count(user=request.user, kind="impute", **criteria)
+            return _bulk_page(request, {"confirm": {"count": count, "scope": request.POST.get("scope"),
+                                                    "percent": request.POST.get("min_confidence"), **criteria}})
+        approval = bulk_approval_start(user=request.user, kind="impute", **criteria)
+    except ValueError as exc:
+        return _bulk_page(request, {"error": f"Not approved: {exc}"})
+    except RoleError as exc:
+        return forbidden(request, str(exc))
+    return _bulk_page(request, {"approval": approval})
+
+
+@role_required(roles.MERCHANDISER, roles.ADMIN)
+def bulk_progress(request, pk: int):
+    approval = get_object_or_404(BulkApproval, pk=pk)
     if request.method == "POST":
-        ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
-        min_conf = request.POST.get("min_confidence")
         try:
-            if request.POST.get("scope") == "threshold" and min_conf:
-                result = suggestions_bulk_accept(user=request.user, kind="impute",
-                                                 min_confidence=float(min_conf) / 100)
-            else:
-                result = suggestions_bulk_accept(user=request.user, kind="impute", suggestion_ids=ids)
-        except (ValueError, RoleError) as exc:
+            approval = bulk_approval_undo(approval=approval, user=request.user)
+        except RoleError as exc:
             return forbidden(request, str(exc))
-    qs = selectors.suggestion_queue(user=request.user, kind="impute")
-    context = {"suggestions": qs[:500], "total": qs.count(), "result": result,
-               "threshold": active_thresholds()["impute"]}
-    template = "review/_bulk_table.html" if request.htmx else "review/bulk.html"
-    return render(request, template, context)
+        except ServiceError as exc:
+            return render(request, "review/_bulk_progress.html", {"approval": approval, "message": str(exc)})
+        return render(request, "review/_bulk_progress.html", {"approval": approval})
+    response = render(request, "review/_bulk_progress.html", {"approval": approval})
+    return response if approval.active else HttpResponseStopPolling(response.content)

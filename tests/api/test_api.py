@@ -36,10 +36,10 @@ def test_products_list_and_filter_with_a_token(curator):
     ProductFactory(sku="X2", tag="Red", category="Shirts")
     client = _token_client(curator)
     body = client.get("/api/products/").json()
-    assert body["count"] == 2
+    assert len(body["results"]) == 2 and body["next"] is None
     unmapped = client.get("/api/products/?unmapped=1").json()["results"]
     assert [p["sku"] for p in unmapped] == ["X1"] and unmapped[0]["seller_color_unmapped"] is True
-    assert client.get("/api/products/?category=jeans").json()["count"] == 1
+    assert len(client.get("/api/products/?category=jeans").json()["results"]) == 1
     assert client.get("/api/products/X2/").json()["seller_color_mapped"] == "Red"
 
 
@@ -53,7 +53,7 @@ def test_accept_reject_correct_through_the_api(curator):
     client = _token_client(curator)
     a, b, c = _mislabel("A"), _mislabel("B"), _mislabel("C")
     listed = client.get("/api/suggestions/?kind=mislabel").json()
-    assert listed["count"] == 3
+    assert len(listed["results"]) == 3
     r = client.post(f"/api/suggestions/{a.pk}/accept/", {"note": "ok"}, format="json")
     assert r.status_code == 200 and r.json()["status"] == "accepted" and r.json()["decided_by"] == "curator"
     assert client.post(f"/api/suggestions/{b.pk}/reject/").json()["final_color"] == "Red"

@@ -55,6 +55,7 @@ def test_reviewers_decide_in_the_browser(live_server, browser, catalogue):
     page.goto(f"{base}/imputations/")
     page.check(f"input[name=ids][value='{imputation.pk}']")
     page.get_by_role("button", name="Approve selected").click()
+    page.get_by_role("button", name="Approve 1").click()  # after the count is shown
     page.locator("#bulk-result").wait_for()
     assert "Accepted 1" in page.locator("#bulk-result").inner_text()
     page.get_by_role("button", name="Sign out").click()

@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
-from colorreview.models import ImportBatch, PipelineRun, Suggestion
+from colorreview.models import BulkApproval, ImportBatch, PipelineRun, Suggestion
 from colorreview.services.review import suggestion_accept
 from tests.factories import PredictionFactory, ProductFactory, SuggestionFactory
 
@@ -31,6 +31,8 @@ ACCESS = {
     ("decide", "POST", "/review/{impute}/accept/"): (LOGIN, DENIED, DENIED, DONE, DONE),
     ("decide", "POST", "/review/{decided}/reopen/"): (LOGIN, DENIED, DENIED, DENIED, DONE),
     ("bulk", "GET", "/imputations/"): (LOGIN, DENIED, DENIED, OK, OK),
+    ("bulk-progress", "GET", "/imputations/bulk/{bulk}/"): (LOGIN, DENIED, DENIED, 286, 286),
+    ("bulk-progress", "POST", "/imputations/bulk/{bulk}/"): (LOGIN, DENIED, DENIED, DENIED, OK),
     ("products", "GET", "/products/"): (LOGIN, DENIED, OK, OK, OK),
     ("product", "GET", "/products/{sku}/"): (LOGIN, DENIED, OK, OK, OK),
     ("product-color", "POST", "/products/{sku}/color/"): (LOGIN, DENIED, DONE, DONE, DONE),
@@ -63,6 +65,9 @@ ACCESS = {
     ("suggestion-undo", "POST", "/api/suggestions/undo/"): (DENIED, DENIED, 409, 409, OK),
     ("suggestion-reopen", "POST", "/api/suggestions/{decided}/reopen/"): (DENIED, DENIED, DENIED, DENIED, OK),
     ("run-list", "GET", "/api/runs/"): (DENIED, DENIED, OK, OK, OK),
+    ("bulk-approval-list", "GET", "/api/bulk-approvals/"): (DENIED, DENIED, OK, OK, OK),
+    ("bulk-approval-detail", "GET", "/api/bulk-approvals/{bulk}/"): (DENIED, DENIED, 404, 404, OK),
+    ("bulk-approval-undo", "POST", "/api/bulk-approvals/{bulk}/undo/"): (DENIED, DENIED, 404, 404, 409),  # undone above
     ("run-detail", "GET", "/api/runs/{run}/"): (DENIED, DENIED, OK, OK, OK),
     ("run-list", "POST", "/api/runs/"): (DENIED, DENIED, DENIED, DENIED, OK),
     ("run-resume", "POST", "/api/runs/{run}/resume/"): (DENIED, DENIED, DENIED, DENIED, OK),
@@ -107,7 +112,8 @@ def world(curator, merchandiser, admin_user, settings, monkeypatch):
              "curator": curator, "merchandiser": merchandiser, "admin": admin_user}
     ids = {"admin": admin_user.pk, "mislabel": mislabel.pk, "impute": impute.pk, "decided": decided.pk, "sku": mislabel.product.sku,
            "prediction": mislabel.prediction_id, "run": PipelineRun.objects.create(model_version="m", total=1).pk,
-           "batch": ImportBatch.objects.create(source_name="c.csv", status="finished").pk}
+           "batch": ImportBatch.objects.create(source_name="c.csv", status="finished").pk,
+           "bulk": BulkApproval.objects.create(created_by=admin_user, kind="impute", status="finished").pk}
     return users, ids
 
 

@@ -8,7 +8,7 @@ from unittest import mock
 
 import pytest
 
-from colorreview.models import ImportBatch, PipelineRun, Product, Suggestion
+from colorreview.models import BulkApproval, ImportBatch, PipelineRun, Product, Suggestion
 from tests.conftest import jpeg_bytes
 from tests.factories import PredictionFactory, ProductFactory, SuggestionFactory
 
@@ -69,17 +69,30 @@ def test_a_merchandiser_cannot_decide_mislabels(client, merchandiser):
     assert Suggestion.objects.get(pk=s.pk).status == "pending"
 
 
-def test_bulk_approval_of_imputations(client, merchandiser):
+def test_bulk_approval_shows_the_count_asks_to_confirm_and_can_be_undone(client, merchandiser):
     items = [SuggestionFactory(prediction=PredictionFactory(product=ProductFactory(tag=""), confidence=c),
                                kind="impute") for c in (0.99, 0.98, 0.5)]
     client.force_login(merchandiser)
     page = client.get("/imputations/").content.decode()
     assert all(f'value="{s.pk}"' in page for s in items)
     html = client.post("/imputations/", {"scope": "selected", "ids": [items[0].pk, items[2].pk]}, **HTMX).content.decode()
+    assert "<b>2</b> imputations selected will be approved" in html and "Approve 2" in html
+    assert not Suggestion.objects.filter(status="accepted").exists()  # nothing before the confirmation
+    html = client.post("/imputations/", {"scope": "selected", "ids": [items[0].pk, items[2].pk], "confirm": "1"},
+                       **HTMX).content.decode()
     assert "Accepted 2" in html
     html = client.post("/imputations/", {"scope": "threshold", "min_confidence": "95"}, **HTMX).content.decode()
+    assert "<b>1</b> imputation at or above 95% will be approved" in html
+    html = client.post("/imputations/", {"scope": "threshold", "min_confidence": "95", "confirm": "1"},
+                       **HTMX).content.decode()
     assert "Accepted 1" in html
     assert Suggestion.objects.filter(status="accepted").count() == 3
+    first = BulkApproval.objects.order_by("pk").first()
+    html = client.post(f"/imputations/bulk/{first.pk}/", **HTMX).content.decode()
+    assert "undone: 2 of 2 imputations back in the queue" in html
+    assert set(Suggestion.objects.filter(pk__in=[items[0].pk, items[2].pk]).values_list("status", flat=True)) == {
+        "pending"}
+    assert client.post("/imputations/", {"scope": "threshold", "min_confidence": "abc"}, **HTMX).status_code == 200
 
 
 @pytest.fixture

@@ -1,0 +1,161 @@
+"""Bulk approval: set-based, in chunks of a few thousand, in the background for large selections, and
+undone as one batch. The merchandiser sees how many match before it runs."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.utils import timezone
+
+from .. import roles, selectors
+from ..models import BulkApproval, Product, ReviewEvent, Suggestion
+from . import ServiceError
+from .claims import free_for
+
+#: suggestions decided per statement
+CHUNK = 2000
+CRITERIA = ("ids", "min_confidence", "color", "category", "search")
+
+
+def bulk_selection(*, user, kind: str, ids: list[int] | None = None, min_confidence: float | None = None,
+                   color: str | None = None, category: str | None = None,
+                   search: str | None = None) -> QuerySet[Suggestion]:
+    """The pending suggestions a bulk approval with these criteria takes (none another reviewer holds)."""
+    qs = selectors.suggestion_queue(user=user, kind=kind, color=color, category=category, search=search,
+                                    min_confidence=min_confidence).filter(free_for(user))
+    return qs.filter(pk__in=ids) if ids is not None else qs
+
+
+def bulk_approval_count(*, user, kind: str = "impute", **criteria) -> int:
+    """How many suggestions the approval would accept now (shown before it runs)."""
+    roles.require_decider(user, kind)
+    return bulk_selection(user=user, kind=kind, **criteria).count()
+
+
+def bulk_approval_start(*, user, kind: str = "impute", note: str = "", **criteria) -> BulkApproval:
+    """Record the approval; a small one runs at once, a large one in the background with progress."""
+    from ..tasks import bulk_approve_job
+
+    roles.require_decider(user, kind)
+    criteria = {k: v for k, v in criteria.items() if k in CRITERIA and v is not None}
+    matched = bulk_selection(user=user, kind=kind, **criteria).count()
+    approval = BulkApproval.objects.create(created_by=user, kind=kind, criteria=criteria, note=note,
+                                           matched=matched)
+    if matched <= settings.COLORREVIEW_BULK_INLINE:
+        return bulk_approval_run(approval_id=approval.pk)
+    transaction.on_commit(lambda: bulk_approve_job.delay(approval.pk))
+    return approval
+
+
+def bulk_approval_run(*, approval_id: int) -> BulkApproval:
+    """Accept the selection chunk by chunk in id order (resumes after its cursor if delivered again)."""
+    approval = BulkApproval.objects.select_related("created_by").get(pk=approval_id)
+    if not approval.active:
+        return approval
+    BulkApproval.objects.filter(pk=approval.pk).update(status=BulkApproval.Status.RUNNING)
+    selection = bulk_selection(user=approval.created_by, kind=approval.kind, **approval.criteria)
+    note = approval.note or f"bulk approval {approval.pk}"
+    while _approve_chunk(approval, selection, note):
+        pass
+    BulkApproval.objects.filter(pk=approval.pk).update(status=BulkApproval.Status.FINISHED,
+                                                       finished_at=timezone.now())
+    approval.refresh_from_db()
+    return approval
+
+
+def _approve_chunk(approval: BulkApproval, selection: QuerySet[Suggestion], note: str) -> bool:
+    user, now = approval.created_by, timezone.now()
+    with transaction.atomic():
+        rows = list(selection.filter(pk__gt=approval.cursor).order_by("pk").select_for_update(of=("self",))
+                    .values_list("id", "product_id", "suggested_color", "prediction__model_version",
+                                 "product__final_color")[:CHUNK])
+        if not rows:
+            return False
+        ids = [r[0] for r in rows]
+        Suggestion.objects.filter(pk__in=ids, status=Suggestion.Status.PENDING).update(
+            status=Suggestion.Status.ACCEPTED, final_color=F("suggested_color"), decided_by=user, decided_at=now,
+            bulk=approval, claimed_by=None, claimed_until=None)
+        mine = Suggestion.objects.filter(product=OuterRef("pk"), bulk=approval, status=Suggestion.Status.ACCEPTED)
+        Product.objects.filter(pk__in=[r[1] for r in rows]).update(
+            final_color=Subquery(mine.values("suggested_color")[:1]))
+        ReviewEvent.objects.bulk_create([ReviewEvent(
+            product_id=product_id, suggestion_id=pk, actor=user, action=ReviewEvent.Action.ACCEPT,
+            from_status=Suggestion.Status.PENDING, to_status=Suggestion.Status.ACCEPTED, from_color=before,
+            to_color=color, note=note, model_version=version) for pk, product_id, color, version, before in rows])
+        approval.cursor = ids[-1]
+        approval.accepted += len(rows)
+        BulkApproval.objects.filter(pk=approval.pk).update(cursor=approval.cursor, accepted=approval.accepted)
+    return len(rows) == CHUNK
+
+
+def bulk_approval_undo(*, approval: BulkApproval, user) -> BulkApproval:
+    """Take the whole batch back: its suggestions return to the queue and each product gets back the
+    colour it had, unless the colour was changed since (then it stays, and the event says so).
+    A product with a newer open suggestion keeps its decision."""
+    roles.require_decider(user, approval.kind)
+    if approval.created_by_id != user.pk and not roles.has_role(user, roles.ADMIN):
+        raise roles.RoleError("only the merchandiser who approved the batch, or an admin, can undo it")
+    if approval.active:
+        raise ServiceError("this bulk approval is still running; undo it when it has finished")
+    if BulkApproval.objects.filter(pk=approval.pk, status=BulkApproval.Status.FINISHED).update(
+            status=BulkApproval.Status.UNDONE, undone_by=user, undone_at=timezone.now()) == 0:
+        raise ServiceError("this bulk approval was already undone")
+    if approval.accepted <= settings.COLORREVIEW_BULK_INLINE:
+        return bulk_undo_run(approval_id=approval.pk)
+    from ..tasks import bulk_undo_job
+
+    transaction.on_commit(lambda: bulk_undo_job.delay(approval.pk))
+    approval.refresh_from_db()
+    return approval
+
+
+def bulk_undo_run(*, approval_id: int) -> BulkApproval:
+    """Put the batch's suggestions back, chunk by chunk (a batch already put back changes nothing)."""
+    approval = BulkApproval.objects.select_related("undone_by").get(pk=approval_id)
+    reverted, last = approval.reverted, 0
+    while True:
+        done, last = _undo_chunk(approval, approval.undone_by, last)
+        if done is None:
+            break
+        reverted += done
+        BulkApproval.objects.filter(pk=approval.pk).update(reverted=reverted)
+    approval.refresh_from_db()
+    return approval
+
+
+def _undo_chunk(approval: BulkApproval, user, after: int) -> tuple[int | None, int]:
+    with transaction.atomic():
+        rows = list(Suggestion.objects.select_for_update(of=("self",)).filter(
+            bulk=approval, status=Suggestion.Status.ACCEPTED, pk__gt=after).order_by("pk").values_list(
+            "id", "product_id", "final_color", "prediction__model_version", "product__final_color")[:CHUNK])
+        if not rows:
+            return None, after
+        last = rows[-1][0]
+        open_products = set(Suggestion.objects.filter(product_id__in=[r[1] for r in rows],
+                                                      status=Suggestion.Status.PENDING).values_list("product_id",
+                                                                                                   flat=True))
+        rows = [r for r in rows if r[1] not in open_products]
+        before = dict(ReviewEvent.objects.filter(suggestion_id__in=[r[0] for r in rows],
+                                                 action=ReviewEvent.Action.ACCEPT).order_by("id").values_list(
+            "suggestion_id", "from_color"))
+        restore: dict[str, list[int]] = defaultdict(list)
+        events = []
+        for pk, product_id, decided, version, current in rows:
+            still_ours = current == decided
+            colour = before.get(pk, current) if still_ours else current
+            restore[colour].append(product_id)
+            events.append(ReviewEvent(
+                product_id=product_id, suggestion_id=pk, actor=user, action=ReviewEvent.Action.UNDO,
+                from_status=Suggestion.Status.ACCEPTED, to_status=Suggestion.Status.PENDING, from_color=current,
+                to_color=colour, model_version=version,
+                note=f"bulk approval {approval.pk} undone" + ("" if still_ours else
+                                                              " (the colour was changed since and is kept)")))
+        for colour, product_ids in restore.items():
+            Product.objects.filter(pk__in=product_ids).update(final_color=colour)
+        Suggestion.objects.filter(pk__in=[r[0] for r in rows]).update(
+            status=Suggestion.Status.PENDING, final_color="", decided_by=None, decided_at=None, bulk=None)
+        ReviewEvent.objects.bulk_create(events)
+    return len(rows), last

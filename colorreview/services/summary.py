@@ -1,0 +1,72 @@
+"""The catalogue summary behind the dashboard and the queue's category filter: computed by a background
+job and read in one query, instead of full-table aggregates on every page view."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from ..models import CatalogSummary, Product, Suggestion
+
+log = logging.getLogger(__name__)
+_ROW = 1
+
+
+def summary_compute() -> dict:
+    """Every figure in a few grouped scans (the background job runs this)."""
+    status = dict(Product.objects.values_list("status").annotate(n=Count("id")).order_by())
+    tags = Product.objects.aggregate(
+        untagged=Count("id", filter=Q(seller_color_raw="")),
+        unmapped=Count("id", filter=~Q(seller_color_raw="") & Q(seller_color__isnull=True)))
+    by = dict(Suggestion.objects.exclude(status=Suggestion.Status.SUPERSEDED).values_list("status")
+              .annotate(n=Count("id")).order_by())
+    pending = Suggestion.objects.filter(status=Suggestion.Status.PENDING)
+    categories: dict[str, list[str]] = {"impute": [], "mislabel": []}
+    for kind, category in (pending.exclude(product__category="").values_list("kind", "product__category")
+                           .distinct().order_by("product__category")):
+        categories.setdefault(kind, []).append(category)
+    return {
+        "products": sum(status.values()), "status": status, **tags,
+        "pending": by.get("pending", 0), "decided": sum(v for k, v in by.items() if k != "pending"),
+        "pending_by_kind": dict(pending.values_list("kind").annotate(n=Count("id")).order_by()),
+        "categories": categories,
+    }
+
+
+def summary_refresh() -> dict:
+    data = summary_compute()
+    CatalogSummary.objects.update_or_create(pk=_ROW, defaults={
+        "data": data, "computed_at": timezone.now(), "refresh_requested_at": None})
+    return data
+
+
+def catalog_summary() -> dict:
+    """The latest summary (one query); a stale one asks the background job for a fresh one, once."""
+    row = CatalogSummary.objects.filter(pk=_ROW).first()
+    if row is None:
+        return {**summary_refresh(), "computed_at": timezone.now()}
+    now = timezone.now()
+    if row.computed_at < now - timedelta(seconds=settings.COLORREVIEW_SUMMARY_SECONDS):
+        _request_refresh(now)
+    return {**row.data, "computed_at": row.computed_at}
+
+
+def _request_refresh(now) -> None:
+    from ..tasks import refresh_summary
+
+    asked_long_ago = Q(refresh_requested_at__isnull=True) | Q(
+        refresh_requested_at__lt=now - timedelta(seconds=settings.COLORREVIEW_SUMMARY_SECONDS))
+    if CatalogSummary.objects.filter(asked_long_ago, pk=_ROW).update(refresh_requested_at=now):
+        transaction.on_commit(lambda: _send(refresh_summary))
+
+
+def _send(task) -> None:
+    try:
+        task.delay()
+    except Exception:  # a page keeps working on the figures it has while the queue is unreachable
+        log.warning("could not queue %s", task.name, exc_info=True)

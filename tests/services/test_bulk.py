@@ -1,0 +1,79 @@
+"""Bulk approval: set-based chunks, a background job for large selections, undone as one batch."""
+
+from __future__ import annotations
+
+import pytest
+
+from colorreview.models import BulkApproval, Product, ReviewEvent, Suggestion
+from colorreview.roles import RoleError
+from colorreview.services import ServiceError, bulk
+from colorreview.services.review import suggestion_accept
+from tests.factories import PredictionFactory, ProductFactory, SuggestionFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _imputations(n: int, confidence: float = 0.97) -> list[Suggestion]:
+    return [SuggestionFactory(prediction=PredictionFactory(product=ProductFactory(tag=""), confidence=confidence,
+                                                           predicted_color="Red"), kind="impute")
+            for _ in range(n)]
+
+
+def test_approval_is_set_based_whatever_its_size(merchandiser, monkeypatch, django_assert_max_num_queries):
+    monkeypatch.setattr(bulk, "CHUNK", 10)
+    _imputations(3)
+    with django_assert_max_num_queries(20) as small:
+        bulk.bulk_approval_start(user=merchandiser, min_confidence=0.9)
+    _imputations(25)
+    with django_assert_max_num_queries(len(small.captured_queries) + 2 * 8):  # two more chunks of 10
+        approval = bulk.bulk_approval_start(user=merchandiser, min_confidence=0.9)
+    assert (approval.status, approval.matched, approval.accepted) == ("finished", 25, 25)
+    assert Suggestion.objects.filter(status="accepted", bulk__isnull=False).count() == 28
+    assert set(Product.objects.values_list("final_color", flat=True)) == {"Red"}
+    event = ReviewEvent.objects.filter(action="accept").first()
+    assert event.actor == merchandiser and event.to_color == "Red" and "bulk approval" in event.note
+
+
+def test_a_large_selection_runs_in_the_background(merchandiser, settings, django_capture_on_commit_callbacks):
+    settings.COLORREVIEW_BULK_INLINE = 2
+    _imputations(5)
+    assert bulk.bulk_approval_count(user=merchandiser, min_confidence=0.9) == 5
+    with django_capture_on_commit_callbacks() as queued:
+        approval = bulk.bulk_approval_start(user=merchandiser, min_confidence=0.9)
+    assert approval.status == "queued" and approval.matched == 5 and len(queued) == 1
+    assert not Suggestion.objects.filter(status="accepted").exists()
+    done = bulk.bulk_approval_run(approval_id=approval.pk)  # what the job does
+    assert (done.status, done.accepted, done.progress) == ("finished", 5, 1.0)
+    assert bulk.bulk_approval_run(approval_id=approval.pk).accepted == 5  # delivered twice: nothing more
+
+
+def test_undo_puts_the_whole_batch_back_and_restores_the_colours(merchandiser, admin_user):
+    items = _imputations(4)
+    approval = bulk.bulk_approval_start(user=merchandiser, ids=[s.pk for s in items])
+    changed = items[0].product
+    Product.objects.filter(pk=changed.pk).update(final_color="Blue")  # changed by hand since
+    undone = bulk.bulk_approval_undo(approval=approval, user=merchandiser)
+    assert (undone.status, undone.reverted) == ("undone", 4)
+    assert set(Suggestion.objects.filter(pk__in=[s.pk for s in items]).values_list("status", flat=True)) == {"pending"}
+    colours = dict(Product.objects.values_list("pk", "final_color"))
+    assert colours.pop(changed.pk) == "Blue" and set(colours.values()) == {""}
+    assert ReviewEvent.objects.filter(action="undo").count() == 4
+    with pytest.raises(ServiceError, match="already undone"):
+        bulk.bulk_approval_undo(approval=approval, user=admin_user)
+
+
+def test_only_its_author_or_an_admin_undoes_a_batch_and_decided_cards_are_skipped(merchandiser, admin_user):
+    items = _imputations(2)
+    suggestion_accept(suggestion=items[0], user=admin_user)
+    approval = bulk.bulk_approval_start(user=merchandiser, ids=[s.pk for s in items])
+    assert approval.accepted == 1  # the other one was already decided
+    other = UserFactory(username="m2", roles=["merchandiser"])
+    with pytest.raises(RoleError):
+        bulk.bulk_approval_undo(approval=approval, user=other)
+    assert bulk.bulk_approval_undo(approval=approval, user=admin_user).reverted == 1
+    assert BulkApproval.objects.get().undone_by == admin_user
+
+
+def test_curators_cannot_approve_imputations(curator):
+    with pytest.raises(RoleError):
+        bulk.bulk_approval_start(user=curator, kind="impute", min_confidence=0.5)

@@ -1,0 +1,98 @@
+"""Keyset pages and a constant number of queries per page, whatever the size of the catalogue."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from colorreview.models import Suggestion
+from colorreview.paging import decode_cursor, encode_cursor, keyset_page
+from tests.factories import PredictionFactory, ProductFactory, SuggestionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _suggestions(n: int, kind: str = "mislabel", start: int = 0) -> None:
+    for i in range(start, start + n):
+        product = ProductFactory(sku=f"K{i:04d}", tag="Red" if kind == "mislabel" else "", title=f"Shirt {i}")
+        SuggestionFactory(prediction=PredictionFactory(product=product, predicted_color="Blue"), kind=kind,
+                          score=round(0.5 + (i % 7) / 20, 2))  # many equal scores: ties broken by id
+
+
+def test_keyset_pages_walk_the_whole_order_both_ways():
+    _suggestions(23)
+    qs = Suggestion.objects.all()
+    expected = list(qs.order_by("-score", "id").values_list("pk", flat=True))
+    seen, cursor, pages = [], None, []
+    while True:
+        page = keyset_page(qs, ordering=["-score", "id"], size=5, cursor=cursor)
+        pages.append(page)
+        seen += [s.pk for s in page]
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+    assert seen == expected and len(pages) == 5 and pages[0].prev_cursor is None
+    back = keyset_page(qs, ordering=["-score", "id"], size=5, cursor=pages[3].prev_cursor)
+    assert [s.pk for s in back] == [s.pk for s in pages[2]]
+    assert decode_cursor("not a cursor") is None and decode_cursor(encode_cursor((1, 2), "after")) == ("after", (1, 2))
+
+
+def _get(client, url: str, **extra):
+    response = client.get(url, **extra)
+    assert response.status_code == 200, url
+    return response
+
+
+PAGES = ["/review/", "/review/?color=Blue", "/review/?q=Shirt+1", "/review/?kind=mislabel&category=Tshirts",
+         "/imputations/", "/", "/products/", "/products/?q=K00"]
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_each_page_costs_the_same_queries_at_any_size(client, admin_user, url, django_assert_num_queries):
+    _suggestions(3)
+    _suggestions(2, kind="impute", start=3)
+    client.force_login(admin_user)
+    _get(client, url)  # the summary is computed once, on the first view
+    with CaptureQueriesContext(connection) as small:
+        _get(client, url)
+    _suggestions(60, start=10)
+    _suggestions(30, kind="impute", start=100)
+    with django_assert_num_queries(len(small.captured_queries)):
+        _get(client, url)
+
+
+def test_a_deep_queue_page_is_reached_by_cursor_with_the_same_queries(client, curator, django_assert_num_queries):
+    _suggestions(80)
+    client.force_login(curator)
+    first = _get(client, "/review/").content.decode()
+    cursor = re.search(r'href="\?page=([^"&]+)" rel="next"', first).group(1)
+    with CaptureQueriesContext(connection) as one:
+        second = _get(client, f"/review/?page={cursor}").content.decode()
+    assert 'rel="prev"' in second
+    for _ in range(2):
+        cursor = re.search(r'page=([^"&]+)" rel="next"', second).group(1)
+        with django_assert_num_queries(len(one.captured_queries)):
+            second = _get(client, f"/review/?page={cursor}").content.decode()
+
+
+def test_the_api_lists_are_cursor_paginated(admin_user, django_assert_num_queries):
+    _suggestions(120)
+    api = APIClient()
+    api.force_authenticate(admin_user)
+    body = api.get("/api/suggestions/").json()
+    assert len(body["results"]) == 50 and body["previous"] is None and "count" not in body
+    ids = [r["id"] for r in body["results"]]
+    with CaptureQueriesContext(connection) as one:
+        body = api.get(body["next"]).json()
+    ids += [r["id"] for r in body["results"]]
+    with django_assert_num_queries(len(one.captured_queries)):
+        body = api.get(body["next"]).json()
+    ids += [r["id"] for r in body["results"]]
+    assert body["next"] is None and len(set(ids)) == 120
+    assert ids == list(Suggestion.objects.order_by("-score", "id").values_list("pk", flat=True))
+    products = api.get("/api/products/").json()
+    assert products["next"] and api.get(products["next"]).json()["results"][0]["sku"] == "K0050"
