@@ -1,17 +1,20 @@
-"""Export of the corrected catalogue tags as CSV."""
+"""Export of the corrected catalogue tags as CSV: streamed in keyset chunks, constant memory."""
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from dataclasses import dataclass
 
-from django.db.models import Prefetch
+from django.db.models import Exists, F, OuterRef, Q
 
 from ..models import Prediction, Product, Suggestion
 
 COLUMNS = ["sku", "title", "category", "seller_color", "predicted_color", "confidence", "suggestion",
            "review_status", "final_color", "reviewed_by", "reviewed_at"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: products read per query
+CHUNK = 5000
 
 
 def neutralise(value: object) -> str:
@@ -20,38 +23,76 @@ def neutralise(value: object) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def _latest(items, key=lambda x: x.created_at):
-    return max(items, key=lambda x: (key(x), x.pk)) if items else None
+@dataclass(frozen=True)
+class ExportFilters:
+    kind: str | None = None  # products with a suggestion of this kind
+    status: str | None = None  # ... in this review state
+    category: str | None = None
+    changed_only: bool = False  # only products whose final colour differs from the seller's tag
 
 
-def export_rows() -> Iterator[list[str]]:
-    suggestions = Suggestion.objects.exclude(status=Suggestion.Status.SUPERSEDED).select_related("decided_by")
-    products = (Product.objects.select_related("seller_color").order_by("sku")
-                .prefetch_related(Prefetch("suggestions", queryset=suggestions),
-                                  Prefetch("predictions", queryset=Prediction.objects.only(
-                                      "id", "product_id", "image_checksum", "predicted_color", "confidence",
-                                      "created_at"))))
-    for p in products.iterator(chunk_size=500):
-        prediction = _latest([x for x in p.predictions.all() if x.image_checksum == p.image_checksum])
-        suggestion = _latest(list(p.suggestions.all()))
-        decided = suggestion is not None and suggestion.status != Suggestion.Status.PENDING
-        yield [neutralise(v) for v in (
-            p.sku, p.title, p.category, p.seller_color_raw,
-            prediction.predicted_color if prediction else "",
-            f"{prediction.confidence:.4f}" if prediction and prediction.confidence is not None else "",
-            suggestion.kind if suggestion else "",
-            suggestion.status if suggestion else "",
-            p.final_color,
-            suggestion.decided_by.get_username() if decided and suggestion.decided_by else "",
-            suggestion.decided_at.isoformat() if decided and suggestion.decided_at else "",
-        )]
+def _products(filters: ExportFilters):
+    qs = Product.objects.all()
+    if filters.category:
+        qs = qs.filter(category__iexact=filters.category)
+    if filters.kind or filters.status:
+        mine = Suggestion.objects.filter(product=OuterRef("pk")).exclude(status=Suggestion.Status.SUPERSEDED)
+        if filters.kind:
+            mine = mine.filter(kind=filters.kind)
+        if filters.status:
+            mine = mine.filter(status=filters.status)
+        qs = qs.filter(Exists(mine))
+    if filters.changed_only:
+        qs = qs.filter((Q(seller_color__isnull=False) & ~Q(final_color=F("seller_color__name")))
+                       | (Q(seller_color__isnull=True) & ~Q(final_color=F("seller_color_raw"))))
+    return qs.order_by("sku").values_list("id", "sku", "title", "category", "seller_color_raw", "image_checksum",
+                                          "final_color")
 
 
-def write_export(fh) -> int:
+def _latest_predictions(ids: list[int]) -> dict[tuple[int, str], tuple]:
+    out: dict[tuple[int, str], tuple] = {}
+    rows = Prediction.objects.filter(product_id__in=ids).order_by("created_at", "id").values_list(
+        "product_id", "image_checksum", "predicted_color", "confidence")
+    for product_id, checksum, color, confidence in rows:
+        out[(product_id, checksum)] = (color, confidence)  # the newest wins
+    return out
+
+
+def _latest_suggestions(ids: list[int]) -> dict[int, tuple]:
+    out: dict[int, tuple] = {}
+    rows = (Suggestion.objects.filter(product_id__in=ids).exclude(status=Suggestion.Status.SUPERSEDED)
+            .order_by("created_at", "id").values_list("product_id", "kind", "status", "decided_by__username",
+                                                      "decided_at"))
+    for product_id, *rest in rows:
+        out[product_id] = tuple(rest)
+    return out
+
+
+def export_rows(filters: ExportFilters | None = None) -> Iterator[list[str]]:
+    """One row a product, in sku order; three queries per chunk of products whatever the catalogue's size."""
+    products = _products(filters or ExportFilters())
+    last = None
+    while True:
+        chunk = list((products.filter(sku__gt=last) if last is not None else products)[:CHUNK])
+        if not chunk:
+            return
+        ids = [row[0] for row in chunk]
+        predictions, suggestions = _latest_predictions(ids), _latest_suggestions(ids)
+        for pk, sku, title, category, seller, checksum, final in chunk:
+            color, confidence = predictions.get((pk, checksum), ("", None))
+            kind, status, by, at = suggestions.get(pk, ("", "", None, None))
+            decided = status not in ("", Suggestion.Status.PENDING)
+            yield [neutralise(v) for v in (
+                sku, title, category, seller, color, f"{confidence:.4f}" if confidence is not None else "",
+                kind, status, final, by if decided and by else "", at.isoformat() if decided and at else "")]
+        last = chunk[-1][1]
+
+
+def write_export(fh, filters: ExportFilters | None = None) -> int:
     writer = csv.writer(fh)
     writer.writerow(COLUMNS)
     n = 0
-    for row in export_rows():
+    for row in export_rows(filters):
         writer.writerow(row)
         n += 1
     return n

@@ -11,18 +11,17 @@ from dataclasses import dataclass
 import numpy as np
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db import DatabaseError, transaction
+from django.db.models import Exists, OuterRef, prefetch_related_objects
 from PIL import Image
 from scipy import ndimage
 
 from inference.pipeline import ColorPrediction, ImageInput, Pipeline, PipelineConfig
 
-from ..models import PipelineRun, Prediction, Product, ReviewEvent
+from ..models import PipelineRun, Prediction, Product
 from ..selectors import active_model_version, active_weights_dir
-from . import progress
+from . import progress, storage
 from .media import media_exists, media_read_many, media_save
-from .suggestions import suggestion_refresh
 from .vocabulary import configuration_digest, db_region_table, db_vocabulary
 
 log = logging.getLogger(__name__)
@@ -152,7 +151,8 @@ def _save_mask(garment: np.ndarray, region: str | None, checksum: str, version_t
     if media_exists(rel):
         return rel
     buffer = io.BytesIO()
-    overlay_image(garment, region, _hex_rgb(garment_hex or "")).save(buffer, "PNG", optimize=True)
+    # compress_level=1: fast, and the overlay is mostly flat (optimize=True tries every filter, slowly)
+    overlay_image(garment, region, _hex_rgb(garment_hex or "")).save(buffer, "PNG", compress_level=1)
     return media_save(rel, buffer.getvalue())
 
 
@@ -201,75 +201,50 @@ def predict_products(*, product_ids: list[int], run_id: int | None = None) -> di
 
 
 def _predict(products: list[Product], pipeline: Pipeline, version: str, run_id: int | None) -> list[bool]:
-    if not products:
-        return []
-    existing = {(pid, checksum): pk for pk, pid, checksum in Prediction.objects.filter(
-        product__in=products, model_version=version).values_list("pk", "product_id", "image_checksum")}
-    todo = [p for p in products if p.image_checksum and (p.id, p.image_checksum) not in existing]
-    outcomes = [_reuse(p, existing[(p.id, p.image_checksum)], run_id) for p in products
-                if (p.id, p.image_checksum) in existing]
-    outcomes += [False for p in products if not p.image_checksum]
-    read = list(zip(todo, media_read_many([p.image for p in todo])))
-    outcomes += [_fail(p, f"image cannot be read from the media storage: {data}", run_id)
-                 for p, data in read if isinstance(data, OSError)]
-    todo, images = [p for p, d in read if isinstance(d, bytes)], [d for _, d in read if isinstance(d, bytes)]
+    """Read the products' images, each distinct image once and none already read, and store the batch
+    in a handful of statements (see ``storage``)."""
+    readable = [p for p in products if p.image_checksum]
+    if not readable:
+        return [False] * len(products)
+    prefetch_related_objects(readable, "seller_color")
+    own, by_image = storage.known_predictions(readable, version)
+    missing = [p for p in readable if p.pk not in own]
+    fields = {checksum: storage.copied_fields(prediction) for checksum, prediction in by_image.items()}
+    first: dict[str, Product] = {}
+    for product in missing:
+        if product.image_checksum not in fields:
+            first.setdefault(product.image_checksum, product)
+    unreadable, images = set(), []
+    for product, data in zip(list(first.values()), media_read_many([p.image for p in first.values()])):
+        if isinstance(data, OSError):
+            unreadable.add(product.image_checksum)
+            del first[product.image_checksum]
+        else:
+            images.append(data)
+    for product in missing:
+        if product.image_checksum in unreadable:
+            _fail(product, "image cannot be read from the media storage", run_id)
+    missing = [p for p in missing if p.image_checksum not in unreadable]
+    readable = [p for p in readable if p.image_checksum not in unreadable]
     try:
         results = pipeline.predict_batch(
-            [ImageInput(data, p.category or None, p.sku) for p, data in zip(todo, images)])
+            [ImageInput(data, p.category or None, p.sku) for p, data in zip(first.values(), images)])
     except (DatabaseError, SoftTimeLimitExceeded):
         raise
     except Exception as exc:  # an image the pipeline cannot take: read the others one at a time
-        if len(todo) > 1:
-            return outcomes + [ok for p in todo for ok in _predict([p], pipeline, version, run_id)]
-        log.exception("pipeline error on product %s", todo[0].sku if todo else "?")
-        return outcomes + [_fail(p, f"pipeline error: {type(exc).__name__}: {exc}", run_id) for p in todo]
-    return outcomes + [_store(p, r, pipeline, version, run_id) for p, r in zip(todo, results)]
-
-
-def _store(product: Product, result: ColorPrediction, pipeline: Pipeline, version: str, run_id) -> bool:
-    fields = _prediction_fields(result, pipeline, product.image_checksum, version)
+        if len(products) > 1:
+            return [ok for p in products for ok in _predict([p], pipeline, version, run_id)]
+        log.exception("pipeline error on product %s", products[0].sku)
+        return [_fail(p, f"pipeline error: {type(exc).__name__}: {exc}", run_id) for p in products]
+    for checksum, result in zip(first, results):
+        fields[checksum] = _prediction_fields(result, pipeline, checksum, version)
     with transaction.atomic():
-        try:
-            prediction, created = Prediction.objects.get_or_create(
-                product=product, image_checksum=product.image_checksum, model_version=version,
-                defaults={**fields, "run_id": run_id})
-        except IntegrityError:  # a concurrent worker stored it first
-            prediction, created = Prediction.objects.get(product=product, image_checksum=product.image_checksum,
-                                                         model_version=version), False
-        if created:
-            _prediction_event(product, prediction)
-        if _usable(prediction):
-            _refresh_suggestion(product.pk, prediction)
-        _mark_product(product, prediction, run_id)
-    return _usable(prediction)
-
-
-def _prediction_event(product: Product, prediction: Prediction) -> None:
-    if prediction.error or not prediction.predicted_color:
-        read = f"no colour read: {prediction.error or 'no garment found'}"
-    else:
-        read = f"read as {prediction.predicted_color} at {prediction.confidence or 0:.0%}"
-    ReviewEvent.objects.create(product=product, action=ReviewEvent.Action.PREDICTED,
-                               to_color=prediction.predicted_color, note=read[:500],
-                               model_version=prediction.model_version)
-
-
-def _refresh_suggestion(product_id: int, prediction: Prediction, attempts: int = 3) -> None:
-    """An import or a re-map may open the product's one pending suggestion at the same moment: try again."""
-    for attempt in range(attempts):
-        try:
-            with transaction.atomic():
-                suggestion_refresh(product=Product.objects.get(pk=product_id), prediction=prediction)
-            return
-        except IntegrityError:
-            if attempt == attempts - 1:
-                raise
-
-
-def _reuse(product: Product, prediction_id: int, run_id: int | None) -> bool:
-    prediction = Prediction.objects.get(pk=prediction_id)
-    _mark_product(product, prediction, run_id)
-    return _usable(prediction)
+        predictions = {**own, **storage.predictions_create(missing, fields, version, run_id)}
+        storage.suggestions_for([(p, predictions[p.pk]) for p in readable
+                                 if p.pk in predictions and _usable(predictions[p.pk])])
+        storage.products_finish([p.pk for p in readable], version, run_id)
+    return [False] * (len(products) - len(readable)) + [
+        p.pk in predictions and _usable(predictions[p.pk]) for p in readable]
 
 
 def _give_up(product: Product, run_id: int) -> bool:
@@ -283,10 +258,3 @@ def _fail(product: Product, detail: str, run_id: int | None) -> bool:
 
 def _usable(prediction: Prediction) -> bool:
     return prediction.error == "" and bool(prediction.predicted_color)
-
-
-def _mark_product(product: Product, prediction: Prediction, run_id: int | None) -> None:
-    status = Product.Status.PREDICTED if _usable(prediction) else Product.Status.NO_PREDICTION
-    progress.product_finish(product_id=product.pk, status=status, detail=prediction.error, run_id=run_id,
-                            image_checksum=prediction.image_checksum)
-

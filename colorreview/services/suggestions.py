@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.conf import settings
 from django.db import transaction
@@ -11,7 +12,7 @@ from inference.classify.model import DEFAULT_WEIGHTS
 from inference.colors import ColorVocabulary
 from inference.errors import WeightsError
 from inference.suggest import Proposal, Thresholds, propose, tag_support, thresholds_from_card
-from inference.weights import load_card
+from inference.weights import card_path, load_card
 
 from ..models import Prediction, Product, ReviewEvent, Suggestion
 from ..selectors import active_weights_dir
@@ -34,8 +35,22 @@ def _card_calibration() -> dict:
     """The shipped classifier's calibration (thresholds and validation curves), if any."""
     if settings.COLORREVIEW_CLASSIFIER != "timm":
         return {}
+    weights_dir = active_weights_dir()
+    return _read_calibration(DEFAULT_WEIGHTS, weights_dir, _card_stamp(weights_dir))
+
+
+def _card_stamp(weights_dir: str | None) -> int:
+    """When the model card last changed: it is read again only then, not once per product."""
     try:
-        return load_card(DEFAULT_WEIGHTS, active_weights_dir()).get("calibration", {})
+        return card_path(DEFAULT_WEIGHTS, weights_dir).stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+@lru_cache(maxsize=4)
+def _read_calibration(name: str, weights_dir: str | None, stamp: int) -> dict:
+    try:
+        return load_card(name, weights_dir).get("calibration", {})
     except WeightsError:
         return {}
 
@@ -106,34 +121,69 @@ def flag_rules(thresholds: dict[str, Threshold]) -> Thresholds:
                                 shade_on=settings.COLORREVIEW_SHADE_SUGGESTIONS)
 
 
-@transaction.atomic
 def suggestion_refresh(*, product: Product, prediction: Prediction | None = None) -> Suggestion | None:
     """Bring the product's open suggestion in line with its latest prediction and seller tag."""
-    from .thresholds import thresholds_for_category  # it builds on this module's thresholds
-
     prediction = prediction or latest_prediction(product)
-    pending = Suggestion.objects.select_for_update().filter(product=product, status=Suggestion.Status.PENDING).first()
-    if prediction is None:
-        return pending
-    candidate = candidate_for(product, prediction, db_vocabulary(), thresholds_for_category(product.category))
-    if pending and candidate and _same(pending, candidate, prediction, product):
-        return pending
-    if pending:
-        suggestion_supersede(pending, "a newer prediction or tag replaced it")
-    if candidate is None or _already_decided(product, prediction, candidate):
-        return None
-    suggestion = Suggestion.objects.create(
+    if prediction is not None:
+        suggestions_refresh_batch(pairs=[(product, prediction)])
+    return Suggestion.objects.filter(product=product, status=Suggestion.Status.PENDING).first()
+
+
+_DECIDED = [Suggestion.Status.ACCEPTED, Suggestion.Status.REJECTED, Suggestion.Status.CORRECTED]
+
+
+def suggestions_refresh_batch(*, pairs: list[tuple[Product, Prediction]]) -> int:
+    """Refresh the open suggestions of many products in a handful of statements; returns how many were made.
+
+    A pending suggestion that still says the same stays; one that no longer does is superseded; a new one
+    is made unless a reviewer already decided that very suggestion for this image and seller tag.
+    """
+    from .thresholds import thresholds_by_category  # it builds on this module's thresholds
+
+    if not pairs:
+        return 0
+    vocabulary = db_vocabulary()
+    judged_by = thresholds_by_category({product.category for product, _ in pairs})
+    ids = [product.pk for product, _ in pairs]
+    with transaction.atomic():
+        pending = {s.product_id: s for s in Suggestion.objects.select_for_update().filter(
+            product_id__in=ids, status=Suggestion.Status.PENDING).only(
+            "id", "product_id", "kind", "suggested_color", "seller_color", "prediction_id")}
+        decided = set(Suggestion.objects.filter(product_id__in=ids, status__in=_DECIDED).values_list(
+            "product_id", "prediction__image_checksum", "suggested_color", "seller_color"))
+        stale, made = {}, []
+        for product, prediction in pairs:
+            candidate = candidate_for(product, prediction, vocabulary, judged_by[product.category])
+            current = pending.get(product.pk)
+            if current and candidate and _same(current, candidate, prediction, product):
+                continue
+            if current:
+                stale[product.pk] = "a newer prediction or tag replaced it"
+            key = (product.pk, prediction.image_checksum, candidate.color if candidate else "",
+                   product.seller_color_display)
+            if candidate is not None and key not in decided:
+                made.append((_suggestion(product, prediction, candidate), candidate))
+        pending_supersede(product_reasons=stale)
+        created = Suggestion.objects.bulk_create([suggestion for suggestion, _ in made])
+        ReviewEvent.objects.bulk_create([_suggested_event(s, c) for s, (_, c) in zip(created, made)])
+    return len(created)
+
+
+def _suggestion(product: Product, prediction: Prediction, candidate: Candidate) -> Suggestion:
+    return Suggestion(
         product=product, prediction=prediction, kind=candidate.kind, severity=candidate.proposal.severity,
         seller_color=product.seller_color_display, suggested_color=candidate.color,
         confidence=prediction.confidence or 0.0, score=round(candidate.proposal.score, 4),
         expected_precision=candidate.threshold.expected_precision, threshold=candidate.threshold.value)
-    ReviewEvent.objects.create(
-        product=product, suggestion=suggestion, action=ReviewEvent.Action.SUGGESTED,
-        to_status=Suggestion.Status.PENDING, from_color=product.seller_color_display,
-        to_color=candidate.color, model_version=prediction.model_version,
+
+
+def _suggested_event(suggestion: Suggestion, candidate: Candidate) -> ReviewEvent:
+    return ReviewEvent(
+        product_id=suggestion.product_id, suggestion=suggestion, action=ReviewEvent.Action.SUGGESTED,
+        to_status=Suggestion.Status.PENDING, from_color=suggestion.seller_color, to_color=candidate.color,
+        model_version=suggestion.prediction.model_version,
         note=f"{candidate.kind} at score {candidate.proposal.score:.3f} (threshold {candidate.threshold.value:.3f}, "
              f"{candidate.threshold.source})")
-    return suggestion
 
 
 def latest_prediction(product: Product) -> Prediction | None:
@@ -144,15 +194,6 @@ def latest_prediction(product: Product) -> Prediction | None:
 def _same(pending: Suggestion, candidate: Candidate, prediction: Prediction, product: Product) -> bool:
     return (pending.kind == candidate.kind and pending.suggested_color == candidate.color
             and pending.seller_color == product.seller_color_display and pending.prediction_id == prediction.id)
-
-
-def _already_decided(product: Product, prediction: Prediction, candidate: Candidate) -> bool:
-    """A reviewer already decided this very suggestion for this image and seller tag."""
-    return Suggestion.objects.filter(
-        product=product, prediction__image_checksum=prediction.image_checksum,
-        suggested_color=candidate.color, seller_color=product.seller_color_display,
-        status__in=[Suggestion.Status.ACCEPTED, Suggestion.Status.REJECTED, Suggestion.Status.CORRECTED],
-    ).exists()
 
 
 def suggestion_supersede(suggestion: Suggestion, why: str) -> None:

@@ -28,6 +28,23 @@ def thresholds_for_category(category: str, base: dict[str, Threshold] | None = N
     return out
 
 
+def thresholds_by_category(categories: set[str]) -> dict[str, dict[str, Threshold]]:
+    """``thresholds_for_category`` for many categories at once (one query, for a batch of products)."""
+    base, curves = active_thresholds(), _card_calibration()
+    wanted = {c.lower() for c in categories if c}
+    rows: dict[str, list] = {}
+    for category, kind, value in CategoryThreshold.objects.values_list("category", "kind", "value"):
+        if category.lower() in wanted:
+            rows.setdefault(category.lower(), []).append((kind, value))
+    out = {}
+    for category in categories:
+        out[category] = dict(base)
+        for kind, value in rows.get(category.lower(), []) if category else []:
+            precision, coverage = _interpolate(curves.get(kind, {}).get("curve", []), value)
+            out[category][kind] = Threshold(kind, value, precision, coverage, f"set for {category}")
+    return out
+
+
 class BadThreshold(ServiceError):
     """A threshold outside 0–100%."""
 

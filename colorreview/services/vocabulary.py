@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import lru_cache
 
 from inference.colors import ColorVocabulary, default_vocabulary
 from inference.segment import RegionTable, default_region_table
@@ -17,8 +18,14 @@ def vocabulary_rows() -> list[dict]:
 
 
 def db_vocabulary() -> ColorVocabulary:
+    """The active vocabulary; built once per process for each state of the table (one query a call)."""
     rows = vocabulary_rows()
-    return ColorVocabulary.from_rows(rows) if rows else default_vocabulary()
+    return _build_vocabulary(json.dumps(rows, sort_keys=True)) if rows else default_vocabulary()
+
+
+@lru_cache(maxsize=4)
+def _build_vocabulary(rows_json: str) -> ColorVocabulary:
+    return ColorVocabulary.from_rows(json.loads(rows_json))
 
 
 def db_region_table() -> RegionTable:

@@ -19,7 +19,7 @@ from .. import charts, roles, selectors
 from ..models import ColorName, ImportBatch, PipelineRun, Product
 from ..paging import keyset_page
 from ..services import ServiceError
-from ..services.export import COLUMNS, export_rows
+from ..services.export import COLUMNS, ExportFilters, export_rows
 from ..services.imports import import_cancel, import_upload_store
 from ..services.review import MANUAL_EDITORS, product_color_set
 from ..services.runs import QueueUnavailable, pipeline_run_start, run_resume, run_stalled
@@ -188,10 +188,15 @@ def export_csv(request):
     import csv
 
     writer = csv.writer(_Echo())
+    g = request.GET
+    filters = ExportFilters(
+        kind=g.get("kind") if g.get("kind") in ("impute", "mislabel") else None,
+        status=g.get("status") if g.get("status") in ("pending", "accepted", "rejected", "corrected") else None,
+        category=g.get("category") or None, changed_only=g.get("changed") == "1")
 
     def stream():
         yield writer.writerow(COLUMNS)
-        for row in export_rows():
+        for row in export_rows(filters):
             yield writer.writerow(row)
 
     name = f"colorreview-tags-{datetime.now():%Y%m%d-%H%M}.csv"

@@ -60,3 +60,39 @@ def test_export_command_writes_a_neutralised_file(tmp_path):
     call_command("export_tags", "--out", str(out))
     row = next(csv.DictReader(out.open()))
     assert row["sku"].startswith("'=") and row["title"] == "'@evil"
+
+
+def test_filters_and_chunks_keep_the_sku_order(curator, monkeypatch, django_assert_max_num_queries):
+    from colorreview.services import export
+
+    monkeypatch.setattr(export, "CHUNK", 4)
+    for i in range(10):
+        product = ProductFactory(sku=f"F{i:02d}", tag="Red", category="Jeans" if i % 2 else "Shirts")
+        s = SuggestionFactory(prediction=PredictionFactory(product=product, predicted_color="Blue"),
+                              kind="mislabel" if i < 6 else "impute")
+        if i < 3:
+            suggestion_accept(suggestion=s, user=curator)
+    with django_assert_max_num_queries(3 * 4):  # three queries a chunk: 3 chunks and an empty one
+        rows = list(export.export_rows())
+    assert [r[0] for r in rows] == [f"F{i:02d}" for i in range(10)]
+
+    def skus(**filters):
+        return [r[0] for r in export.export_rows(export.ExportFilters(**filters))]
+
+    assert skus(kind="impute") == ["F06", "F07", "F08", "F09"]
+    assert skus(changed_only=True) == ["F00", "F01", "F02"]
+    assert skus(category="jeans", status="pending") == ["F03", "F05", "F07", "F09"]
+
+
+def test_the_export_command_does_not_load_the_vision_stack():
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = ("import os, sys, django; os.environ['DJANGO_SETTINGS_MODULE'] = 'tests.settings'; django.setup(); "
+            "from django.core.management import load_command_class; "
+            "command = load_command_class('colorreview', 'export_tags'); "
+            "print(command.requires_system_checks == [], 'torch' in sys.modules, 'timm' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.stdout.strip().splitlines()[-1:] == ["True False False"], out.stderr[-2000:]

@@ -111,9 +111,9 @@ def test_an_image_the_pipeline_cannot_take_fails_alone(catalogue):
 
 def test_a_pending_suggestion_opened_meanwhile_is_retried_not_a_failed_batch(catalogue):
     plan = pipeline_run_create()
-    from colorreview.services import predictions
+    from colorreview.services import storage
 
-    real = predictions.suggestion_refresh
+    real = storage.suggestions_refresh_batch
     calls = []
 
     def racing(**kwargs):
@@ -122,7 +122,7 @@ def test_a_pending_suggestion_opened_meanwhile_is_retried_not_a_failed_batch(cat
             raise IntegrityError("duplicate key value violates one_pending_suggestion_per_product")
         return real(**kwargs)
 
-    with mock.patch.object(predictions, "suggestion_refresh", racing):
+    with mock.patch.object(storage, "suggestions_refresh_batch", racing):
         run = pipeline_run_here(plan=plan)
     assert (run.done, run.failed) == (10, 0)
 

@@ -4,19 +4,29 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from ...services.export import write_export
+from ...services.export import ExportFilters, write_export
 
 
 class Command(BaseCommand):
-    help = "Export the catalogue's corrected colour tags as CSV."
+    help = ("Export the catalogue's corrected colour tags as CSV, streamed in constant memory. Filters: "
+            "--kind, --status (of the product's suggestion), --category, --changed-only.")
+    requires_system_checks = []  # the checks load every view, and with them the vision stack
 
     def add_arguments(self, parser):
         parser.add_argument("--out", default="-", help="CSV file to write (default: standard output)")
+        parser.add_argument("--kind", choices=["impute", "mislabel"], help="products with a suggestion of this kind")
+        parser.add_argument("--status", choices=["pending", "accepted", "rejected", "corrected"],
+                            help="products whose suggestion is in this state")
+        parser.add_argument("--category", help="one product category")
+        parser.add_argument("--changed-only", action="store_true",
+                            help="only products whose final colour differs from the seller's tag")
 
     def handle(self, *args, **opts):
+        filters = ExportFilters(kind=opts["kind"], status=opts["status"], category=opts["category"],
+                                changed_only=opts["changed_only"])
         if opts["out"] == "-":
-            n = write_export(sys.stdout)
+            n = write_export(sys.stdout, filters)
         else:
             with open(opts["out"], "w", newline="", encoding="utf-8") as fh:
-                n = write_export(fh)
+                n = write_export(fh, filters)
             self.stdout.write(self.style.SUCCESS(f"wrote {n} products to {opts['out']}"))

@@ -1,0 +1,102 @@
+"""Storing what the pipeline read for a batch of products in a handful of statements, whatever the batch's
+size: the batch's predictions (one read of those already made, one insert), their history events, the
+products' new states (conditional, so that a redelivered batch counts nothing twice) and their suggestions."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.db.models import Case, Exists, F, OuterRef, Subquery, Value, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from ..models import PipelineRun, Prediction, Product, ReviewEvent
+from .progress import UNFINISHED
+from .suggestions import suggestion_refresh, suggestions_refresh_batch
+
+
+def known_predictions(products: list[Product], version: str) -> tuple[dict[int, Prediction], dict[str, Prediction]]:
+    """The batch's own predictions (by product) and one prediction per image read already (by checksum):
+    products that share an image are read once, whichever product was read first."""
+    wanted = {p.pk: p.image_checksum for p in products}
+    own: dict[int, Prediction] = {}
+    by_image: dict[str, Prediction] = {}
+    for prediction in Prediction.objects.filter(image_checksum__in=set(wanted.values()), model_version=version):
+        by_image.setdefault(prediction.image_checksum, prediction)
+        if wanted.get(prediction.product_id) == prediction.image_checksum:
+            own[prediction.product_id] = prediction
+    return own, by_image
+
+
+SHARED_FIELDS = ("config", "predicted_color", "confidence", "family", "probabilities", "dominant_colors", "region",
+                 "garment_fraction", "flags", "error", "seconds", "mask")
+
+
+def copied_fields(prediction: Prediction) -> dict:
+    return {name: getattr(prediction, name) for name in SHARED_FIELDS}
+
+
+def predictions_create(products: list[Product], fields: dict[str, dict], version: str,
+                       run_id: int | None) -> dict[int, Prediction]:
+    """Insert the products' predictions (``fields`` by image checksum) and a history event for each."""
+    if not products:
+        return {}
+    rows = [Prediction(product=p, image_checksum=p.image_checksum, model_version=version, run_id=run_id,
+                       **fields[p.image_checksum]) for p in products]
+    try:
+        with transaction.atomic():
+            created = Prediction.objects.bulk_create(rows)
+    except IntegrityError:  # another worker stored some of them first: keep theirs (their events are theirs)
+        before = set(Prediction.objects.filter(product__in=products, model_version=version).values_list("pk",
+                                                                                                       flat=True))
+        Prediction.objects.bulk_create(rows, ignore_conflicts=True)
+        created = list(Prediction.objects.filter(product__in=products, model_version=version).exclude(pk__in=before))
+    ReviewEvent.objects.bulk_create([_read_event(p) for p in created])
+    return {p.product_id: p for p in created}
+
+
+def _read_event(prediction: Prediction) -> ReviewEvent:
+    if prediction.error or not prediction.predicted_color:
+        read = f"no colour read: {prediction.error or 'no garment found'}"
+    else:
+        read = f"read as {prediction.predicted_color} at {prediction.confidence or 0:.0%}"
+    return ReviewEvent(product_id=prediction.product_id, action=ReviewEvent.Action.PREDICTED,
+                       to_color=prediction.predicted_color, note=read[:500], model_version=prediction.model_version)
+
+
+def suggestions_for(pairs: list[tuple[Product, Prediction]]) -> None:
+    """Suggestions of the batch at once; if an import or a re-map opened one of them meanwhile, one by one."""
+    try:
+        with transaction.atomic():
+            suggestions_refresh_batch(pairs=pairs)
+    except IntegrityError:
+        for product, prediction in pairs:
+            for attempt in range(3):
+                try:
+                    with transaction.atomic():
+                        suggestion_refresh(product=Product.objects.get(pk=product.pk), prediction=prediction)
+                    break
+                except IntegrityError:
+                    if attempt == 2:
+                        raise
+
+
+def products_finish(product_ids: list[int], version: str, run_id: int | None) -> tuple[int, int]:
+    """Each product takes the state of its prediction for its current image, in one statement; in a run
+    only products still unfinished in it change, and the run counts them. Returns (done, failed)."""
+    mine = Prediction.objects.filter(product=OuterRef("pk"), image_checksum=OuterRef("image_checksum"),
+                                     model_version=version)
+    usable = Exists(mine.filter(error="").exclude(predicted_color=""))
+    qs = Product.objects.filter(Exists(mine), pk__in=product_ids)
+    if run_id is not None:
+        qs = qs.filter(pipeline_run_id=run_id, status__in=UNFINISHED)
+    done = qs.filter(usable).count() if run_id is not None else 0
+    changed = qs.update(status=Case(When(usable, then=Value(Product.Status.PREDICTED)),
+                                    default=Value(Product.Status.NO_PREDICTION)),
+                        status_detail=Coalesce(Subquery(mine.values("error")[:1]), Value("")))
+    if run_id is not None and changed:
+        PipelineRun.objects.filter(pk=run_id).update(done=F("done") + done, failed=F("failed") + changed - done,
+                                                     progress_at=timezone.now())
+    return done, changed - done
+
+
+__all__ = ["copied_fields", "known_predictions", "predictions_create", "products_finish", "suggestions_for"]

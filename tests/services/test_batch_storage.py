@@ -1,0 +1,71 @@
+"""Storing a batch of predictions: a constant number of statements, shared images read once."""
+
+from __future__ import annotations
+
+import pytest
+
+from colorreview.models import Prediction, Product, Suggestion
+from colorreview.services.predictions import predict_products
+from inference.pipeline import ColorPrediction
+from tests.factories import ProductFactory, probabilities
+
+pytestmark = pytest.mark.django_db
+
+
+class NoOpPipeline:
+    """Answers "Red, 0.95" for every image without looking at it."""
+
+    version = "noop-1"
+    config_digest = "0"
+
+    def __init__(self):
+        self.seen: list[str] = []
+
+    def describe(self) -> dict:
+        return {"version": self.version}
+
+    def predict_batch(self, inputs):
+        self.seen += [i.key for i in inputs]
+        return [ColorPrediction(key=i.key, predicted_color="Red", confidence=0.95, family="Red",
+                                probabilities=probabilities(Red=0.95)) for i in inputs]
+
+
+@pytest.fixture
+def noop(monkeypatch, thresholds):
+    pipeline = NoOpPipeline()
+    monkeypatch.setattr("colorreview.services.predictions.current_pipeline", lambda: pipeline)
+    return pipeline
+
+
+def _products(n: int, tag: str = "", shared: int | None = None) -> list[int]:
+    return [ProductFactory(tag=tag, status="queued", **({"image_checksum": f"{i % shared:064x}"} if shared else {})).pk
+            for i in range(n)]
+
+
+def test_a_batch_is_stored_in_a_constant_number_of_statements(noop, django_assert_num_queries,
+                                                              django_assert_max_num_queries):
+    small, large = _products(2), _products(40)
+    with django_assert_max_num_queries(20) as few:
+        predict_products(product_ids=small)
+    with django_assert_num_queries(len(few.captured_queries)):
+        assert predict_products(product_ids=large) == {"done": 40, "failed": 0}
+    assert Suggestion.objects.filter(kind="impute", status="pending").count() == 42
+    assert set(Product.objects.values_list("status", flat=True)) == {"predicted"}
+    assert Suggestion.objects.get(product_id=large[0]).events.get().action == "suggested"
+
+
+def test_products_sharing_an_image_are_read_once(noop):
+    ids = _products(6, shared=2)
+    predict_products(product_ids=ids[:3])
+    predict_products(product_ids=ids[3:])  # the same two images, read in the first batch
+    assert len(noop.seen) == 2
+    assert Prediction.objects.filter(product_id__in=ids).count() == 6
+
+
+def test_a_redelivered_batch_changes_nothing(noop):
+    ids = _products(5, tag="Blue")
+    predict_products(product_ids=ids)
+    before = (Prediction.objects.count(), Suggestion.objects.count())
+    assert predict_products(product_ids=ids) == {"done": 5, "failed": 0}
+    assert (Prediction.objects.count(), Suggestion.objects.count()) == before == (5, 5)
+    assert len(noop.seen) == 5
