@@ -148,11 +148,15 @@ class PipelineRun(models.Model):
         RUNNING = "running"
         FINISHED = "finished"
         FAILED = "failed"
+        CANCELLED = "cancelled"
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     model_version = models.CharField(max_length=200)
+    enqueued = models.BooleanField(default=True, help_text="every product of the run is queued (a run started "
+                                                           "from the pages is queued in the background)")
+    enqueued_upto = models.BigIntegerField(default=0, help_text="last product id queued so far (keyset cursor)")
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)

@@ -7,7 +7,7 @@ import logging
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
-from .services import ServiceError, bulk, imports, predictions, progress, retrain, summary, thresholds
+from .services import ServiceError, bulk, imports, predictions, progress, retrain, runs, summary, thresholds
 
 log = logging.getLogger(__name__)
 
@@ -71,3 +71,9 @@ def bulk_undo_job(approval_id: int) -> None:
 def refresh_summary() -> None:
     """Recompute the dashboard's figures."""
     summary.summary_refresh()
+
+
+@shared_task(acks_late=True)
+def enqueue_run(run_id: int) -> None:
+    """Queue the batches of a run started over the whole catalogue (resumes after its cursor)."""
+    runs.run_enqueue(run_id=run_id)

@@ -23,6 +23,7 @@ urlpatterns = [
     path("runs/start/", pages.run_start, name="run-start"),
     path("runs/<int:pk>/progress/", pages.run_progress, name="run-progress"),
     path("runs/<int:pk>/resume/", pages.run_resume_view, name="resume-run"),
+    path("runs/<int:pk>/cancel/", pages.run_cancel_view, name="cancel-run"),
     path("healthz", pages.healthz, name="healthz"),
     path("export.csv", pages.export_csv, name="export"),
     path("api/", include("colorreview.api.urls")),

@@ -19,7 +19,7 @@ from ..services.review import (
     suggestion_reopen,
     suggestion_undo_last,
 )
-from ..services.runs import QueueUnavailable, pipeline_run_start, run_resume
+from ..services.runs import QueueUnavailable, RunAlreadyActive, pipeline_run_cancel, pipeline_run_start, run_resume
 from .filters import PredictionFilter, ProductFilter, SuggestionFilter
 from .permissions import HasRole, IsAdminRole
 from .serializers import (
@@ -172,11 +172,14 @@ class PipelineRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet)
     queryset = PipelineRun.objects.all()
 
     def get_permissions(self):
-        return [HasRole(), IsAdminRole()] if self.action in ("create", "resume") else [HasRole()]
+        return [HasRole(), IsAdminRole()] if self.action in ("create", "resume", "cancel") else [HasRole()]
 
     def create(self, request, *args, **kwargs):
         try:
             run = pipeline_run_start(user=request.user)
+        except RunAlreadyActive as exc:
+            return Response({"detail": str(exc), "run": PipelineRunSerializer(exc.run).data},
+                            status=status.HTTP_409_CONFLICT)
         except QueueUnavailable as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
         if run is None:
@@ -194,3 +197,11 @@ class PipelineRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet)
             return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
         run.refresh_from_db()
         return Response({"queued": queued, "run": PipelineRunSerializer(run).data})
+
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Stop the run: its products not yet read go back to waiting (a run that has ended stays as it ended)."""
+        run = self.get_object()
+        pipeline_run_cancel(run=run)
+        run.refresh_from_db()
+        return Response(PipelineRunSerializer(run).data)

@@ -83,11 +83,14 @@ def run_finish_if_done(run_id: int) -> bool:
     """End the run when none of its products is unfinished; its figures are counted from their states."""
     if Product.objects.filter(pipeline_run_id=run_id, status__in=UNFINISHED).exists():
         return False
+    if not PipelineRun.objects.filter(pk=run_id, enqueued=True).exists():  # still being queued
+        return False
     states = dict(Product.objects.filter(pipeline_run_id=run_id).values_list("status")
                   .annotate(n=Count("id")).order_by())
     done = states.get(Product.Status.PREDICTED, 0)
     failed = states.get(Product.Status.NO_PREDICTION, 0) + states.get(Product.Status.FAILED, 0)
-    return bool(PipelineRun.objects.filter(pk=run_id).exclude(status=PipelineRun.Status.FINISHED).update(
+    return bool(PipelineRun.objects.filter(pk=run_id).exclude(
+            status__in=[PipelineRun.Status.FINISHED, PipelineRun.Status.CANCELLED]).update(
         status=PipelineRun.Status.FINISHED, finished_at=timezone.now(), done=done, failed=failed))
 
 

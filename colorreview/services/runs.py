@@ -13,11 +13,15 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from ..models import PipelineRun, Product
-from .predictions import ACTIVE_RUN, RunPlan, pipeline_run_create
+from . import ServiceError
+from .predictions import ACTIVE_RUN, RunPlan, model_version, pipeline_run_create, products_to_predict
 from .progress import UNFINISHED, run_finish_if_done
 from .workers import live_workers
 
 log = logging.getLogger(__name__)
+
+#: products marked queued per statement while a run is queued in the background
+ENQUEUE_CHUNK = 2000
 
 
 class QueueUnavailable(Exception):
@@ -27,13 +31,26 @@ class QueueUnavailable(Exception):
     report = None
 
 
+class RunAlreadyActive(ServiceError):
+    """A run of the same model version is still queued or running."""
+
+    def __init__(self, run: PipelineRun):
+        super().__init__(f"run {run.pk} of this model version is still {run.status} "
+                         f"({run.done + run.failed} of {run.total} done); wait for it or cancel it")
+        self.run = run
+
+
 def pipeline_run_start(*, user=None, product_ids: list[int] | None = None,
                        reread: bool = False) -> PipelineRun | None:
     """Create a run and queue its batches (after the transaction commits, when inside one).
 
-    Raises ``QueueUnavailable`` when the broker cannot be reached (the run is then marked failed
-    and its products released, so that a later run takes them).
+    Over the whole catalogue (no ``product_ids``) the run is created at once and its products are
+    queued by a background job, by keyset over their ids; one such run per model version at a time
+    (``RunAlreadyActive``). Raises ``QueueUnavailable`` when the broker cannot be reached (the run is
+    then marked failed and its products released, so that a later run takes them).
     """
+    if product_ids is None and not reread:
+        return _run_start_in_background(user)
     plan = pipeline_run_create(user=user, product_ids=product_ids, reread=reread)
     if plan is None:
         return None
@@ -58,6 +75,75 @@ def _publish(run_id: int, batches: list[list[int]], release: bool = True) -> Non
         if release:
             _release(run_id, [pk for batch in batches[sent:] for pk in batch], exc)
         raise QueueUnavailable(f"the task queue is unavailable ({exc}); try again when it is back") from exc
+
+
+def _run_start_in_background(user) -> PipelineRun | None:
+    version = model_version()
+    active = PipelineRun.objects.filter(model_version=version, status__in=ACTIVE_RUN).order_by("pk").first()
+    if active is not None:
+        raise RunAlreadyActive(active)
+    if not products_to_predict(version).exists():
+        return None
+    run = PipelineRun.objects.create(created_by=user if user and user.is_authenticated else None,
+                                     model_version=version, enqueued=False)
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(lambda: _send_enqueue(run))
+    else:
+        _send_enqueue(run)
+    return run
+
+
+def _send_enqueue(run: PipelineRun) -> None:
+    from ..tasks import enqueue_run
+
+    try:
+        enqueue_run.delay(run.pk)
+    except (BrokerError, OSError) as exc:
+        PipelineRun.objects.filter(pk=run.pk).update(status=PipelineRun.Status.FAILED, finished_at=timezone.now(),
+                                                     error=f"the task queue was unavailable: {exc}"[:2000])
+        raise QueueUnavailable(f"the task queue is unavailable ({exc}); try again when it is back") from exc
+
+
+def run_enqueue(*, run_id: int, chunk: int = ENQUEUE_CHUNK, publish: bool = True) -> int:
+    """The background job of a run start: take the products to predict, chunk by chunk in id order, and
+    queue their batches (``publish``: else they are only marked, for this process to read); resumes after
+    its cursor if delivered again. Returns how many it queued."""
+    run = PipelineRun.objects.get(pk=run_id)
+    if run.enqueued or not run.active:
+        return 0
+    todo = products_to_predict(run.model_version).order_by("pk")
+    if not run.total:  # an estimate for the progress bar; the real count is set at the end
+        PipelineRun.objects.filter(pk=run.pk).update(total=todo.filter(pk__gt=run.enqueued_upto).count())
+    last, sent = run.enqueued_upto, 0
+    while PipelineRun.objects.filter(pk=run.pk, status__in=ACTIVE_RUN).exists():
+        ids = list(todo.filter(pk__gt=last).values_list("pk", flat=True)[:chunk])
+        if not ids:
+            break
+        with transaction.atomic():
+            taken = (Product.objects.filter(pk__in=ids)
+                     .exclude(status__in=UNFINISHED, pipeline_run__status__in=ACTIVE_RUN)
+                     .update(status=Product.Status.QUEUED, status_detail="", pipeline_run=run, attempts=0))
+            mine = ids if taken == len(ids) else list(run.products.filter(
+                pk__in=ids, status=Product.Status.QUEUED).order_by("pk").values_list("pk", flat=True))
+            PipelineRun.objects.filter(pk=run.pk).update(enqueued_upto=ids[-1])
+        if publish:
+            _publish(run.pk, _batches(mine))
+        last, sent = ids[-1], sent + len(mine)
+    queued = run.products.count() if run.enqueued_upto else sent  # resumed: count what the run holds
+    PipelineRun.objects.filter(pk=run.pk).update(enqueued=True, total=queued)
+    run_finish_if_done(run.pk)
+    return sent
+
+
+def pipeline_run_cancel(*, run: PipelineRun) -> bool:
+    """Stop a run: its products not yet read go back to waiting (a batch still queued finds nothing to
+    read), and no more are queued. False if the run had already ended."""
+    with transaction.atomic():
+        cancelled = PipelineRun.objects.filter(pk=run.pk, status__in=ACTIVE_RUN).update(
+            status=PipelineRun.Status.CANCELLED, finished_at=timezone.now())
+        if cancelled:
+            run.products.filter(status=Product.Status.QUEUED).update(status=Product.Status.PENDING)
+    return bool(cancelled)
 
 
 def _release(run_id: int, product_ids: list[int], exc: Exception) -> None:
@@ -137,6 +223,8 @@ def runs_adopt() -> list[RunPlan]:
         return []
     plans = []
     for run in PipelineRun.objects.filter(status__in=ACTIVE_RUN).order_by("pk"):
+        if not run.enqueued:  # started from the pages, never queued: take its products here
+            run_enqueue(run_id=run.pk, publish=False)
         ids = list(run.products.filter(status__in=UNFINISHED).order_by("pk").values_list("pk", flat=True))
         if ids:
             plans.append(RunPlan(run, _batches(ids)))

@@ -22,7 +22,14 @@ from ..services import ServiceError
 from ..services.export import COLUMNS, ExportFilters, export_rows
 from ..services.imports import import_cancel, import_upload_store
 from ..services.review import MANUAL_EDITORS, product_color_set
-from ..services.runs import QueueUnavailable, pipeline_run_start, run_resume, run_stalled
+from ..services.runs import (
+    QueueUnavailable,
+    RunAlreadyActive,
+    pipeline_run_cancel,
+    pipeline_run_start,
+    run_resume,
+    run_stalled,
+)
 from ..services.suggestions import active_thresholds, tradeoffs
 from ..services.thresholds import category_threshold_table
 from .common import ANY_ROLE, query_without_page, role_required
@@ -129,6 +136,8 @@ def run_start(request):
         run = pipeline_run_start(user=request.user)
     except QueueUnavailable as exc:
         return _queue_unavailable(exc)
+    except RunAlreadyActive as exc:
+        return render(request, "runs/_progress.html", {"run": _with_state([exc.run])[0], "message": str(exc)})
     if run is None:
         return HttpResponse('<p class="note">Every product already has a prediction for the current model.</p>')
     return render(request, "runs/_progress.html", {"run": _with_state([run])[0]})
@@ -142,6 +151,15 @@ def run_resume_view(request, pk: int):
         run_resume(run=run)
     except QueueUnavailable as exc:
         return _queue_unavailable(exc)
+    run.refresh_from_db()
+    return render(request, "runs/_progress.html", {"run": _with_state([run])[0]})
+
+
+@require_POST
+@role_required(roles.ADMIN)
+def run_cancel_view(request, pk: int):
+    run = get_object_or_404(PipelineRun, pk=pk)
+    pipeline_run_cancel(run=run)
     run.refresh_from_db()
     return render(request, "runs/_progress.html", {"run": _with_state([run])[0]})
 

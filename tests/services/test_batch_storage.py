@@ -31,7 +31,10 @@ class NoOpPipeline:
 
 
 @pytest.fixture
-def noop(monkeypatch, thresholds):
+def noop(monkeypatch, thresholds, settings):
+    image = settings.MEDIA_ROOT / "images/aa/test.jpg"  # the factories' image; the no-op model never opens it
+    image.parent.mkdir(parents=True, exist_ok=True)
+    image.write_bytes(b"not decoded")
     pipeline = NoOpPipeline()
     monkeypatch.setattr("colorreview.services.predictions.current_pipeline", lambda: pipeline)
     return pipeline

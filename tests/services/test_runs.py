@@ -176,16 +176,20 @@ def test_run_pipeline_wait_finishes_a_run_left_by_a_dead_worker(catalogue):
 
 
 def test_import_then_run_pipeline_with_a_broker_queues_each_product_once(tmp_path, fast_pipeline, published,
-                                                                          capsys, django_capture_on_commit_callbacks):
+                                                                          capsys, django_capture_on_commit_callbacks,
+                                                                          monkeypatch):
     from django.core.management import call_command
 
+    from colorreview.services.runs import run_enqueue
+
     fast_pipeline.COLORREVIEW_EMBEDDED_QUEUE = False
+    monkeypatch.setattr("colorreview.tasks.enqueue_run.delay", lambda pk: run_enqueue(run_id=pk))
     folder = tmp_path / "shots"
     (tmp_path / "c.csv").write_bytes(small_catalogue(folder, 5))
     with django_capture_on_commit_callbacks(execute=True):
         call_command("import_catalog", str(tmp_path / "c.csv"), "--images", str(folder))
     call_command("run_pipeline")
-    assert "nothing to do" in capsys.readouterr().out
+    assert "of this model version is still queued" in capsys.readouterr().out
     assert PipelineRun.objects.count() == 1 and len(published) == 1
 
 

@@ -43,6 +43,7 @@ ACCESS = {
     ("thresholds", "POST", "/thresholds/"): (LOGIN, DENIED, DENIED, DENIED, DONE),
     ("run-start", "POST", "/runs/start/"): (LOGIN, DENIED, DENIED, DENIED, OK),
     ("run-progress", "GET", "/runs/{run}/progress/"): (LOGIN, DENIED, OK, OK, OK),
+    ("cancel-run", "POST", "/runs/{run}/cancel/"): (LOGIN, DENIED, DENIED, DENIED, OK),
     ("resume-run", "POST", "/runs/{run}/resume/"): (LOGIN, DENIED, DENIED, DENIED, OK),
     ("healthz", "GET", "/healthz"): (OK, OK, OK, OK, OK),
     ("export", "GET", "/export.csv"): (LOGIN, DENIED, DENIED, DENIED, OK),
@@ -70,6 +71,7 @@ ACCESS = {
     ("bulk-approval-undo", "POST", "/api/bulk-approvals/{bulk}/undo/"): (DENIED, DENIED, 404, 404, 409),  # undone above
     ("run-detail", "GET", "/api/runs/{run}/"): (DENIED, DENIED, OK, OK, OK),
     ("run-list", "POST", "/api/runs/"): (DENIED, DENIED, DENIED, DENIED, OK),
+    ("run-cancel", "POST", "/api/runs/{run}/cancel/"): (DENIED, DENIED, DENIED, DENIED, OK),
     ("run-resume", "POST", "/api/runs/{run}/resume/"): (DENIED, DENIED, DENIED, DENIED, OK),
 }
 BODIES = {"/products/{sku}/color/": {"color": "Blue", "note": "checked"},

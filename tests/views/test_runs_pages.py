@@ -21,6 +21,7 @@ def broker_down(monkeypatch):
         raise OperationalError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
 
     monkeypatch.setattr("colorreview.tasks.predict_products.apply_async", refuse)
+    monkeypatch.setattr("colorreview.tasks.enqueue_run.apply_async", refuse)
 
 
 @pytest.fixture

@@ -102,6 +102,7 @@ def run_jobs(monkeypatch):
 
     queued = []
     monkeypatch.setattr(tasks.import_catalog_job, "delay", lambda pk: tasks.import_catalog_job.apply(args=(pk,)))
+    monkeypatch.setattr(tasks.enqueue_run, "delay", lambda pk: tasks.enqueue_run.apply(args=(pk,)))
     monkeypatch.setattr(tasks.predict_products, "apply_async", lambda args, **kw: queued.append(tuple(args)))
     return queued
 

@@ -7,7 +7,14 @@ from tqdm import tqdm
 
 from ...models import PipelineRun
 from ...services.predictions import model_version, pipeline_run_create
-from ...services.runs import QueueUnavailable, embedded_queue, pipeline_run_here, pipeline_run_start, runs_adopt
+from ...services.runs import (
+    QueueUnavailable,
+    RunAlreadyActive,
+    embedded_queue,
+    pipeline_run_here,
+    pipeline_run_start,
+    runs_adopt,
+)
 
 
 class Command(BaseCommand):
@@ -25,12 +32,15 @@ class Command(BaseCommand):
             return self._run_here()
         try:
             run = pipeline_run_start()
+        except RunAlreadyActive as exc:
+            self.stdout.write(str(exc))
+            return
         except QueueUnavailable as exc:
             raise CommandError(str(exc)) from exc
         if run is None:
             self.stdout.write("nothing to do: every product has a prediction for this model version")
             return
-        self.stdout.write(f"queued {run.total} products (run {run.pk})")
+        self.stdout.write(f"run {run.pk} started: its products are queued in the background")
         if not opts["wait"]:
             if embedded_queue():
                 self.stdout.write("the embedded queue is served by `python manage.py serve`")
@@ -58,6 +68,7 @@ class Command(BaseCommand):
         with tqdm(total=run.total, desc="pipeline", unit="product") as bar:
             while True:
                 run.refresh_from_db()
+                bar.total = run.total
                 bar.n = run.done + run.failed
                 bar.refresh()
                 if run.status in (PipelineRun.Status.FINISHED, PipelineRun.Status.FAILED):

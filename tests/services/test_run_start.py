@@ -1,0 +1,73 @@
+"""A run over the whole catalogue: started at once, queued in the background by keyset, one at a time per
+model version, cancellable."""
+
+from __future__ import annotations
+
+import pytest
+
+from colorreview.models import PipelineRun, Product
+from colorreview.services import progress
+from colorreview.services.catalog import import_catalog
+from colorreview.services.predictions import predict_products
+from colorreview.services.runs import RunAlreadyActive, pipeline_run_cancel, pipeline_run_start, run_enqueue
+from tests.conftest import small_catalogue
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def catalogue(tmp_path, fast_pipeline):
+    fast_pipeline.COLORREVIEW_BATCH_SIZE = 2
+    import_catalog(csv_bytes=small_catalogue(tmp_path / "shots", 7), source_name="c.csv", csv_dir=tmp_path / "shots")
+    return Product.objects.order_by("pk")
+
+
+@pytest.fixture
+def published(monkeypatch):
+    sent = []
+    monkeypatch.setattr("colorreview.tasks.predict_products.apply_async", lambda args, **kw: sent.append(tuple(args)))
+    return sent
+
+
+def test_a_start_creates_the_run_and_a_job_queues_it_chunk_by_chunk(catalogue, published,
+                                                                     django_capture_on_commit_callbacks,
+                                                                     django_assert_max_num_queries, monkeypatch):
+    monkeypatch.setattr("colorreview.tasks.enqueue_run.delay", lambda pk: None)
+    with django_capture_on_commit_callbacks(execute=True):
+        run = pipeline_run_start()
+    assert (run.status, run.enqueued, run.total) == ("queued", False, 0)
+    assert not Product.objects.filter(status="queued").exists()  # nothing queued in the request
+    with pytest.raises(RunAlreadyActive, match=f"run {run.pk} of this model version is still queued"):
+        pipeline_run_start()
+    with django_assert_max_num_queries(6 + 4 * 5):  # a few statements per chunk of 3, none per product
+        assert run_enqueue(run_id=run.pk, chunk=3) == 7
+    run.refresh_from_db()
+    assert (run.enqueued, run.total, run.enqueued_upto) == (True, 7, catalogue.last().pk)
+    assert [len(ids) for ids, _ in published] == [2, 1, 2, 1, 1]  # batches never cross a chunk
+    assert sorted(pk for ids, _ in published for pk in ids) == list(catalogue.values_list("pk", flat=True))
+    for ids, run_id in published:
+        predict_products(product_ids=ids, run_id=run_id)
+    run.refresh_from_db()
+    assert (run.status, run.done + run.failed) == ("finished", 7)
+    assert run_enqueue(run_id=run.pk) == 0  # delivered again: nothing more
+
+
+def test_a_run_being_queued_does_not_finish_early(catalogue, published):
+    run = PipelineRun.objects.create(model_version="m", enqueued=False)
+    assert not progress.run_finish_if_done(run.pk)
+    assert PipelineRun.objects.get(pk=run.pk).status == "queued"
+
+
+def test_cancel_sends_the_products_back_and_the_run_stays_cancelled(catalogue, published, monkeypatch):
+    monkeypatch.setattr("colorreview.tasks.enqueue_run.delay", lambda pk: None)
+    run = pipeline_run_start()
+    run_enqueue(run_id=run.pk, chunk=3)
+    ids, _ = published[0]
+    predict_products(product_ids=ids, run_id=run.pk)
+    assert pipeline_run_cancel(run=run) and not pipeline_run_cancel(run=run)
+    assert not Product.objects.filter(status__in=["queued", "running"]).exists()
+    assert Product.objects.filter(status="pending").count() == 5
+    assert predict_products(product_ids=published[1][0], run_id=run.pk) == {"done": 0, "failed": 0}
+    progress.run_finish_if_done(run.pk)
+    assert PipelineRun.objects.get(pk=run.pk).status == "cancelled"
+    assert pipeline_run_start() is not None  # the cancelled run no longer blocks a new one
