@@ -27,6 +27,7 @@ from ..services.suggestions import active_thresholds
 from .common import ANY_ROLE, forbidden, query_without_page, redirect_back, role_required
 
 PAGE_SIZE = 24
+BULK_PAGE_SIZE = 100  # rows of the imputation table per page
 SKIPPED = "colorreview-skipped"  # session key: cards this reviewer skipped
 
 
@@ -166,8 +167,9 @@ def _bulk_criteria(post) -> dict:
 
 def _bulk_page(request, extra: dict):
     qs = selectors.suggestion_queue(user=request.user, kind="impute")
-    context = {"suggestions": qs[:500], "total": selectors.queue_counts(user=request.user)["impute"],
-               "threshold": active_thresholds()["impute"], **extra}
+    page = keyset_page(qs, ordering=["-score", "id"], size=BULK_PAGE_SIZE, cursor=request.GET.get("page"))
+    context = {"suggestions": page, "page": page, "total": selectors.queue_counts(user=request.user)["impute"],
+               "threshold": active_thresholds()["impute"], "query": query_without_page(request), **extra}
     return render(request, "review/_bulk_table.html" if request.htmx else "review/bulk.html", context)
 
 
