@@ -100,8 +100,8 @@ def product_list(*, status: str | None = None, category: str | None = None, sear
 CONFIDENCE_EDGES = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 
 
-def acceptance_by_confidence() -> list[tuple[str, int, int]]:
-    """Reviewed suggestions by score bucket: (label, confirmed (accepted or corrected), rejected)."""
+def acceptance_counts() -> list[list[int]]:
+    """[bucket, confirmed (accepted or corrected), rejected] of the reviewed suggestions by score bucket."""
     from django.db.models import Case, IntegerField, Value, When
 
     bucket = Case(*[When(score__lt=edge, then=Value(i)) for i, edge in enumerate(CONFIDENCE_EDGES)],
@@ -109,7 +109,13 @@ def acceptance_by_confidence() -> list[tuple[str, int, int]]:
     rows = (Suggestion.objects.filter(status__in=["accepted", "corrected", "rejected"]).annotate(bucket=bucket)
             .values("bucket").annotate(good=Count("id", filter=~Q(status="rejected")),
                                        bad=Count("id", filter=Q(status="rejected"))).order_by())
-    found = {r["bucket"]: (r["good"], r["bad"]) for r in rows}
+    return [[r["bucket"], r["good"], r["bad"]] for r in rows]
+
+
+def acceptance_by_confidence(counts: list[list[int]] | None = None) -> list[tuple[str, int, int]]:
+    """Reviewed suggestions by score bucket: (label, confirmed (accepted or corrected), rejected).
+    ``counts``: ``acceptance_counts()`` as the catalogue summary holds them (else counted now)."""
+    found = {b: (good, bad) for b, good, bad in (acceptance_counts() if counts is None else counts)}
     edges = (0.0, *CONFIDENCE_EDGES, 1.0)
     labels = [f"<{edges[1]:.0%}"] + [f"{a:.0%}–{b:.0%}".replace("%–", "–") for a, b in zip(edges[1:], edges[2:])]
     return [(label, *found.get(i, (0, 0))) for i, label in enumerate(labels)]
@@ -143,11 +149,16 @@ def decisions_by_reviewer(days: int = 14) -> list[tuple[str, int]]:
                 .values_list("actor__username").annotate(n=Count("id")).order_by("-n")[:10])
 
 
-def seller_vs_final(limit: int = 10) -> tuple[list[str], dict[tuple[str, str], int]]:
+def seller_final_counts() -> list[list]:
+    """[seller colour, final colour, products] over the products with a mapped seller colour."""
+    return [[s, f, n] for s, f, n in Product.objects.filter(seller_color__isnull=False).exclude(final_color="")
+            .values_list("seller_color__name", "final_color").annotate(n=Count("id")).order_by()]
+
+
+def seller_vs_final(limit: int = 10, counts: list[list] | None = None) -> tuple[list[str], dict[tuple[str, str], int]]:
     """How the seller's (mapped) colours end up: counts of (seller colour, final colour) over the most
-    frequent colours."""
-    pairs = {(s, f): n for s, f, n in Product.objects.filter(seller_color__isnull=False).exclude(final_color="")
-             .values_list("seller_color__name", "final_color").annotate(n=Count("id")).order_by()}
+    frequent colours. ``counts``: ``seller_final_counts()`` as the catalogue summary holds them."""
+    pairs = {(s, f): n for s, f, n in (seller_final_counts() if counts is None else counts)}
     totals: dict[str, int] = {}
     for (seller, final), n in pairs.items():
         totals[seller] = totals.get(seller, 0) + n

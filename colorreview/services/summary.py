@@ -19,6 +19,9 @@ _ROW = 1
 
 def summary_compute() -> dict:
     """Every figure in a few grouped scans (the background job runs this)."""
+    from .. import selectors
+    from .thresholds import category_counts
+
     status = dict(Product.objects.values_list("status").annotate(n=Count("id")).order_by())
     tags = Product.objects.aggregate(
         untagged=Count("id", filter=Q(seller_color_raw="")),
@@ -35,6 +38,9 @@ def summary_compute() -> dict:
         "pending": by.get("pending", 0), "decided": sum(v for k, v in by.items() if k != "pending"),
         "pending_by_kind": dict(pending.values_list("kind").annotate(n=Count("id")).order_by()),
         "categories": categories,
+        # what the dashboard's charts draw, so that a view scans nothing
+        "seller_final": selectors.seller_final_counts(), "acceptance": selectors.acceptance_counts(),
+        "category_counts": category_counts(),
     }
 
 

@@ -95,18 +95,27 @@ class CategoryRow:
         return self.confirmed / self.decided if self.decided else None
 
 
-def category_threshold_table() -> list[CategoryRow]:
+def category_counts() -> dict:
+    """Products per category and the reviewers' verdicts per category (for the catalogue summary)."""
+    products = dict(Product.objects.exclude(category="").values_list("category").annotate(n=Count("id"))
+                    .order_by())
+    verdicts = {row["product__category"]: {"decided": row["decided"], "confirmed": row["confirmed"]}
+                for row in Suggestion.objects.filter(status__in=["accepted", "rejected", "corrected"])
+                .values("product__category").annotate(
+                    decided=Count("id"), confirmed=Count("id", filter=Q(status__in=["accepted", "corrected"])))
+                .order_by()}
+    return {"products": products, "verdicts": verdicts}
+
+
+def category_threshold_table(counts: dict | None = None) -> list[CategoryRow]:
     """Every category of the catalogue with its thresholds, their validation figures and the
-    reviewers' verdicts so far."""
+    reviewers' verdicts so far. ``counts``: ``category_counts()`` as the catalogue summary holds them."""
     base = active_thresholds()
     overrides: dict[str, set[str]] = {}
     for category, kind in CategoryThreshold.objects.values_list("category", "kind"):
         overrides.setdefault(category, set()).add(kind)
-    products = dict(Product.objects.exclude(category="").values_list("category").annotate(n=Count("id"))
-                    .order_by())
-    verdicts = {row["product__category"]: row for row in Suggestion.objects.filter(
-        status__in=["accepted", "rejected", "corrected"]).values("product__category").annotate(
-        decided=Count("id"), confirmed=Count("id", filter=Q(status__in=["accepted", "corrected"]))).order_by()}
+    counts = category_counts() if counts is None else counts
+    products, verdicts = counts["products"], counts["verdicts"]
     rows = []
     for category in sorted(set(products) | set(overrides)):
         verdict = verdicts.get(category, {})

@@ -41,18 +41,20 @@ def dashboard(request):
         return render(request, "forbidden.html", {
             "message": "Your account has no role yet. Ask an administrator to add you to the "
                        "curator, merchandiser or admin group."}, status=403)
+    stats = selectors.dashboard_stats()
     return render(request, "dashboard.html", {
-        "stats": selectors.dashboard_stats(), "runs": _with_state(PipelineRun.objects.all()[:5]),
+        "stats": stats, "runs": _with_state(PipelineRun.objects.all()[:5]),
         "thresholds": active_thresholds(), "counts": selectors.queue_counts(user=request.user),
         "tradeoffs": {"impute": tradeoffs("impute"), "mislabel": tradeoffs("mislabel")},
         "model_versions": selectors.model_version_list(), "active_version": selectors.active_model_version(),
-        **_charts(),
+        **_charts(stats),
     })
 
 
-def _charts() -> dict:
-    colors, pairs = selectors.seller_vs_final()
-    buckets = selectors.acceptance_by_confidence()
+def _charts(stats: dict) -> dict:
+    """The charts' figures come from the catalogue summary (refreshed in the background)."""
+    colors, pairs = selectors.seller_vs_final(counts=stats.get("seller_final"))
+    buckets = selectors.acceptance_by_confidence(counts=stats.get("acceptance"))
     return {
         "acceptance_chart": charts.share_bars(buckets, "Share of reviewed suggestions confirmed, by score"),
         "acceptance_rows": buckets,
@@ -60,7 +62,7 @@ def _charts() -> dict:
         "reviewers": selectors.decisions_by_reviewer(),
         "heat_chart": charts.heat_map(colors, colors, pairs, "Seller colour (rows) against final colour (columns)")
         if colors else None,
-        "category_thresholds": category_threshold_table(),
+        "category_thresholds": category_threshold_table(counts=stats.get("category_counts")),
     }
 
 
