@@ -63,11 +63,13 @@ def _read_event(prediction: Prediction) -> ReviewEvent:
                        to_color=prediction.predicted_color, note=read[:500], model_version=prediction.model_version)
 
 
-def suggestions_for(pairs: list[tuple[Product, Prediction]]) -> None:
+def suggestions_for(pairs: list[tuple[Product, Prediction]], vocabulary=None) -> None:
     """Suggestions of the batch at once; if an import or a re-map opened one of them meanwhile, one by one."""
+    if not pairs:
+        return
     try:
         with transaction.atomic():
-            suggestions_refresh_batch(pairs=pairs)
+            suggestions_refresh_batch(pairs=pairs, vocabulary=vocabulary)
     except IntegrityError:
         for product, prediction in pairs:
             for attempt in range(3):

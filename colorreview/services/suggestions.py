@@ -132,41 +132,60 @@ def suggestion_refresh(*, product: Product, prediction: Prediction | None = None
 _DECIDED = [Suggestion.Status.ACCEPTED, Suggestion.Status.REJECTED, Suggestion.Status.CORRECTED]
 
 
-def suggestions_refresh_batch(*, pairs: list[tuple[Product, Prediction]]) -> int:
+def suggestions_refresh_batch(*, pairs: list[tuple[Product, Prediction]],
+                              vocabulary: ColorVocabulary | None = None) -> int:
     """Refresh the open suggestions of many products in a handful of statements; returns how many were made.
 
     A pending suggestion that still says the same stays; one that no longer does is superseded; a new one
     is made unless a reviewer already decided that very suggestion for this image and seller tag.
+    ``vocabulary``: the one the caller holds already (a worker's pipeline), else the database's.
     """
     from .thresholds import thresholds_by_category  # it builds on this module's thresholds
 
     if not pairs:
         return 0
-    vocabulary = db_vocabulary()
+    vocabulary = vocabulary or db_vocabulary()
     judged_by = thresholds_by_category({product.category for product, _ in pairs})
     ids = [product.pk for product, _ in pairs]
-    with transaction.atomic():
-        pending = {s.product_id: s for s in Suggestion.objects.select_for_update().filter(
-            product_id__in=ids, status=Suggestion.Status.PENDING).only(
-            "id", "product_id", "kind", "suggested_color", "seller_color", "prediction_id")}
-        decided = set(Suggestion.objects.filter(product_id__in=ids, status__in=_DECIDED).values_list(
-            "product_id", "prediction__image_checksum", "suggested_color", "seller_color"))
-        stale, made = {}, []
+    with transaction.atomic(savepoint=False):
+        pending, decided = {}, set()
+        for row in (Suggestion.objects.select_for_update(of=("self",)).filter(product_id__in=ids)
+                    .exclude(status=Suggestion.Status.SUPERSEDED).values_list(
+                        "id", "product_id", "status", "kind", "suggested_color", "seller_color", "prediction_id",
+                        "prediction__image_checksum", "prediction__model_version")):
+            pk, product_id, status, kind, color, seller, prediction_id, checksum, version = row
+            if status == Suggestion.Status.PENDING:
+                pending[product_id] = _Open(pk, product_id, kind, color, seller, prediction_id, version)
+            else:
+                decided.add((product_id, checksum, color, seller))
+        stale, made = [], []
         for product, prediction in pairs:
             candidate = candidate_for(product, prediction, vocabulary, judged_by[product.category])
             current = pending.get(product.pk)
             if current and candidate and _same(current, candidate, prediction, product):
                 continue
             if current:
-                stale[product.pk] = "a newer prediction or tag replaced it"
+                stale.append(current)
             key = (product.pk, prediction.image_checksum, candidate.color if candidate else "",
                    product.seller_color_display)
             if candidate is not None and key not in decided:
                 made.append((_suggestion(product, prediction, candidate), candidate))
-        pending_supersede(product_reasons=stale)
+        _supersede_rows([(s.id, s.product_id, s.suggested_color, s.model_version) for s in stale],
+                        {s.product_id: "a newer prediction or tag replaced it" for s in stale})
         created = Suggestion.objects.bulk_create([suggestion for suggestion, _ in made])
         ReviewEvent.objects.bulk_create([_suggested_event(s, c) for s, (_, c) in zip(created, made)])
     return len(created)
+
+
+@dataclass(frozen=True)
+class _Open:
+    id: int
+    product_id: int
+    kind: str
+    suggested_color: str
+    seller_color: str
+    prediction_id: int
+    model_version: str
 
 
 def _suggestion(product: Product, prediction: Prediction, candidate: Candidate) -> Suggestion:
@@ -191,7 +210,7 @@ def latest_prediction(product: Product) -> Prediction | None:
             .order_by("-created_at", "-id").first())
 
 
-def _same(pending: Suggestion, candidate: Candidate, prediction: Prediction, product: Product) -> bool:
+def _same(pending: Suggestion | _Open, candidate: Candidate, prediction: Prediction, product: Product) -> bool:
     return (pending.kind == candidate.kind and pending.suggested_color == candidate.color
             and pending.seller_color == product.seller_color_display and pending.prediction_id == prediction.id)
 
@@ -211,19 +230,24 @@ def pending_supersede(*, product_reasons: dict[int, str]) -> int:
     """Supersede the open suggestions of many products at once (one update, events in bulk)."""
     if not product_reasons:
         return 0
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         pending = list(Suggestion.objects.select_for_update(of=("self",)).filter(
             product_id__in=product_reasons, status=Suggestion.Status.PENDING).values_list(
             "id", "product_id", "suggested_color", "prediction__model_version"))
-        if not pending:
-            return 0
-        Suggestion.objects.filter(pk__in=[p[0] for p in pending], status=Suggestion.Status.PENDING).update(
-            status=Suggestion.Status.SUPERSEDED)
-        ReviewEvent.objects.bulk_create([ReviewEvent(
-            product_id=product_id, suggestion_id=pk, action=ReviewEvent.Action.SUPERSEDE,
-            from_status=Suggestion.Status.PENDING, to_status=Suggestion.Status.SUPERSEDED, from_color=color,
-            note=product_reasons[product_id], model_version=version) for pk, product_id, color, version in pending])
-    return len(pending)
+        return _supersede_rows(pending, product_reasons)
+
+
+def _supersede_rows(rows: list[tuple[int, int, str, str]], reasons: dict[int, str]) -> int:
+    """(id, product id, suggested colour, model version) of locked pending suggestions -> superseded."""
+    if not rows:
+        return 0
+    Suggestion.objects.filter(pk__in=[r[0] for r in rows], status=Suggestion.Status.PENDING).update(
+        status=Suggestion.Status.SUPERSEDED)
+    ReviewEvent.objects.bulk_create([ReviewEvent(
+        product_id=product_id, suggestion_id=pk, action=ReviewEvent.Action.SUPERSEDE,
+        from_status=Suggestion.Status.PENDING, to_status=Suggestion.Status.SUPERSEDED, from_color=color,
+        note=reasons[product_id], model_version=version) for pk, product_id, color, version in rows])
+    return len(rows)
 
 
 def tradeoffs(kind: str, points=(0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)) -> list[tuple[float, float, float]]:
