@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db import transaction
 
 from . import roles
 from .models import (
@@ -18,7 +19,6 @@ from .models import (
     Suggestion,
     Worker,
 )
-from .services.vocabulary import seller_colors_remap
 
 
 class RoleAdmin(admin.ModelAdmin):
@@ -47,11 +47,12 @@ class ColorNameAdmin(RoleAdmin):
     search_fields = ("name", "aliases")
 
     def save_model(self, request, obj, form, change):
+        from .tasks import remap_seller_colors  # not at import: the tasks load the vision stack
+
         super().save_model(request, obj, form, change)
-        changed = seller_colors_remap()
-        if changed:
-            self.message_user(request, f"{len(changed)} products' seller colours now map differently; "
-                                       "their suggestions were brought up to date.")
+        transaction.on_commit(lambda: remap_seller_colors.delay())
+        self.message_user(request, "Seller colours are being mapped again in the background; products whose tag "
+                                   "now maps differently get their suggestions brought up to date.")
 
 
 @admin.register(CategoryRegion)

@@ -7,7 +7,7 @@ import logging
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
-from .services import ServiceError, bulk, imports, predictions, progress, retrain, runs, summary, thresholds
+from .services import ServiceError, bulk, imports, predictions, progress, retrain, runs, summary, thresholds, vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -77,3 +77,9 @@ def refresh_summary() -> None:
 def enqueue_run(run_id: int) -> None:
     """Queue the batches of a run started over the whole catalogue (resumes after its cursor)."""
     runs.run_enqueue(run_id=run_id)
+
+
+@shared_task(acks_late=True)
+def remap_seller_colors() -> int:
+    """Map every seller tag again after a vocabulary edit (set-based; running it twice changes nothing)."""
+    return len(vocabulary.seller_colors_remap())

@@ -41,34 +41,64 @@ def configuration_digest() -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:8]
 
 
+#: products re-mapped per statement
+REMAP_CHUNK = 2000
+
+
 def seller_colors_remap() -> list[int]:
     """Map every seller tag again after the vocabulary changed; returns the products whose mapping changed.
 
-    Their open suggestions are brought in line (a tag that now maps may turn an imputation into
-    nothing, or a flag); decided suggestions and final colours chosen by reviewers are kept.
+    Set-based: each distinct tag is matched once, its products are updated a chunk at a time with their
+    history events in bulk, and their open suggestions are brought in line in bulk (a tag that now maps
+    may turn an imputation into nothing, or a flag); decided suggestions and final colours chosen by
+    reviewers are kept.
     """
-    from ..models import Product, ReviewEvent
-    from .suggestions import suggestion_refresh
+    from ..models import Product
 
     vocabulary = db_vocabulary()
-    rows = {c.name: c for c in ColorName.objects.filter(active=True)}
+    ids = dict(ColorName.objects.filter(active=True).values_list("name", "id"))
     tagged = Product.objects.exclude(seller_color_raw="")
-    changed = []
+    changed: list[int] = []
     for raw in tagged.values_list("seller_color_raw", flat=True).distinct().order_by():
-        mapped = rows.get(vocabulary.match(raw) or "")  # each distinct tag is matched once
+        name = vocabulary.match(raw)
+        mapped = ids.get(name or "")
         stale = tagged.filter(seller_color_raw=raw)
-        stale = stale.exclude(seller_color=mapped) if mapped else stale.filter(seller_color__isnull=False)
-        for product in stale.select_related("seller_color"):
-            before = product.final_color
-            untouched = before in ("", product.seller_color_display)
-            product.seller_color = mapped
-            if untouched:
-                product.final_color = mapped.name if mapped else product.seller_color_raw
-            product.save(update_fields=["seller_color", "final_color", "updated_at"])
-            if product.final_color != before:
-                ReviewEvent.objects.create(
-                    product=product, action=ReviewEvent.Action.REMAP, from_color=before, to_color=product.final_color,
-                    note=f"seller tag {raw!r} now maps to {mapped.name if mapped else 'no vocabulary colour'}")
-            suggestion_refresh(product=product)
-            changed.append(product.pk)
+        stale = stale.exclude(seller_color_id=mapped) if mapped else stale.filter(seller_color__isnull=False)
+        while chunk := list(stale.order_by("pk").values_list("pk", "final_color", "seller_color__name")[:REMAP_CHUNK]):
+            changed += _remap_chunk(chunk, raw, mapped, name if mapped else None)
     return sorted(changed)
+
+
+def _remap_chunk(rows: list[tuple[int, str, str | None]], raw: str, mapped: int | None, name: str | None) -> list[int]:
+    """One chunk of products of one tag: the new mapping, the final colour where no reviewer chose it, events."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from ..models import Product, ReviewEvent
+
+    shown = name or raw  # what the catalogue carries for an untouched product now
+    untouched = [pk for pk, final, before in rows if final in ("", before or raw)]
+    with transaction.atomic():
+        Product.objects.filter(pk__in=[pk for pk, _, _ in rows]).update(seller_color_id=mapped,
+                                                                        updated_at=timezone.now())
+        Product.objects.filter(pk__in=untouched).update(final_color=shown)
+        note = f"seller tag {raw!r} now maps to {name or 'no vocabulary colour'}"
+        ReviewEvent.objects.bulk_create([
+            ReviewEvent(product_id=pk, action=ReviewEvent.Action.REMAP, from_color=final, to_color=shown, note=note)
+            for pk, final, before in rows if pk in set(untouched) and final != shown])
+        _refresh_suggestions([pk for pk, _, _ in rows])
+    return [pk for pk, _, _ in rows]
+
+
+def _refresh_suggestions(product_ids: list[int]) -> None:
+    """The products' open suggestions, judged again against their latest prediction, in bulk."""
+    from ..models import Prediction, Product
+    from .suggestions import suggestions_refresh_batch
+
+    products = list(Product.objects.filter(pk__in=product_ids).select_related("seller_color"))
+    checksums = {p.pk: p.image_checksum for p in products}
+    latest: dict[int, Prediction] = {}
+    for prediction in Prediction.objects.filter(product_id__in=product_ids).order_by("created_at", "id"):
+        if checksums.get(prediction.product_id) == prediction.image_checksum:
+            latest[prediction.product_id] = prediction
+    suggestions_refresh_batch(pairs=[(p, latest[p.pk]) for p in products if p.pk in latest])

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from colorreview.models import ColorName, Product, Suggestion
+from colorreview.models import ColorName, Product, ReviewEvent, Suggestion
 from colorreview.services.suggestions import suggestion_refresh
 from colorreview.services.vocabulary import configuration_digest, seller_colors_remap
 from tests.factories import PredictionFactory, ProductFactory, probabilities
@@ -37,16 +37,21 @@ def test_aliases_do_not_change_the_model_version():
     assert configuration_digest() != before
 
 
-def test_the_admin_remaps_after_an_edit(client, admin_user, thresholds):
+def test_the_admin_remaps_after_an_edit_in_the_background(client, admin_user, thresholds, monkeypatch,
+                                                          django_capture_on_commit_callbacks):
+    from colorreview import tasks
+
+    monkeypatch.setattr(tasks.remap_seller_colors, "delay", lambda: tasks.remap_seller_colors.apply())
     admin_user.is_staff = admin_user.is_superuser = True
     admin_user.save()
     product = ProductFactory(tag="Sunset Glow")
     client.force_login(admin_user)
     orange = ColorName.objects.get(name="Orange")
-    response = client.post(f"/admin/colorreview/colorname/{orange.pk}/change/", {
-        "name": "Orange", "hex": orange.hex, "family": "Orange", "nameable": "on", "active": "on",
-        "aliases": orange.aliases + "|sunset glow"}, follow=True)
-    assert response.status_code == 200 and b"now map differently" in response.content
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/admin/colorreview/colorname/{orange.pk}/change/", {
+            "name": "Orange", "hex": orange.hex, "family": "Orange", "nameable": "on", "active": "on",
+            "aliases": orange.aliases + "|sunset glow"}, follow=True)
+    assert response.status_code == 200 and b"mapped again in the background" in response.content
     assert Product.objects.get(pk=product.pk).seller_color == orange
 
 
@@ -60,3 +65,19 @@ def test_a_retired_colour_unmaps_its_tags_and_leaves_other_products_alone():
     assert orange.seller_color is None and orange.final_color == "Orange"  # the seller's words are kept
     assert blue.seller_color.name == "Blue"
     assert seller_colors_remap() == []  # nothing left to change
+
+
+def test_a_remap_is_set_based(thresholds, monkeypatch, django_assert_max_num_queries):
+    from colorreview.services import vocabulary
+
+    monkeypatch.setattr(vocabulary, "REMAP_CHUNK", 5)
+    products = [ProductFactory(tag="Sunset Glow") for _ in range(12)]
+    for product in products[:4]:
+        PredictionFactory(product=product, predicted_color="Orange", confidence=0.97)
+    orange = ColorName.objects.get(name="Orange")
+    orange.aliases += "|sunset glow"
+    orange.save()
+    with django_assert_max_num_queries(6 + 3 * 16):  # a handful a chunk of 5, whatever the chunk holds
+        assert seller_colors_remap() == sorted(p.pk for p in products)
+    assert set(Product.objects.values_list("final_color", flat=True)) == {"Orange"}
+    assert ReviewEvent.objects.filter(action="remap").count() == 12
