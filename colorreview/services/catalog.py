@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,8 @@ MAX_ATTRIBUTE_CHARS = 10_000
 #: rows listed one by one in a report; the rest are counted
 MAX_LISTED_PROBLEMS = 300
 CHUNK_ROWS = 1000
+#: images remembered by path and (size, mtime) during one import, for rows that share a file
+IMAGE_MEMORY = 10_000
 
 __all__ = ["ImportFailed", "ImportReport", "RowProblem", "import_catalog", "resolve_image", "StoredImage"]
 
@@ -88,6 +91,7 @@ class _Importer:
         self.report, self.where, self.batch = report, where, batch
         self.seen: set[str] = set()
         self.writer = ChunkWriter(batch)
+        self.stored: OrderedDict[tuple[str, str], StoredImage] = OrderedDict()  # rows sharing a file read it once
 
     def chunk(self, rows: list[CsvRow]) -> None:
         parsed = [p for p in (self._parse(row) for row in rows) if p is not None]
@@ -134,7 +138,7 @@ class _Importer:
                         and current["image_source"] == row.image_source:
                     row.image, row.image_checksum = current["image"], current["image_checksum"]
                     return
-                stored = store_image_file(path)
+                stored = self._store(path, row.image_stat)
                 row.image, row.image_checksum = stored.path, stored.checksum
                 return
             except ImageError as exc:
@@ -142,6 +146,16 @@ class _Importer:
             except OSError as exc:
                 row.image_error = f"image file cannot be read: {exc.strerror or exc}"
         self.report.problem(row.line, row.sku, row.image_error, imported=True)
+
+    def _store(self, path: Path, stat: str) -> StoredImage:
+        key = (str(path), stat)
+        if key in self.stored:
+            self.stored.move_to_end(key)
+            return self.stored[key]
+        stored = self.stored[key] = store_image_file(path)
+        if len(self.stored) > IMAGE_MEMORY:
+            self.stored.popitem(last=False)
+        return stored
 
 
 def import_catalog(*, csv_bytes: bytes | None = None, csv_path: Path | None = None, source_name: str,
