@@ -162,6 +162,7 @@ def generate_products(start: int, end: int) -> None:
             "pipeline_run_id": "NULL", "attempts": "0",
         }, f"generate_series({start}, {end - 1}) g JOIN pool ON pool.n = g % {pool} "
            f"JOIN tags ON tags.n = (g * 13) % {tags}")
+        cur.execute("ANALYZE colorreview_product")  # as autovacuum would after a load this size
 
 
 def predict_rest_by_sql(version: str) -> None:

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
@@ -20,8 +21,8 @@ from .workers import live_workers
 
 log = logging.getLogger(__name__)
 
-#: products marked queued per statement while a run is queued in the background
-ENQUEUE_CHUNK = 2000
+#: product ids looked at per statement while a run is queued in the background
+ENQUEUE_WINDOW = 2000
 
 
 class QueueUnavailable(Exception):
@@ -104,31 +105,32 @@ def _send_enqueue(run: PipelineRun) -> None:
         raise QueueUnavailable(f"the task queue is unavailable ({exc}); try again when it is back") from exc
 
 
-def run_enqueue(*, run_id: int, chunk: int = ENQUEUE_CHUNK, publish: bool = True) -> int:
-    """The background job of a run start: take the products to predict, chunk by chunk in id order, and
-    queue their batches (``publish``: else they are only marked, for this process to read); resumes after
-    its cursor if delivered again. Returns how many it queued."""
+def run_enqueue(*, run_id: int, window: int = ENQUEUE_WINDOW, publish: bool = True) -> int:
+    """The background job of a run start: take the products to predict, a window of ids at a time in id
+    order (each window an index range, whatever the planner thinks of the rest), and queue their batches
+    (``publish``; else they are only marked, for this process to read). Products created after the job
+    starts wait for the next run. Resumes after its cursor if delivered again. Returns how many it queued."""
     run = PipelineRun.objects.get(pk=run_id)
     if run.enqueued or not run.active:
         return 0
-    todo = products_to_predict(run.model_version).order_by("pk")
+    todo = products_to_predict(run.model_version)
+    top = Product.objects.aggregate(top=Max("pk"))["top"] or 0
     if not run.total:  # an estimate for the progress bar; the real count is set at the end
-        PipelineRun.objects.filter(pk=run.pk).update(total=todo.filter(pk__gt=run.enqueued_upto).count())
+        PipelineRun.objects.filter(pk=run.pk).update(total=todo.filter(pk__gt=run.enqueued_upto, pk__lte=top).count())
     last, sent = run.enqueued_upto, 0
-    while PipelineRun.objects.filter(pk=run.pk, status__in=ACTIVE_RUN).exists():
-        ids = list(todo.filter(pk__gt=last).values_list("pk", flat=True)[:chunk])
-        if not ids:
-            break
+    while last < top and PipelineRun.objects.filter(pk=run.pk, status__in=ACTIVE_RUN).exists():
+        upper = min(last + window, top)
+        ids = list(todo.filter(pk__gt=last, pk__lte=upper).order_by("pk").values_list("pk", flat=True))
         with transaction.atomic():
-            taken = (Product.objects.filter(pk__in=ids)
-                     .exclude(status__in=UNFINISHED, pipeline_run__status__in=ACTIVE_RUN)
-                     .update(status=Product.Status.QUEUED, status_detail="", pipeline_run=run, attempts=0))
+            taken = 0 if not ids else (
+                Product.objects.filter(pk__in=ids).exclude(status__in=UNFINISHED, pipeline_run__status__in=ACTIVE_RUN)
+                .update(status=Product.Status.QUEUED, status_detail="", pipeline_run=run, attempts=0))
             mine = ids if taken == len(ids) else list(run.products.filter(
                 pk__in=ids, status=Product.Status.QUEUED).order_by("pk").values_list("pk", flat=True))
-            PipelineRun.objects.filter(pk=run.pk).update(enqueued_upto=ids[-1])
-        if publish:
+            PipelineRun.objects.filter(pk=run.pk).update(enqueued_upto=upper)
+        if publish and mine:
             _publish(run.pk, _batches(mine))
-        last, sent = ids[-1], sent + len(mine)
+        last, sent = upper, sent + len(mine)
     queued = run.products.count() if run.enqueued_upto else sent  # resumed: count what the run holds
     PipelineRun.objects.filter(pk=run.pk).update(enqueued=True, total=queued)
     run_finish_if_done(run.pk)

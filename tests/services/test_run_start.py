@@ -40,7 +40,7 @@ def test_a_start_creates_the_run_and_a_job_queues_it_chunk_by_chunk(catalogue, p
     with pytest.raises(RunAlreadyActive, match=f"run {run.pk} of this model version is still queued"):
         pipeline_run_start()
     with django_assert_max_num_queries(6 + 4 * 5):  # a few statements per chunk of 3, none per product
-        assert run_enqueue(run_id=run.pk, chunk=3) == 7
+        assert run_enqueue(run_id=run.pk, window=3) == 7
     run.refresh_from_db()
     assert (run.enqueued, run.total, run.enqueued_upto) == (True, 7, catalogue.last().pk)
     assert [len(ids) for ids, _ in published] == [2, 1, 2, 1, 1]  # batches never cross a chunk
@@ -61,7 +61,7 @@ def test_a_run_being_queued_does_not_finish_early(catalogue, published):
 def test_cancel_sends_the_products_back_and_the_run_stays_cancelled(catalogue, published, monkeypatch):
     monkeypatch.setattr("colorreview.tasks.enqueue_run.delay", lambda pk: None)
     run = pipeline_run_start()
-    run_enqueue(run_id=run.pk, chunk=3)
+    run_enqueue(run_id=run.pk, window=3)
     ids, _ = published[0]
     predict_products(product_ids=ids, run_id=run.pk)
     assert pipeline_run_cancel(run=run) and not pipeline_run_cancel(run=run)
