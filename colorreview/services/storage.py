@@ -5,7 +5,7 @@ products' new states (conditional, so that a redelivered batch counts nothing tw
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
-from django.db.models import Case, Exists, F, OuterRef, Subquery, Value, When
+from django.db.models import Case, Exists, F, Min, OuterRef, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -16,14 +16,16 @@ from .suggestions import suggestion_refresh, suggestions_refresh_batch
 
 def known_predictions(products: list[Product], version: str) -> tuple[dict[int, Prediction], dict[str, Prediction]]:
     """The batch's own predictions (by product) and one prediction per image read already (by checksum):
-    products that share an image are read once, whichever product was read first."""
+    products that share an image are read once, whichever product was read first. Two queries, each
+    returning at most one row per product of the batch, however many products share its images."""
     wanted = {p.pk: p.image_checksum for p in products}
-    own: dict[int, Prediction] = {}
-    by_image: dict[str, Prediction] = {}
-    for prediction in Prediction.objects.filter(image_checksum__in=set(wanted.values()), model_version=version):
-        by_image.setdefault(prediction.image_checksum, prediction)
-        if wanted.get(prediction.product_id) == prediction.image_checksum:
-            own[prediction.product_id] = prediction
+    own = {pr.product_id: pr for pr in Prediction.objects.filter(product_id__in=wanted, model_version=version)
+           if wanted.get(pr.product_id) == pr.image_checksum}
+    others = {checksum for pk, checksum in wanted.items() if pk not in own}
+    first = (Prediction.objects.filter(image_checksum__in=others, model_version=version)
+             .values("image_checksum").annotate(first=Min("id")).values("first"))
+    by_image = {pr.image_checksum: pr for pr in Prediction.objects.filter(pk__in=Subquery(first))} if others else {}
+    by_image.update({pr.image_checksum: pr for pr in own.values()})
     return own, by_image
 
 
