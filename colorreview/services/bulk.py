@@ -7,7 +7,7 @@ from collections import defaultdict
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from .. import roles, selectors
@@ -78,9 +78,11 @@ def _approve_chunk(approval: BulkApproval, selection: QuerySet[Suggestion], note
         Suggestion.objects.filter(pk__in=ids, status=Suggestion.Status.PENDING).update(
             status=Suggestion.Status.ACCEPTED, final_color=F("suggested_color"), decided_by=user, decided_at=now,
             bulk=approval, claimed_by=None, claimed_until=None)
-        mine = Suggestion.objects.filter(product=OuterRef("pk"), bulk=approval, status=Suggestion.Status.ACCEPTED)
-        Product.objects.filter(pk__in=[r[1] for r in rows]).update(
-            final_color=Subquery(mine.values("suggested_color")[:1]))
+        by_color: dict[str, list[int]] = defaultdict(list)
+        for _, product_id, color, _, _ in rows:
+            by_color[color].append(product_id)
+        for color, product_ids in by_color.items():  # one statement per colour, a few dozen at most
+            Product.objects.filter(pk__in=product_ids).update(final_color=color)
         ReviewEvent.objects.bulk_create([ReviewEvent(
             product_id=product_id, suggestion_id=pk, actor=user, action=ReviewEvent.Action.ACCEPT,
             from_status=Suggestion.Status.PENDING, to_status=Suggestion.Status.ACCEPTED, from_color=before,
