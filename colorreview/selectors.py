@@ -30,8 +30,9 @@ def suggestion_queue(*, user, kind: str | None = None, status: str = Suggestion.
         qs = qs.filter(suggested_color=color)
     if category:
         qs = qs.filter(product__category__iexact=category)
-    if search:
-        qs = qs.filter(Q(product__sku__icontains=search) | Q(product__title__icontains=search))
+    if search:  # a semi-join, so that the products are found first (trigram indexes on PostgreSQL)
+        qs = qs.filter(product__in=Product.objects.filter(Q(sku__icontains=search) | Q(title__icontains=search))
+                       .values("pk"))
     if min_confidence is not None:
         qs = qs.filter(confidence__gte=min_confidence)
     return qs.order_by("-score", "id")
