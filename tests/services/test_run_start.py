@@ -22,13 +22,6 @@ def catalogue(tmp_path, fast_pipeline):
     return Product.objects.order_by("pk")
 
 
-@pytest.fixture
-def published(monkeypatch):
-    sent = []
-    monkeypatch.setattr("colorreview.tasks.predict_products.apply_async", lambda args, **kw: sent.append(tuple(args)))
-    return sent
-
-
 def test_a_start_creates_the_run_and_a_job_queues_it_chunk_by_chunk(catalogue, published,
                                                                      django_capture_on_commit_callbacks,
                                                                      django_assert_max_num_queries, monkeypatch):

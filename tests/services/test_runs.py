@@ -31,15 +31,6 @@ def catalogue(tmp_path, fast_pipeline):
     return Product.objects.order_by("pk")
 
 
-@pytest.fixture
-def published(monkeypatch):
-    """Batches handed to the broker, without a broker."""
-    sent = []
-    monkeypatch.setattr("colorreview.tasks.predict_products.apply_async",
-                        lambda args, **kw: sent.append(tuple(args)))
-    return sent
-
-
 def _dead_pid() -> int:
     process = subprocess.Popen(["true"])
     process.wait()
