@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('colorreview', '0006_scale_indexes_bulk_summary'),
+        ('colorreview', '0007_scale_indexes_bulk_summary'),
     ]
 
     operations = [

@@ -25,7 +25,7 @@ def _on_postgresql(statements):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('colorreview', '0005_run_membership_and_workers'),
+        ('colorreview', '0006_model_versions'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
