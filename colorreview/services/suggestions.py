@@ -95,10 +95,10 @@ class Candidate:
 
 
 def candidate_for(product: Product, prediction: Prediction, vocabulary: ColorVocabulary,
-                  thresholds: dict[str, Threshold]) -> Candidate | None:
+                  thresholds: dict[str, Threshold], rules: Thresholds | None = None) -> Candidate | None:
     if prediction.error:
         return None
-    rules = flag_rules(thresholds)
+    rules = rules or flag_rules(thresholds)
     tag = product.seller_color.name if product.seller_color_id else None
     proposal = propose(prediction.predicted_color, prediction.confidence, prediction.probabilities, tag, vocabulary,
                        rules)
@@ -146,6 +146,7 @@ def suggestions_refresh_batch(*, pairs: list[tuple[Product, Prediction]],
         return 0
     vocabulary = vocabulary or db_vocabulary()
     judged_by = thresholds_by_category({product.category for product, _ in pairs})
+    rules: dict[str, Thresholds] = {}
     ids = [product.pk for product, _ in pairs]
     with transaction.atomic(savepoint=False):
         pending, decided = {}, set()
@@ -160,7 +161,10 @@ def suggestions_refresh_batch(*, pairs: list[tuple[Product, Prediction]],
                 decided.add((product_id, checksum, color, seller))
         stale, made = [], []
         for product, prediction in pairs:
-            candidate = candidate_for(product, prediction, vocabulary, judged_by[product.category])
+            thresholds = judged_by[product.category]
+            if product.category not in rules:  # the model card is read once a category, not once a product
+                rules[product.category] = flag_rules(thresholds)
+            candidate = candidate_for(product, prediction, vocabulary, thresholds, rules[product.category])
             current = pending.get(product.pk)
             if current and candidate and _same(current, candidate, prediction, product):
                 continue
