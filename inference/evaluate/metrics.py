@@ -40,7 +40,7 @@ def classification_report(probs: np.ndarray, truth: list[str], classes: list[str
     """Accuracy (exact, by family), macro and per-class precision, recall, AP and ROC AUC,
     the misclassification rate, log loss, Brier score and expected calibration error."""
     index = {c: i for i, c in enumerate(classes)}
-    y = np.array([index.get(t, -1) for t in truth])
+    y = np.array([index.get(t, -1) for t in truth], dtype=int)
     pred = probs.argmax(1)
     fam = np.array([families.get(c, c) for c in classes])
     truth_fam = np.array([families.get(t, t) for t in truth])

@@ -109,7 +109,7 @@ def _calibrate(args, weights: Path, out: Path) -> int:
     from ..cli import main
 
     shutil.copy(card_path("colornet", str(weights)), out / "colornet.uncalibrated.json")
-    extra = ["--limit", "12"] if args.tiny else []
+    extra = ["--split", "train", "--limit", "16"] if args.tiny else []
     return main(["calibrate", "--data", args.catalogue, "--weights-dir", str(weights), "--segmenter", "effunet",
                  "--report", str(out / "report"), "--cache", str(out / "readings.npz"), "--audit", args.audit,
                  *extra])
