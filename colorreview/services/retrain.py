@@ -163,7 +163,7 @@ def _judge_and_record(shipped: Classifier, tuned: Classifier, training: dict, la
         version=candidate.version, base_version=shipped.version, weights_dir=str(folder), created_by=user,
         labels=labels.counts(), figures={"evaluation": evaluation.name, "n": evaluation.size,
                                          "before": before, "after": after, "in_use": in_use.version})
-    if after["exact"] < before["exact"]:
+    if worse(before, after):
         shutil.rmtree(folder, ignore_errors=True)
         ModelVersion.objects.filter(pk=version.pk).update(
             status=ModelVersion.Status.REFUSED, weights_dir="", finished_at=timezone.now(),
@@ -172,6 +172,14 @@ def _judge_and_record(shipped: Classifier, tuned: Classifier, training: dict, la
         _promote(version, in_use.version, comparison_message(evaluation, before, after, promoted=True))
     version.refresh_from_db()
     return version
+
+
+def worse(before: dict, after: dict) -> bool:
+    """A candidate is worse when it reads fewer verified colours right (exact or by family) or, where the
+    audit judges flags, when its flags on the real tags are less precise."""
+    keys = ["exact", "family"] + (["mislabel_precision"] if after.get("mislabel_precision") is not None
+                                  and before.get("mislabel_precision") is not None else [])
+    return any(after[k] < before[k] - 1e-9 for k in keys)
 
 
 def _promote(version: ModelVersion, replaced: str, message: str) -> None:
