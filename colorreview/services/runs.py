@@ -255,6 +255,8 @@ def catalog_import_and_queue(*, queue: bool = True, user=None, **import_kwargs):
         return report, None
     try:
         return report, pipeline_run_start(user=user)
+    except RunAlreadyActive as exc:  # the running run's keyset reaches the new products, else the next run does
+        return report, exc.run
     except QueueUnavailable as exc:
         exc.report = report
         raise

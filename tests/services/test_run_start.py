@@ -64,3 +64,13 @@ def test_cancel_sends_the_products_back_and_the_run_stays_cancelled(catalogue, p
     progress.run_finish_if_done(run.pk)
     assert PipelineRun.objects.get(pk=run.pk).status == "cancelled"
     assert pipeline_run_start() is not None  # the cancelled run no longer blocks a new one
+
+
+def test_an_import_while_a_run_is_active_points_at_that_run(catalogue, tmp_path, monkeypatch):
+    from colorreview.services.runs import catalog_import_and_queue
+
+    monkeypatch.setattr("colorreview.tasks.enqueue_run.delay", lambda pk: None)
+    run = pipeline_run_start()
+    report, returned = catalog_import_and_queue(csv_bytes=small_catalogue(tmp_path / "more", 2, prefix="M"),
+                                                source_name="more.csv", csv_dir=tmp_path / "more")
+    assert report.created == 2 and returned.pk == run.pk
