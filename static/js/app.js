@@ -8,4 +8,12 @@
       document.getElementById(box.dataset.toggleMask).classList.toggle("hide-mask", !box.checked);
     }
   });
+  // Enter in a field acts through the button that field belongs to (data-enter-clicks names it), not
+  // through the form's first button: Enter in the "at or above %" box approves by threshold.
+  document.addEventListener("keydown", function (event) {
+    const field = event.target;
+    if (event.key !== "Enter" || !field.matches("[data-enter-clicks]")) return;
+    const button = field.form && field.form.querySelector(field.dataset.enterClicks);
+    if (button) { event.preventDefault(); button.click(); }
+  });
 })();

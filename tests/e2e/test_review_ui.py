@@ -72,6 +72,18 @@ def test_reviewers_decide_in_the_browser(live_server, browser, catalogue):
     assert (rows["E2"]["suggestion"], rows["E2"]["final_color"]) == ("impute", imputation.suggested_color)
 
 
+def test_enter_in_the_percentage_box_approves_by_threshold(live_server, browser, catalogue):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    _login(page, live_server.url, "merchandiser")
+    page.goto(f"{live_server.url}/imputations/")
+    box = page.get_by_label("lowest confidence to approve, in %")
+    box.fill("1")
+    box.press("Enter")
+    page.locator("#bulk-confirm").wait_for()
+    text = page.locator("#bulk-confirm-text").inner_text()
+    assert "at or above 1%" in text and "selected" not in text
+
+
 def test_an_outsider_sees_nothing(live_server, browser, catalogue):
     UserFactory(username="nobody", password="pw")
     page = browser.new_page()
