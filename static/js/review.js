@@ -120,7 +120,7 @@
     const outcome = fresh ? fresh.querySelector(".decided, .msg") : null;
     const said = outcome ? done.sku + ": " + outcome.textContent.trim() : "";
     announce(said + (next ? ". Next: " + next.dataset.sku : ". No more cards on this page."));
-    if (next) select(next); else loadMoreWhenEmpty();
+    if (next) select(next); else setTimeout(loadMoreWhenEmpty, 1200);  // let the last outcome be read first
   });
   // when every card on the page is decided, fetch the next cards of the queue
   function loadMoreWhenEmpty() {
