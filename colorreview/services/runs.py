@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Min
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
@@ -118,9 +118,15 @@ def run_enqueue(*, run_id: int, window: int = ENQUEUE_WINDOW, publish: bool = Tr
     if not run.total:  # an estimate for the progress bar; the real count is set at the end
         PipelineRun.objects.filter(pk=run.pk).update(total=todo.filter(pk__gt=run.enqueued_upto, pk__lte=top).count())
     last, sent = run.enqueued_upto, 0
+    if not last:  # start at the first product to predict (ids need not start at 1)
+        low = todo.filter(pk__lte=top).aggregate(low=Min("pk"))["low"]
+        last = low - 1 if low else top
     while last < top and PipelineRun.objects.filter(pk=run.pk, status__in=ACTIVE_RUN).exists():
         upper = min(last + window, top)
         ids = list(todo.filter(pk__gt=last, pk__lte=upper).order_by("pk").values_list("pk", flat=True))
+        if not ids:  # a gap in the ids: jump to the next product to predict, not window by empty window
+            following = todo.filter(pk__gt=upper, pk__lte=top).aggregate(low=Min("pk"))["low"]
+            upper = following - 1 if following else top
         with transaction.atomic():
             taken = 0 if not ids else (
                 Product.objects.filter(pk__in=ids).exclude(status__in=UNFINISHED, pipeline_run__status__in=ACTIVE_RUN)
