@@ -9,13 +9,14 @@ flags against the real wrong tags, with flags on ambiguous rows counted apart.
 from __future__ import annotations
 
 import csv
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..colors import ColorVocabulary
 from ..suggest import IMPUTE, MISLABEL, Thresholds, propose
+from .noisy import PooledCounts
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ def load_audit(path: str | Path) -> list[AuditRow]:
 
 
 @dataclass
-class FlagOutcome:
+class FlagOutcome(PooledCounts):
     """Mislabel flags raised on the audited rows imported with their real tags."""
 
     wrong: int = 0
@@ -59,10 +60,6 @@ class FlagOutcome:
     flagged_ambiguous: int = 0
     flagged_wrong_named: int = 0  # flags on a wrong tag that name the audited colour
     shade_flags: int = 0
-
-    def add(self, other: FlagOutcome) -> None:
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
     @property
     def precision(self) -> float:

@@ -46,8 +46,17 @@ def simulate(truth: list[str], missing: float = 0.26, wrong: float = 0.11, seed:
     return NoisyCatalogue(list(truth), tags, list(kinds))
 
 
+class PooledCounts:
+    """A dataclass of counts that pools another of its kind into itself field by field."""
+
+    def add(self, other: PooledCounts) -> None:
+        """Pool another outcome's counts into this one."""
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+
 @dataclass
-class RepairOutcome:
+class RepairOutcome(PooledCounts):
     imputed: int = 0
     missing: int = 0
     imputed_correct: int = 0
@@ -55,11 +64,6 @@ class RepairOutcome:
     flagged: int = 0
     flagged_wrong: int = 0  # flags on a replaced tag: true positives
     wrong: int = 0
-
-    def add(self, other: RepairOutcome) -> None:
-        """Pool another outcome's counts into this one."""
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
     @property
     def imputation_coverage(self) -> float:
