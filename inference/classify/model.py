@@ -9,6 +9,7 @@ import torch
 
 from ..colors import ColorNamer, ColorVocabulary, default_vocabulary, dominant_colors
 from ..errors import WeightsError
+from ..fold import fold_batchnorm
 from ..weights import load_weights
 from .backbones import create_backbone
 
@@ -82,7 +83,9 @@ class TimmColorClassifier(ColorClassifier):
         card = bundle.card
         model = create_backbone(card["architecture"], len(card["classes"]), pretrained=False)
         model.load_state_dict(bundle.state_dict)
-        model.eval().to(self.device, memory_format=torch.channels_last)
+        model.eval()
+        fold_batchnorm(model)
+        model.to(self.device, memory_format=torch.channels_last)
         return _Member(bundle.name, bundle.version, view, weight, model, int(card["input_size"]),
                        torch.tensor(card["mean"], device=self.device).view(1, 3, 1, 1),
                        torch.tensor(card["std"], device=self.device).view(1, 3, 1, 1))

@@ -60,7 +60,10 @@ class EffUNet(nn.Module):
         return [logits, aux] if self.training else logits
 
     def fuse_for_inference(self) -> EffUNet:
-        """Nothing to fold: kept for the segmenter's common loading path."""
+        """Fold the encoder's and decoder's batch norms into their convolutions (eval mode only)."""
+        from ..fold import fold_batchnorm
+
+        fold_batchnorm(self)
         return self
 
 
