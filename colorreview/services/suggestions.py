@@ -181,6 +181,17 @@ def suggestions_refresh_batch(*, pairs: list[tuple[Product, Prediction]],
     return len(created)
 
 
+def suggestions_refresh_products(*, product_ids: list[int]) -> int:
+    """The products' open suggestions, judged again against their latest prediction, in bulk."""
+    products = list(Product.objects.filter(pk__in=product_ids).select_related("seller_color"))
+    checksums = {p.pk: p.image_checksum for p in products}
+    latest: dict[int, Prediction] = {}
+    for prediction in Prediction.objects.filter(product_id__in=product_ids).order_by("created_at", "id"):
+        if checksums.get(prediction.product_id) == prediction.image_checksum:
+            latest[prediction.product_id] = prediction
+    return suggestions_refresh_batch(pairs=[(p, latest[p.pk]) for p in products if p.pk in latest])
+
+
 @dataclass(frozen=True)
 class _Open:
     id: int
