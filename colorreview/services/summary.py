@@ -62,6 +62,12 @@ def catalog_summary() -> dict:
     return {**row.data, "computed_at": row.computed_at}
 
 
+def summary_request_refresh() -> None:
+    """After a change that moves the figures a lot (an archive): recount them now, in the background,
+    unless a recount is already on its way."""
+    _request_refresh(timezone.now())
+
+
 def _request_refresh(now) -> None:
     from ..tasks import refresh_summary
 
