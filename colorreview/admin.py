@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin import helpers
 from django.db import transaction
+from django.template.response import TemplateResponse
 
 from . import roles
 from .models import (
@@ -75,9 +77,40 @@ class ReadOnlyAdmin(RoleAdmin):
 
 @admin.register(Product)
 class ProductAdmin(ReadOnlyAdmin):
-    list_display = ("sku", "title", "category", "seller_color_raw", "final_color", "status")
-    list_filter = ("status", "category")
+    list_display = ("sku", "title", "category", "seller_color_raw", "final_color", "status", "archived_at")
+    list_filter = ("status", ("archived_at", admin.EmptyFieldListFilter), "category")
     search_fields = ("sku", "title")
+    actions = ["archive_selected", "unarchive_selected"]
+
+    def has_archive_permission(self, request) -> bool:
+        return roles.has_role(request.user, roles.ADMIN)
+
+    @admin.action(description="Archive the selected products", permissions=["archive"])
+    def archive_selected(self, request, queryset):
+        from .services.archive import products_archive  # not at import: the services load the vision stack
+
+        return self._archival(request, queryset, "archive_selected", products_archive, "archived")
+
+    @admin.action(description="Unarchive the selected products", permissions=["archive"])
+    def unarchive_selected(self, request, queryset):
+        from .services.archive import products_unarchive
+
+        return self._archival(request, queryset, "unarchive_selected", products_unarchive, "unarchived")
+
+    def _archival(self, request, queryset, action: str, change, done: str):
+        """A page that says how many and takes a note; on confirmation the service archives (or brings
+        back) the selection chunk by chunk, each product with its event."""
+        if request.POST.get("apply") == "1":
+            outcome = change(user=request.user, note=request.POST.get("note", ""),
+                             skus=queryset.order_by("pk").values_list("sku", flat=True).iterator())
+            self.message_user(request, f"{outcome.changed} products {done}; {outcome.unchanged} already were.")
+            return None
+        return TemplateResponse(request, "admin/colorreview/product/archive.html", {
+            **self.admin_site.each_context(request), "opts": self.model._meta, "action": action,
+            "title": f"{action.split('_')[0].capitalize()} products", "count": queryset.count(),
+            "select_across": request.POST.get("select_across") == "1",
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "checkbox_name": helpers.ACTION_CHECKBOX_NAME})
 
 
 @admin.register(Prediction)

@@ -91,6 +91,10 @@ class ImportBatch(models.Model):
 
 
 class Product(models.Model):
+    """A catalogue product. An archived one (``archived_at`` set) has left the review work: it has no
+    pending suggestion (archiving withdraws them, and none is made while it stays archived), no new
+    pipeline run takes it, and the lists, counts and export leave it out unless asked for it."""
+
     class Status(models.TextChoices):
         PENDING = "pending", "waiting for the pipeline"
         QUEUED = "queued", "queued"
@@ -119,6 +123,9 @@ class Product(models.Model):
     pipeline_run = models.ForeignKey("PipelineRun", null=True, blank=True, on_delete=models.SET_NULL,
                                      related_name="products", help_text="the run that last queued it")
     attempts = models.PositiveSmallIntegerField(default=0, help_text="deliveries to a worker in that run")
+    archived_at = models.DateTimeField(null=True, blank=True, help_text="out of the review work since then")
+    archived_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+", help_text="who archived it (empty: the command line)")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -128,6 +135,8 @@ class Product(models.Model):
             models.Index(fields=["pipeline_run", "status"], name="product_run_status"),
             models.Index(Upper("category"), name="product_category_upper"),
             models.Index(fields=["status", "sku"], name="product_status_sku"),
+            # the few archived products, in the product list's order (active ones are read through the sku index)
+            models.Index(fields=["sku"], condition=Q(archived_at__isnull=False), name="product_archived_sku"),
         ]
 
     def __str__(self) -> str:
@@ -140,6 +149,10 @@ class Product(models.Model):
     @property
     def seller_color_display(self) -> str:
         return self.seller_color.name if self.seller_color_id else self.seller_color_raw
+
+    @property
+    def archived(self) -> bool:
+        return self.archived_at is not None
 
 
 class PipelineRun(models.Model):
@@ -300,6 +313,8 @@ class ReviewEvent(models.Model):
         REOPEN = "reopen", "reopened"
         MANUAL = "manual", "set by hand"
         REMAP = "remap", "tag mapped anew"
+        ARCHIVE = "archive", "archived"
+        UNARCHIVE = "unarchive", "unarchived"
 
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="events")
     suggestion = models.ForeignKey(Suggestion, null=True, blank=True, on_delete=models.PROTECT,

@@ -74,7 +74,7 @@ def dashboard_stats() -> dict:
 
 def product_history(product: Product) -> QuerySet[ReviewEvent]:
     """Everything that happened to the product, oldest first: import, predictions, suggestions,
-    decisions and their undoing, colours set by hand or by a new tag mapping."""
+    decisions and their undoing, colours set by hand or by a new tag mapping, archiving."""
     return product.events.select_related("actor", "suggestion").order_by("created_at", "id")
 
 
@@ -82,9 +82,18 @@ def product_predictions(product: Product) -> QuerySet[Prediction]:
     return product.predictions.order_by("-created_at", "-id")
 
 
+#: values of the ``archived`` filter of the product list and API: what ``product_list`` takes
+ARCHIVED_CHOICES = {"": False, "0": False, "1": True, "all": None}
+
+
 def product_list(*, status: str | None = None, category: str | None = None, search: str | None = None,
-                 seller_color: str | None = None, unmapped: bool | None = None) -> QuerySet[Product]:
-    qs = Product.objects.select_related("seller_color").order_by("sku")
+                 seller_color: str | None = None, unmapped: bool | None = None,
+                 archived: bool | None = False) -> QuerySet[Product]:
+    """Products in sku order; ``archived``: False (the default) leaves the archived ones out, True lists
+    only them, None both."""
+    qs = Product.objects.select_related("seller_color", "archived_by").order_by("sku")
+    if archived is not None:
+        qs = qs.filter(archived_at__isnull=not archived)
     if status:
         qs = qs.filter(status=status)
     if category:
@@ -151,8 +160,9 @@ def decisions_by_reviewer(days: int = 14) -> list[tuple[str, int]]:
 
 
 def seller_final_counts() -> list[list]:
-    """[seller colour, final colour, products] over the products with a mapped seller colour."""
-    return [[s, f, n] for s, f, n in Product.objects.filter(seller_color__isnull=False).exclude(final_color="")
+    """[seller colour, final colour, products] over the products with a mapped seller colour (not archived)."""
+    return [[s, f, n] for s, f, n in Product.objects.filter(seller_color__isnull=False, archived_at__isnull=True)
+            .exclude(final_color="")
             .values_list("seller_color__name", "final_color").annotate(n=Count("id")).order_by()]
 
 

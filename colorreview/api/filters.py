@@ -6,6 +6,7 @@ import django_filters as filters
 from django.db.models import Q
 
 from ..models import Prediction, Product, Suggestion
+from ..selectors import ARCHIVED_CHOICES
 
 
 def _sku_or_title(prefix: str = ""):
@@ -22,13 +23,20 @@ class ProductFilter(filters.FilterSet):
                            label="text in the sku or title")
     seller_color = filters.CharFilter(method="filter_seller_color", label="seller colour, as written or as mapped")
     unmapped = filters.CharFilter(method="filter_unmapped", label="1: seller colour outside the vocabulary, 0: inside")
+    archived = filters.ChoiceFilter(choices=[("0", "active"), ("1", "archived"), ("all", "both")],
+                                    method="filter_archived",
+                                    label="archived products: lists leave them out (0) unless 1 (only them) or all")
 
     class Meta:
         model = Product
-        fields = ["status", "category", "q", "seller_color", "unmapped"]
+        fields = ["status", "category", "q", "seller_color", "unmapped", "archived"]
 
     def filter_seller_color(self, queryset, name, value):
         return queryset.filter(Q(seller_color__name__iexact=value) | Q(seller_color_raw__iexact=value))
+
+    def filter_archived(self, queryset, name, value):
+        archived = ARCHIVED_CHOICES[value]
+        return queryset if archived is None else queryset.filter(archived_at__isnull=not archived)
 
     def filter_unmapped(self, queryset, name, value):
         unmapped = Q(seller_color__isnull=True) & ~Q(seller_color_raw="")

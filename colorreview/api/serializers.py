@@ -9,12 +9,14 @@ class ProductSerializer(serializers.ModelSerializer):
     seller_color = serializers.CharField(source="seller_color_raw")
     seller_color_mapped = serializers.CharField(source="seller_color.name", default=None)
     seller_color_unmapped = serializers.BooleanField()
+    archived_by = serializers.CharField(source="archived_by.username", default=None,
+                                        help_text="who archived it (null: not archived, or by the command line)")
 
     class Meta:
         model = Product
         fields = ["id", "sku", "title", "category", "seller_color", "seller_color_mapped",
                   "seller_color_unmapped", "final_color", "status", "status_detail", "image_error",
-                  "image_checksum", "attributes", "created_at", "updated_at"]
+                  "image_checksum", "attributes", "archived_at", "archived_by", "created_at", "updated_at"]
 
 
 class PredictionSerializer(serializers.ModelSerializer):

@@ -9,6 +9,7 @@ from .. import roles, selectors
 from ..models import BulkApproval, PipelineRun, Prediction, Suggestion
 from ..roles import RoleError
 from ..services import AlreadyDecided, ServiceError
+from ..services.archive import ArchiveConflict, product_archive, product_unarchive
 from ..services.bulk import bulk_approval_count, bulk_approval_start, bulk_approval_undo
 from ..services.claims import ClaimedByOther
 from ..services.review import (
@@ -48,7 +49,9 @@ def _answer(act) -> Response:
 
 
 class ProductViewSet(viewsets.ReadOnlyModelViewSet):
-    """Products; filters: status, category, q (sku/title), seller_color, unmapped."""
+    """Products; filters: status, category, q (sku/title), seller_color, unmapped, archived (the list leaves
+    archived products out unless ``archived`` says otherwise; a single product is found either way). POST
+    ``archive`` or ``unarchive`` (admin, with an optional ``note``) changes it."""
 
     serializer_class = ProductSerializer
     filterset_class = ProductFilter
@@ -57,7 +60,32 @@ class ProductViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_value_regex = "[^/]+"
 
     def get_queryset(self):
-        return selectors.product_list()
+        listing = self.action == "list" and "archived" not in self.request.query_params
+        return selectors.product_list(archived=False if listing else None)
+
+    def get_permissions(self):
+        return [HasRole(), IsAdminRole()] if self.action in ("archive", "unarchive") else [HasRole()]
+
+    def _change(self, request, change):
+        data = DecisionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            product = change(product=self.get_object(), user=request.user, **data.validated_data)
+        except RoleError as exc:
+            raise PermissionDenied(str(exc)) from exc
+        except ArchiveConflict as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(ProductSerializer(product).data)
+
+    @action(detail=True, methods=["post"])
+    def archive(self, request, sku=None):
+        """Archive the product: its pending suggestions are withdrawn; 409 when it is archived already."""
+        return self._change(request, product_archive)
+
+    @action(detail=True, methods=["post"])
+    def unarchive(self, request, sku=None):
+        """Bring the product back: its latest prediction is judged again; 409 when it is not archived."""
+        return self._change(request, product_unarchive)
 
 
 class PredictionViewSet(viewsets.ReadOnlyModelViewSet):

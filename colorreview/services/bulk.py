@@ -96,7 +96,7 @@ def _approve_chunk(approval: BulkApproval, selection: QuerySet[Suggestion], note
 def bulk_approval_undo(*, approval: BulkApproval, user) -> BulkApproval:
     """Take the whole batch back: its suggestions return to the queue and each product gets back the
     colour it had, unless the colour was changed since (then it stays, and the event says so).
-    A product with a newer open suggestion keeps its decision."""
+    A product with a newer open suggestion keeps its decision, and so does an archived product."""
     roles.require_decider(user, approval.kind)
     if approval.created_by_id != user.pk and not roles.has_role(user, roles.ADMIN):
         raise roles.RoleError("only the merchandiser who approved the batch, or an admin, can undo it")
@@ -132,14 +132,15 @@ def _undo_chunk(approval: BulkApproval, user, after: int) -> tuple[int | None, i
     with transaction.atomic():
         rows = list(Suggestion.objects.select_for_update(of=("self",)).filter(
             bulk=approval, status=Suggestion.Status.ACCEPTED, pk__gt=after).order_by("pk").values_list(
-            "id", "product_id", "final_color", "prediction__model_version", "product__final_color")[:CHUNK])
+            "id", "product_id", "final_color", "prediction__model_version", "product__final_color",
+            "product__archived_at")[:CHUNK])
         if not rows:
             return None, after
         last = rows[-1][0]
         open_products = set(Suggestion.objects.filter(product_id__in=[r[1] for r in rows],
                                                       status=Suggestion.Status.PENDING).values_list("product_id",
                                                                                                    flat=True))
-        rows = [r for r in rows if r[1] not in open_products]
+        rows = [r[:5] for r in rows if r[1] not in open_products and r[5] is None]
         before = dict(ReviewEvent.objects.filter(suggestion_id__in=[r[0] for r in rows],
                                                  action=ReviewEvent.Action.ACCEPT).order_by("id").values_list(
             "suggestion_id", "from_color"))

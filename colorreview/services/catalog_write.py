@@ -12,7 +12,7 @@ from .vocabulary import db_vocabulary
 
 _EXISTING = ("id", "sku", "title", "category", "seller_color_raw", "seller_color_id", "final_color", "image",
              "image_checksum", "image_error", "image_source", "image_source_stat", "attributes", "status",
-             "status_detail")
+             "status_detail", "archived_at")
 _UPSERT_FIELDS = ["title", "category", "seller_color_raw", "seller_color", "final_color", "image",
                   "image_checksum", "image_error", "image_source", "image_source_stat", "attributes", "status",
                   "status_detail", "import_batch", "updated_at"]
@@ -98,7 +98,8 @@ class ChunkWriter:
 
     @staticmethod
     def _update(product: Product, current: dict, outcome: ChunkOutcome, superseded: dict[int, str]) -> bool:
-        """Fill ``product`` from the stored row and what changed; False when nothing needs writing."""
+        """Fill ``product`` from the stored row and what changed; False when nothing needs writing. An
+        archived product takes the new row but stays archived: it is neither queued nor re-judged."""
         tag_changed = product.seller_color_raw != current["seller_color_raw"]
         image_changed = (product.image_checksum, product.image_error) != (current["image_checksum"],
                                                                            current["image_error"])
@@ -111,16 +112,18 @@ class ChunkWriter:
             return (product.image_source, product.image_source_stat) != (current["image_source"],
                                                                           current["image_source_stat"])
         outcome.updated += 1
+        archived = current["archived_at"] is not None
         if not tag_changed:
             product.seller_color_id, product.final_color = current["seller_color_id"], current["final_color"]
         if image_changed or category_changed:
             superseded[current["id"]] = "image changed" if image_changed else "category changed"
-            outcome.to_predict += not product.image_error
+            outcome.to_predict += not (product.image_error or archived)
         else:
             product.status, product.status_detail = current["status"], current["status_detail"]
             if tag_changed:
                 superseded[current["id"]] = "seller colour changed"
-                outcome.retagged.append(current["id"])
+                if not archived:
+                    outcome.retagged.append(current["id"])
         return True
 
 
@@ -132,4 +135,6 @@ def _reimport_reason(current: dict, product: Product) -> str:
         changes.append(f"seller colour {before} → {after}")
     if product.image_checksum != current["image_checksum"]:
         changes.append("new image")
+    if changes and current["archived_at"] is not None:
+        changes.append("kept archived")
     return "re-imported: " + ", ".join(changes) if changes else ""

@@ -12,6 +12,10 @@ from ..models import Prediction, Product, Suggestion
 
 COLUMNS = ["sku", "title", "category", "seller_color", "predicted_color", "confidence", "suggestion",
            "review_status", "final_color", "reviewed_by", "reviewed_at"]
+#: the column added when archived products are asked for (empty for the others)
+ARCHIVED_COLUMN = "archived_at"
+#: what the export does with archived products; left out unless asked for
+ARCHIVED_OPTIONS = ("exclude", "include", "only")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 #: products read per query
 CHUNK = 5000
@@ -29,10 +33,20 @@ class ExportFilters:
     status: str | None = None  # ... in this review state
     category: str | None = None
     changed_only: bool = False  # only products whose final colour differs from the seller's tag
+    archived: str = "exclude"  # one of ARCHIVED_OPTIONS
+
+    @property
+    def columns(self) -> list[str]:
+        """The header: the documented columns, and ``archived_at`` when archived products may be in the file."""
+        return COLUMNS if self.archived == "exclude" else [*COLUMNS, ARCHIVED_COLUMN]
 
 
 def _products(filters: ExportFilters):
+    if filters.archived not in ARCHIVED_OPTIONS:
+        raise ValueError(f"archived: one of {', '.join(ARCHIVED_OPTIONS)}, not {filters.archived!r}")
     qs = Product.objects.all()
+    if filters.archived != "include":
+        qs = qs.filter(archived_at__isnull=filters.archived == "exclude")
     if filters.category:
         qs = qs.filter(category__iexact=filters.category)
     if filters.kind or filters.status:
@@ -46,7 +60,7 @@ def _products(filters: ExportFilters):
         qs = qs.filter((Q(seller_color__isnull=False) & ~Q(final_color=F("seller_color__name")))
                        | (Q(seller_color__isnull=True) & ~Q(final_color=F("seller_color_raw"))))
     return qs.order_by("sku").values_list("id", "sku", "title", "category", "seller_color_raw", "image_checksum",
-                                          "final_color")
+                                          "final_color", "archived_at")
 
 
 def _latest_predictions(ids: list[int]) -> dict[tuple[int, str], tuple]:
@@ -69,8 +83,11 @@ def _latest_suggestions(ids: list[int]) -> dict[int, tuple]:
 
 
 def export_rows(filters: ExportFilters | None = None) -> Iterator[list[str]]:
-    """One row a product, in sku order; three queries per chunk of products whatever the catalogue's size."""
-    products = _products(filters or ExportFilters())
+    """One row a product, in sku order; three queries per chunk of products whatever the catalogue's size.
+    Archived products are left out unless ``filters.archived`` asks for them (then a last column says when)."""
+    filters = filters or ExportFilters()
+    products = _products(filters)
+    dated = filters.archived != "exclude"
     last = None
     while True:
         chunk = list((products.filter(sku__gt=last) if last is not None else products)[:CHUNK])
@@ -78,19 +95,21 @@ def export_rows(filters: ExportFilters | None = None) -> Iterator[list[str]]:
             return
         ids = [row[0] for row in chunk]
         predictions, suggestions = _latest_predictions(ids), _latest_suggestions(ids)
-        for pk, sku, title, category, seller, checksum, final in chunk:
+        for pk, sku, title, category, seller, checksum, final, archived_at in chunk:
             color, confidence = predictions.get((pk, checksum), ("", None))
             kind, status, by, at = suggestions.get(pk, ("", "", None, None))
             decided = status not in ("", Suggestion.Status.PENDING)
-            yield [neutralise(v) for v in (
+            row = [neutralise(v) for v in (
                 sku, title, category, seller, color, f"{confidence:.4f}" if confidence is not None else "",
                 kind, status, final, by if decided and by else "", at.isoformat() if decided and at else "")]
+            yield [*row, archived_at.isoformat() if archived_at else ""] if dated else row
         last = chunk[-1][1]
 
 
 def write_export(fh, filters: ExportFilters | None = None) -> int:
+    filters = filters or ExportFilters()
     writer = csv.writer(fh)
-    writer.writerow(COLUMNS)
+    writer.writerow(filters.columns)
     n = 0
     for row in export_rows(filters):
         writer.writerow(row)

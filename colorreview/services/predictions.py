@@ -67,10 +67,10 @@ def standing_versions(version: str) -> list[str]:
 
 def products_to_predict(version: str, reread: bool = False):
     """Products with a usable image, no prediction for that image and model version (nor, unless
-    ``reread``, one that still stands for it), and not waiting in an unfinished run already."""
+    ``reread``, one that still stands for it), not archived, and not waiting in an unfinished run already."""
     done = Prediction.objects.filter(product=OuterRef("pk"), image_checksum=OuterRef("image_checksum"),
                                      model_version__in=[version] if reread else standing_versions(version))
-    return (Product.objects.exclude(image_checksum="").filter(image_error="")
+    return (Product.objects.exclude(image_checksum="").filter(image_error="", archived_at__isnull=True)
             .exclude(status__in=progress.UNFINISHED, pipeline_run__status__in=ACTIVE_RUN)
             .annotate(done=Exists(done)).filter(done=False))
 

@@ -92,6 +92,8 @@ def _reopen(*, suggestion: Suggestion, user, action: str, note: str) -> Suggesti
         current = Suggestion.objects.select_related("prediction").get(pk=suggestion.pk)
         if current.status not in DECIDED:
             raise AlreadyDecided(f"this suggestion is {current.status}, there is no decision to take back")
+        if product.archived_at is not None:
+            raise ServiceError(f"{product.sku} is archived; unarchive it before taking a decision back")
         if Suggestion.objects.filter(product=product, status=Suggestion.Status.PENDING).exists():
             raise ServiceError("a newer suggestion for this product is open; decide that one instead")
         decision = current.events.filter(action__in=DECISION_ACTIONS).order_by("-created_at", "-id").first()
@@ -114,8 +116,9 @@ def _reopen(*, suggestion: Suggestion, user, action: str, note: str) -> Suggesti
 
 
 def suggestion_undo_last(*, user, note: str = "") -> Suggestion:
-    """Take back the user's own latest decision still standing (each call goes one further back)."""
-    last = (Suggestion.objects.filter(decided_by=user, status__in=DECIDED)
+    """Take back the user's own latest decision still standing (each call goes one further back);
+    decisions on archived products are passed over."""
+    last = (Suggestion.objects.filter(decided_by=user, status__in=DECIDED, product__archived_at__isnull=True)
             .select_related("product", "prediction").order_by("-decided_at", "-id").first())
     if last is None:
         raise NothingToUndo("you have no decision left to undo")

@@ -137,7 +137,9 @@ def suggestions_refresh_batch(*, pairs: list[tuple[Product, Prediction]],
     """Refresh the open suggestions of many products in a handful of statements; returns how many were made.
 
     A pending suggestion that still says the same stays; one that no longer does is superseded; a new one
-    is made unless a reviewer already decided that very suggestion for this image and seller tag.
+    is made unless a reviewer already decided that very suggestion for this image and seller tag. An
+    archived product gets none (read again here, inside the transaction: it may have been archived while
+    its image was being read).
     ``vocabulary``: the one the caller holds already (a worker's pipeline), else the database's.
     """
     from .thresholds import thresholds_by_category  # it builds on this module's thresholds
@@ -149,6 +151,7 @@ def suggestions_refresh_batch(*, pairs: list[tuple[Product, Prediction]],
     rules: dict[str, Thresholds] = {}
     ids = [product.pk for product, _ in pairs]
     with transaction.atomic(savepoint=False):
+        archived = set(Product.objects.filter(pk__in=ids, archived_at__isnull=False).values_list("pk", flat=True))
         pending, decided = {}, set()
         for row in (Suggestion.objects.select_for_update(of=("self",)).filter(product_id__in=ids)
                     .exclude(status=Suggestion.Status.SUPERSEDED).values_list(
@@ -164,7 +167,8 @@ def suggestions_refresh_batch(*, pairs: list[tuple[Product, Prediction]],
             thresholds = judged_by[product.category]
             if product.category not in rules:  # the model card is read once a category, not once a product
                 rules[product.category] = flag_rules(thresholds)
-            candidate = candidate_for(product, prediction, vocabulary, thresholds, rules[product.category])
+            candidate = None if product.pk in archived else candidate_for(
+                product, prediction, vocabulary, thresholds, rules[product.category])
             current = pending.get(product.pk)
             if current and candidate and _same(current, candidate, prediction, product):
                 continue
@@ -175,10 +179,22 @@ def suggestions_refresh_batch(*, pairs: list[tuple[Product, Prediction]],
             if candidate is not None and key not in decided:
                 made.append((_suggestion(product, prediction, candidate), candidate))
         _supersede_rows([(s.id, s.product_id, s.suggested_color, s.model_version) for s in stale],
-                        {s.product_id: "a newer prediction or tag replaced it" for s in stale})
+                        {s.product_id: "the product is archived" if s.product_id in archived
+                         else "a newer prediction or tag replaced it" for s in stale})
         created = Suggestion.objects.bulk_create([suggestion for suggestion, _ in made])
         ReviewEvent.objects.bulk_create([_suggested_event(s, c) for s, (_, c) in zip(created, made)])
     return len(created)
+
+
+def suggestions_refresh_products(*, product_ids: list[int]) -> int:
+    """The products' open suggestions, judged again against their latest prediction, in bulk."""
+    products = list(Product.objects.filter(pk__in=product_ids).select_related("seller_color"))
+    checksums = {p.pk: p.image_checksum for p in products}
+    latest: dict[int, Prediction] = {}
+    for prediction in Prediction.objects.filter(product_id__in=product_ids).order_by("created_at", "id"):
+        if checksums.get(prediction.product_id) == prediction.image_checksum:
+            latest[prediction.product_id] = prediction
+    return suggestions_refresh_batch(pairs=[(p, latest[p.pk]) for p in products if p.pk in latest])
 
 
 @dataclass(frozen=True)

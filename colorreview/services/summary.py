@@ -18,14 +18,17 @@ _ROW = 1
 
 
 def summary_compute() -> dict:
-    """Every figure in a few grouped scans (the background job runs this)."""
+    """Every figure in a few grouped scans (the background job runs this). The catalogue's figures leave
+    the archived products out (counted apart); what reviewers decided counts whatever became of the product."""
     from .. import selectors
     from .thresholds import category_counts
 
-    status = dict(Product.objects.values_list("status").annotate(n=Count("id")).order_by())
+    active = Q(archived_at__isnull=True)
+    status = dict(Product.objects.filter(active).values_list("status").annotate(n=Count("id")).order_by())
     tags = Product.objects.aggregate(
-        untagged=Count("id", filter=Q(seller_color_raw="")),
-        unmapped=Count("id", filter=~Q(seller_color_raw="") & Q(seller_color__isnull=True)))
+        untagged=Count("id", filter=active & Q(seller_color_raw="")),
+        unmapped=Count("id", filter=active & ~Q(seller_color_raw="") & Q(seller_color__isnull=True)),
+        archived=Count("id", filter=~active))
     by = dict(Suggestion.objects.exclude(status=Suggestion.Status.SUPERSEDED).values_list("status")
               .annotate(n=Count("id")).order_by())
     pending = Suggestion.objects.filter(status=Suggestion.Status.PENDING)
@@ -60,6 +63,12 @@ def catalog_summary() -> dict:
     if row.computed_at < now - timedelta(seconds=settings.COLORREVIEW_SUMMARY_SECONDS):
         _request_refresh(now)
     return {**row.data, "computed_at": row.computed_at}
+
+
+def summary_request_refresh() -> None:
+    """After a change that moves the figures a lot (an archive): recount them now, in the background,
+    unless a recount is already on its way."""
+    _request_refresh(timezone.now())
 
 
 def _request_refresh(now) -> None:

@@ -96,9 +96,9 @@ class CategoryRow:
 
 
 def category_counts() -> dict:
-    """Products per category and the reviewers' verdicts per category (for the catalogue summary)."""
-    products = dict(Product.objects.exclude(category="").values_list("category").annotate(n=Count("id"))
-                    .order_by())
+    """Products per category (not archived) and the reviewers' verdicts per category (for the catalogue summary)."""
+    products = dict(Product.objects.filter(archived_at__isnull=True).exclude(category="").values_list("category")
+                    .annotate(n=Count("id")).order_by())
     verdicts = {row["product__category"]: {"decided": row["decided"], "confirmed": row["confirmed"]}
                 for row in Suggestion.objects.filter(status__in=["accepted", "rejected", "corrected"])
                 .values("product__category").annotate(

@@ -75,6 +75,7 @@ def _remap_chunk(rows: list[tuple[int, str, str | None]], raw: str, mapped: int 
     from django.utils import timezone
 
     from ..models import Product, ReviewEvent
+    from .suggestions import suggestions_refresh_products
 
     shown = name or raw  # what the catalogue carries for an untouched product now
     untouched = [pk for pk, final, before in rows if final in ("", before or raw)]
@@ -86,19 +87,5 @@ def _remap_chunk(rows: list[tuple[int, str, str | None]], raw: str, mapped: int 
         ReviewEvent.objects.bulk_create([
             ReviewEvent(product_id=pk, action=ReviewEvent.Action.REMAP, from_color=final, to_color=shown, note=note)
             for pk, final, before in rows if pk in set(untouched) and final != shown])
-        _refresh_suggestions([pk for pk, _, _ in rows])
+        suggestions_refresh_products(product_ids=[pk for pk, _, _ in rows])
     return [pk for pk, _, _ in rows]
-
-
-def _refresh_suggestions(product_ids: list[int]) -> None:
-    """The products' open suggestions, judged again against their latest prediction, in bulk."""
-    from ..models import Prediction, Product
-    from .suggestions import suggestions_refresh_batch
-
-    products = list(Product.objects.filter(pk__in=product_ids).select_related("seller_color"))
-    checksums = {p.pk: p.image_checksum for p in products}
-    latest: dict[int, Prediction] = {}
-    for prediction in Prediction.objects.filter(product_id__in=product_ids).order_by("created_at", "id"):
-        if checksums.get(prediction.product_id) == prediction.image_checksum:
-            latest[prediction.product_id] = prediction
-    suggestions_refresh_batch(pairs=[(p, latest[p.pk]) for p in products if p.pk in latest])

@@ -19,7 +19,8 @@ from .. import charts, roles, selectors
 from ..models import ColorName, ImportBatch, PipelineRun, Product
 from ..paging import keyset_page
 from ..services import ServiceError
-from ..services.export import COLUMNS, ExportFilters, export_rows
+from ..services.archive import product_archive, product_unarchive
+from ..services.export import ARCHIVED_OPTIONS, ExportFilters, export_rows
 from ..services.imports import import_cancel, import_upload_store
 from ..services.review import MANUAL_EDITORS, product_color_set
 from ..services.runs import (
@@ -70,21 +71,57 @@ def _charts(stats: dict) -> dict:
 def product_list(request):
     g = request.GET
     qs = selectors.product_list(status=g.get("status") or None, category=g.get("category") or None,
-                                search=g.get("q") or None, unmapped=g.get("unmapped") == "1")
+                                search=g.get("q") or None, unmapped=g.get("unmapped") == "1",
+                                archived=selectors.ARCHIVED_CHOICES.get(g.get("archived", ""), False))
     page = keyset_page(qs, ordering=["sku"], size=50, cursor=g.get("page"))
     return render(request, "products/list.html", {"page": page, "statuses": Product.Status.choices,
                                                   "query": query_without_page(request)})
 
 
+def _product(sku: str) -> Product:
+    return get_object_or_404(Product.objects.select_related("seller_color", "archived_by"), sku=sku)
+
+
 @role_required(*ANY_ROLE)
 def product_detail(request, sku: str):
-    product = get_object_or_404(Product.objects.select_related("seller_color"), sku=sku)
+    product = _product(sku)
     return render(request, "products/detail.html", {
         "product": product, "predictions": selectors.product_predictions(product)[:10],
         "events": selectors.product_history(product), "suggestions": product.suggestions.order_by("-created_at"),
         "colors": ColorName.objects.filter(active=True).order_by("name"),
         "can_set_color": roles.has_role(request.user, *MANUAL_EDITORS),
+        "can_archive": roles.has_role(request.user, roles.ADMIN),
     })
+
+
+def _archival(request, sku: str, change) -> HttpResponse:
+    """Archive or unarchive, with the note; HTMX swaps the panel and the history, a plain post goes back."""
+    product = _product(sku)
+    message, level = "", "info"
+    try:
+        product = change(product=product, user=request.user, note=request.POST.get("note", ""))
+        message = f"{product.sku} is {'archived' if product.archived else 'back in the review work'}."
+    except ServiceError as exc:
+        message, level = str(exc), "warning"
+    if not request.htmx:
+        messages.add_message(request, messages.INFO if level == "info" else messages.WARNING, message)
+        return redirect("product", sku=product.sku)
+    product = _product(sku)
+    return render(request, "products/_archive.html", {
+        "product": product, "can_archive": True, "message": message, "level": level,
+        "events": selectors.product_history(product), "oob_history": True})
+
+
+@require_POST
+@role_required(roles.ADMIN)
+def product_archive_view(request, sku: str):
+    return _archival(request, sku, product_archive)
+
+
+@require_POST
+@role_required(roles.ADMIN)
+def product_unarchive_view(request, sku: str):
+    return _archival(request, sku, product_unarchive)
 
 
 @require_POST
@@ -212,10 +249,11 @@ def export_csv(request):
     filters = ExportFilters(
         kind=g.get("kind") if g.get("kind") in ("impute", "mislabel") else None,
         status=g.get("status") if g.get("status") in ("pending", "accepted", "rejected", "corrected") else None,
-        category=g.get("category") or None, changed_only=g.get("changed") == "1")
+        category=g.get("category") or None, changed_only=g.get("changed") == "1",
+        archived=g.get("archived") if g.get("archived") in ARCHIVED_OPTIONS else "exclude")
 
     def stream():
-        yield writer.writerow(COLUMNS)
+        yield writer.writerow(filters.columns)
         for row in export_rows(filters):
             yield writer.writerow(row)
 

@@ -126,3 +126,33 @@ def test_undo_and_reopen_over_the_api(curator, admin_user):
         == "pending"
     assert list(ReviewEvent.objects.filter(suggestion=s).exclude(action="suggested").values_list(
         "action", flat=True)) == ["reject", "undo", "accept", "reopen"]
+
+
+def test_the_product_list_leaves_archived_products_out_unless_filtered(curator, admin_user):
+    from colorreview.services.archive import product_archive
+
+    ProductFactory(sku="K1")
+    product_archive(product=ProductFactory(sku="K2"), user=admin_user, note="gone")
+    client = _token_client(curator)
+
+    def skus(query=""):
+        return [p["sku"] for p in client.get(f"/api/products/{query}").json()["results"]]
+
+    assert skus() == ["K1"] and skus("?archived=0") == ["K1"]
+    assert skus("?archived=1") == ["K2"] and skus("?archived=all") == ["K1", "K2"]
+    assert client.get("/api/products/?archived=yes").status_code == 400
+    found = client.get("/api/products/K2/").json()  # a single product is found either way
+    assert found["archived_at"] and found["archived_by"] == "boss"
+
+
+def test_archive_and_unarchive_through_the_api(curator, admin_user):
+    product = ProductFactory(sku="Z1")
+    assert _token_client(curator).post("/api/products/Z1/archive/").status_code == 403
+    client = _token_client(admin_user)
+    r = client.post("/api/products/Z1/archive/", {"note": "season over"}, format="json")
+    assert r.status_code == 200 and r.json()["archived_by"] == "boss"
+    assert client.post("/api/products/Z1/archive/").status_code == 409
+    assert ReviewEvent.objects.get(product=product, action="archive").note == "season over"
+    r = client.post("/api/products/Z1/unarchive/")
+    assert r.status_code == 200 and r.json()["archived_at"] is None
+    assert client.post("/api/products/Z1/unarchive/").status_code == 409

@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
-from colorreview.models import BulkApproval, ImportBatch, PipelineRun, Suggestion
+from colorreview.models import BulkApproval, ImportBatch, PipelineRun, Product, Suggestion
 from colorreview.services.review import suggestion_accept
 from tests.factories import PredictionFactory, ProductFactory, SuggestionFactory
 
@@ -36,6 +36,8 @@ ACCESS = {
     ("products", "GET", "/products/"): (LOGIN, DENIED, OK, OK, OK),
     ("product", "GET", "/products/{sku}/"): (LOGIN, DENIED, OK, OK, OK),
     ("product-color", "POST", "/products/{sku}/color/"): (LOGIN, DENIED, DONE, DONE, DONE),
+    ("archive-product", "POST", "/products/{archivable}/archive/"): (LOGIN, DENIED, DENIED, DENIED, DONE),
+    ("unarchive-product", "POST", "/products/{archivable}/unarchive/"): (LOGIN, DENIED, DENIED, DENIED, DONE),
     ("import", "GET", "/import/"): (LOGIN, DENIED, DENIED, DENIED, OK),
     ("import-detail", "GET", "/import/{batch}/"): (LOGIN, DENIED, DENIED, DENIED, OK),
     ("import-cancel", "POST", "/import/{batch}/cancel/"): (LOGIN, DENIED, DENIED, DENIED, DONE),
@@ -54,6 +56,8 @@ ACCESS = {
     ("api-root", "GET", "/api/"): (DENIED, DENIED, OK, OK, OK),
     ("product-list", "GET", "/api/products/"): (DENIED, DENIED, OK, OK, OK),
     ("product-detail", "GET", "/api/products/{sku}/"): (DENIED, DENIED, OK, OK, OK),
+    ("product-archive", "POST", "/api/products/{archivable}/archive/"): (DENIED, DENIED, DENIED, DENIED, OK),
+    ("product-unarchive", "POST", "/api/products/{archivable}/unarchive/"): (DENIED, DENIED, DENIED, DENIED, 409),
     ("prediction-list", "GET", "/api/predictions/"): (DENIED, DENIED, OK, OK, OK),
     ("prediction-detail", "GET", "/api/predictions/{prediction}/"): (DENIED, DENIED, OK, OK, OK),
     ("suggestion-list", "GET", "/api/suggestions/"): (DENIED, DENIED, OK, OK, OK),
@@ -115,7 +119,8 @@ def world(curator, merchandiser, admin_user, settings, monkeypatch):
     ids = {"admin": admin_user.pk, "mislabel": mislabel.pk, "impute": impute.pk, "decided": decided.pk, "sku": mislabel.product.sku,
            "prediction": mislabel.prediction_id, "run": PipelineRun.objects.create(model_version="m", total=1).pk,
            "batch": ImportBatch.objects.create(source_name="c.csv", status="finished").pk,
-           "bulk": BulkApproval.objects.create(created_by=admin_user, kind="impute", status="finished").pk}
+           "bulk": BulkApproval.objects.create(created_by=admin_user, kind="impute", status="finished").pk,
+           "archivable": ProductFactory(sku="ARCHIVABLE").sku}
     return users, ids
 
 
@@ -150,6 +155,7 @@ def _reset(ids):
         status="pending", decided_by=None, decided_at=None, final_color="", claimed_by=None, claimed_until=None)
     Suggestion.objects.filter(pk=ids["decided"]).update(status="accepted", decided_by=ids["admin"],
                                                        decided_at=timezone.now(), final_color="Red")
+    Product.objects.filter(sku=ids["archivable"]).update(archived_at=None, archived_by=None)
 
 
 def test_every_post_needs_a_csrf_token(world):

@@ -4,12 +4,13 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from ...services.export import ExportFilters, write_export
+from ...services.export import ARCHIVED_OPTIONS, ExportFilters, write_export
 
 
 class Command(BaseCommand):
     help = ("Export the catalogue's corrected colour tags as CSV, streamed in constant memory. Filters: "
-            "--kind, --status (of the product's suggestion), --category, --changed-only.")
+            "--kind, --status (of the product's suggestion), --category, --changed-only, --archived "
+            "(archived products are left out unless asked for).")
     requires_system_checks = []  # the checks load every view, and with them the vision stack
 
     def add_arguments(self, parser):
@@ -20,10 +21,13 @@ class Command(BaseCommand):
         parser.add_argument("--category", help="one product category")
         parser.add_argument("--changed-only", action="store_true",
                             help="only products whose final colour differs from the seller's tag")
+        parser.add_argument("--archived", choices=ARCHIVED_OPTIONS, default="exclude",
+                            help="archived products: left out (default), included, or only them; when they may be "
+                                 "in the file a last column archived_at says when each was archived")
 
     def handle(self, *args, **opts):
         filters = ExportFilters(kind=opts["kind"], status=opts["status"], category=opts["category"],
-                                changed_only=opts["changed_only"])
+                                changed_only=opts["changed_only"], archived=opts["archived"])
         if opts["out"] == "-":
             n = write_export(sys.stdout, filters)
         else:
