@@ -105,11 +105,11 @@ class Product(models.Model):
 
     sku = models.CharField(max_length=128, unique=True)
     title = models.CharField(max_length=500, blank=True)
-    category = models.CharField(max_length=100, blank=True, db_index=True)
+    category = models.CharField(max_length=100, blank=True)
     image = models.CharField(max_length=255, blank=True, help_text="path inside MEDIA_ROOT")
     image_source = models.CharField(max_length=1000, blank=True, help_text="path as imported")
     image_source_stat = models.CharField(max_length=64, blank=True, help_text="size:mtime of the imported file")
-    image_checksum = models.CharField(max_length=64, blank=True, db_index=True)
+    image_checksum = models.CharField(max_length=64, blank=True)
     image_error = models.TextField(blank=True)
     seller_color_raw = models.CharField(max_length=100, blank=True, help_text="as the seller wrote it")
     seller_color = models.ForeignKey(ColorName, null=True, blank=True, on_delete=models.PROTECT,
@@ -117,11 +117,12 @@ class Product(models.Model):
     final_color = models.CharField(max_length=100, blank=True,
                                    help_text="colour the catalogue should carry now")
     attributes = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     status_detail = models.TextField(blank=True)
     import_batch = models.ForeignKey(ImportBatch, null=True, blank=True, on_delete=models.SET_NULL)
     pipeline_run = models.ForeignKey("PipelineRun", null=True, blank=True, on_delete=models.SET_NULL,
-                                     related_name="products", help_text="the run that last queued it")
+                                     related_name="products", help_text="the run that last queued it",
+                                     db_index=False)  # product_run_status leads with it
     attempts = models.PositiveSmallIntegerField(default=0, help_text="deliveries to a worker in that run")
     archived_at = models.DateTimeField(null=True, blank=True, help_text="out of the review work since then")
     archived_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
@@ -131,8 +132,13 @@ class Product(models.Model):
 
     class Meta:
         ordering = ["sku"]
+        # Every index is written again when a run changes a product's status, so each one must earn its
+        # place: no pattern-ops twins (text search has the trigram indexes), no single-column index that a
+        # composite one already leads with.
         indexes = [
             models.Index(fields=["pipeline_run", "status"], name="product_run_status"),
+            models.Index(fields=["category"], name="product_category"),
+            models.Index(fields=["image_checksum"], name="product_image_checksum"),
             models.Index(Upper("category"), name="product_category_upper"),
             models.Index(fields=["status", "sku"], name="product_status_sku"),
             # the few archived products, in the product list's order (active ones are read through the sku index)
