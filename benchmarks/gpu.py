@@ -13,6 +13,7 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,7 +24,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--batches", default="64,256")
     p.add_argument("--images", type=int, default=1024)
-    p.add_argument("--segmenter", default="u2net", help="segmenter registry name (u2net, effunet)")
+    p.add_argument("--segmenter", default=None, help="segmenter registry name (default: the pipeline's)")
     p.add_argument("--allow-cpu", action="store_true", help="a dry run of this script on a CPU")
     args = p.parse_args()
     import torch
@@ -36,7 +37,8 @@ def main() -> None:
     photos = sorted((ROOT / "demo/images").glob("*.jpg"))
     data = [(p.read_bytes(), "Tshirts") for p in photos]
     inputs = [ImageInput(data[i % len(data)][0], data[i % len(data)][1], str(i)) for i in range(args.images)]
-    pipeline = Pipeline(PipelineConfig(segmenter=args.segmenter, keep_masks=True))
+    config = PipelineConfig(keep_masks=True)
+    pipeline = Pipeline(replace(config, segmenter=args.segmenter) if args.segmenter else config)
     name = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU (dry run)"
     print(f"{name} | torch {torch.__version__} | {os.cpu_count()} CPU cores, "
           f"{POOL_THREADS} decode threads | device {pipeline.device} | {len(inputs)} images a pass")

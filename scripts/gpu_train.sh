@@ -1,21 +1,41 @@
 #!/usr/bin/env bash
-# Trains every network on one GPU in one run (under nine minutes with the default budgets) and writes
+# Trains every network on one GPU in one run (about nine minutes with the default budgets) and writes
 # weights, cards, the calibration report and summary.json under $OUT/train-all.
-# Data and ImageNet weights come from .carry/gpu (made here by `python scripts/gpu_pack.py`); on a machine
-# with the project's .venv, ../shared and the packages installed, plain
+#
+# Data and wheels come from the parts that `python scripts/gpu_pack.py` makes (.carry/gpu1, .carry/gpu2):
+# each call stores the parts it carries in $DATA (outside the working tree, so they stay while the
+# machine is warm) and trains once $DATA holds them all. With two parts: one call carrying .carry/gpu1
+# (it only stores), then at once one carrying .carry/gpu2 (it stores and trains).
+# On a machine with the project's .venv, ../shared and the packages installed, plain
 # `python -m inference train-all --out DIR` does the same.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-var/gpu}
 PY=${PYTHON:-python3}
-if [ -d .carry/gpu/wheels ] && ls .carry/gpu/wheels/*.whl >/dev/null 2>&1; then
-  "$PY" -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .carry/gpu/wheels/*.whl
+DATA=${DATA:-/tmp/colorreview-gpu-data}
+RUN=${RUN:-/tmp/colorreview-train-all}  # weights, cards, logs; $OUT gets them packed (a call returns 8 files)
+mkdir -p "$DATA/parts" "$OUT"
+for part in .carry/gpu[0-9]*/; do
+  [ -f "$part/part.json" ] || continue
+  cp -r "$part/." "$DATA/" && cp "$part/part.json" "$DATA/parts/$(basename "$part").json"
+done
+have=$(ls "$DATA/parts" | wc -l)
+want=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['of'])" "$(ls "$DATA"/parts/*.json | head -1)")
+if [ "$have" -lt "$want" ]; then
+  echo "stored $have of $want parts in $DATA; carry the next part in the next call"
+  exit 0
+fi
+if ls "$DATA"/wheels/*.whl >/dev/null 2>&1; then
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$DATA"/wheels/*.whl
   export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
 fi
-data=${DATA:-.carry/gpu}
-mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
-PYTHONUNBUFFERED=1 "$PY" -m inference train-all --out "$OUT/train-all" \
-  --ccp "$data/clothing-co-parsing" --catalogue "$data/fashion-products" --device cuda "$@" 2>&1 \
+PYTHONUNBUFFERED=1 "$PY" -m inference train-all --out "$RUN" \
+  --ccp "$DATA/clothing-co-parsing" --catalogue "$DATA/fashion-products" --device cuda "$@" 2>&1 \
   | tee "$OUT/train-all.log" | grep -v "it/s\]\|s/it\]\|step/s\]\|s/step\]\|batch/s\]\|s/batch\]" || true
-test -f "$OUT/train-all/summary.json"
+# What comes back from a device call: at most 8 files of 16 MiB. Weights, cards and figures, in one tar in parts
+# (also after a step failed: what was trained is kept).
+(cd "$RUN" && find . \( -path './weights/*.pt' -o \( -name '*.json' -o -name '*.csv' -o -name '*.png' -o -name '*.log' \) \
+  -size -4M \) -print | tar cf - -T - | split -b 15M - "$OUT/train-all.tar.part-")
+test -f "$RUN/summary.json"
+ls -la "$OUT"

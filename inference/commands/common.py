@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from ..segment import DEFAULT_SEGMENTER
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 
 
@@ -41,7 +43,7 @@ def category_for(path: Path, lookup: dict[str, str]) -> str | None:
 
 
 def add_pipeline_arguments(p) -> None:
-    p.add_argument("--segmenter", default="u2net", help="segmenter name (u2net, effunet, border, none)")
+    p.add_argument("--segmenter", default=DEFAULT_SEGMENTER, help="segmenter name (effunet, u2net, border, none)")
     p.add_argument("--classifier", default="timm", help="classifier name (timm, kdtree)")
     p.add_argument("--weights-dir", default=None, help="folder with weights and model cards")
     p.add_argument("--batch-size", type=int, default=16)

@@ -11,13 +11,14 @@ from tqdm import tqdm
 
 from ..errors import ImageError
 from ..imageio import load_image
+from ..segment import DEFAULT_SEGMENTER
 from .common import expand_paths
 
 
 def add_arguments(p) -> None:
     p.add_argument("paths", nargs="+", help="image files or folders of images")
     p.add_argument("--out", required=True, help="folder for <image stem>.png masks")
-    p.add_argument("--segmenter", default="u2net")
+    p.add_argument("--segmenter", default=DEFAULT_SEGMENTER)
     p.add_argument("--weights-dir", default=None)
 
 

@@ -8,6 +8,9 @@ from .border import BorderSegmenter, foreground_mask
 from .regions import GarmentSelection, RegionTable, default_region_table, select_garment
 
 SEGMENTERS: Registry[Segmenter] = Registry("segmenter")
+# The better of the two learned segmenters on Clothing Co-Parsing val (benchmarks/segmenter.py);
+# the paper's U2-Net stays selectable as "u2net".
+DEFAULT_SEGMENTER = "effunet"
 
 
 @SEGMENTERS.register("u2net", "U2-Net garment segmenter (shipped U2-NetP weights)")
@@ -34,12 +37,12 @@ def _none(**kwargs) -> Segmenter:
     return WholeImageSegmenter()
 
 
-def create_segmenter(name: str = "u2net", **kwargs) -> Segmenter:
-    """A new segmenter by registered name (``u2net``, ``border``)."""
+def create_segmenter(name: str = DEFAULT_SEGMENTER, **kwargs) -> Segmenter:
+    """A new segmenter by registered name (``effunet``, ``u2net``, ``border``, ``none``)."""
     return SEGMENTERS.create(name, **kwargs)
 
 
-def get_segmenter(name: str = "u2net", **kwargs) -> Segmenter:
+def get_segmenter(name: str = DEFAULT_SEGMENTER, **kwargs) -> Segmenter:
     """The process-wide cached segmenter of that name."""
     return SEGMENTERS.get(name, **kwargs)
 

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from ..classify.backbones import create_backbone
 from ..colors import default_vocabulary
+from ..segment import DEFAULT_SEGMENTER
 from ..weights import save_weights
 from .cls_augment import augment_classifier_batch
 from .cls_data import class_list, load_or_build_crops, read_catalogue
@@ -54,7 +55,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input-size", type=int, default=224)
     p.add_argument("--view", choices=["garment", "image"], default="garment",
                    help="read the segmented garment on white, or the whole image (no segmentation)")
-    p.add_argument("--segmenter", default="u2net", help="segmenter for the garment view")
+    p.add_argument("--segmenter", default=DEFAULT_SEGMENTER, help="segmenter for the garment view")
     p.add_argument("--weights-dir", default=None, help="where the segmenter's weights are")
     p.add_argument("--cache", default=None, help="garment crops cache file (built when missing)")
     p.add_argument("--prepare-only", action="store_true", help="build the crops cache and stop")

@@ -15,7 +15,7 @@ from tqdm import tqdm
 from ..errors import ImageError
 from ..garment import garment_view
 from ..imageio import load_image
-from ..segment import get_segmenter
+from ..segment import DEFAULT_SEGMENTER, get_segmenter
 
 
 @dataclass
@@ -59,7 +59,7 @@ class CropSet:
     segmenter_version: str
 
 
-def build_crops(rows: list[CatalogueRow], size: int, segmenter: str = "u2net",
+def build_crops(rows: list[CatalogueRow], size: int, segmenter: str = DEFAULT_SEGMENTER,
                 weights_dir: str | None = None, batch: int = 64, workers: int = 8) -> CropSet:
     """Segment every image and keep the advertised garment on white (unusable images dropped)."""
     seg = get_segmenter(segmenter, **({"weights_dir": weights_dir} if weights_dir else {}))

@@ -89,9 +89,9 @@ def test_a_tiny_garment_gives_no_confident_guess(pipeline):
 
 
 def test_pipeline_version_names_its_parts(pipeline):
-    assert pipeline.version.startswith("u2net")
+    assert pipeline.version.startswith("effunet_garment-")  # the default segmenter's weights
     described = pipeline.describe()
-    assert described["segmenter"]["name"] == "u2net" and described["classifier"]["name"] == "timm"
+    assert described["segmenter"]["name"] == "effunet" and described["classifier"]["name"] == "timm"
 
 
 def test_predict_command_writes_the_csv(tmp_path):

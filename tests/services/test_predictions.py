@@ -46,7 +46,7 @@ def test_a_run_predicts_stores_and_suggests(catalogue):
     prediction = polo.predictions.get()
     assert prediction.model_version == model_version() and prediction.region == "upper"
     assert prediction.family == "Green" and prediction.dominant_colors and prediction.mask
-    assert prediction.config["segmenter"]["name"] == "u2net"
+    assert prediction.config["segmenter"]["name"] == "effunet"
     assert polo.status == "predicted"
     assert polo.suggestions.get().kind == "mislabel"  # tagged Red, plainly olive green
     assert not Product.objects.get(sku="P2").suggestions.exists()  # grey trousers tagged grey
