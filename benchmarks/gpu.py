@@ -55,6 +55,36 @@ def main() -> None:
               f"({ok} predicted, peak GPU memory {_peak_gib():.1f} GiB)", flush=True)
         analyse, classify = _split(pipeline, inputs[:batch])
         print(f"            one batch: {analyse:.3f} s decode+segment+colours, {classify:.3f} s classify")
+        print("            its stages one after the other (ms per image): "
+              + ", ".join(f"{k} {v * 1000 / batch:.2f}" for k, v in _stages(pipeline, inputs[:batch]).items()))
+
+
+def _stages(pipeline, batch) -> dict[str, float]:
+    """Seconds of each step of ``analyse_batch`` run alone, to see which one caps the GPU: decoding and the
+    garment reading in the thread pool and on one thread, segmentation (network and mask resizing)."""
+    from inference.pipeline import ColorPrediction, _decode, worker_pool
+
+    pool, out = worker_pool(), {}
+    started = time.perf_counter()
+    rgbs = list(pool.map(_decode, [item.source for item in batch]))
+    out["decode (pool)"] = time.perf_counter() - started
+    started = time.perf_counter()
+    with pipeline.autocast():
+        segs = pipeline._segment(rgbs)
+    _sync()
+    out["segment"] = time.perf_counter() - started
+
+    def read(i: int):
+        return pipeline._read_garment(ColorPrediction(key=None), rgbs[i], segs[i], batch[i].category)
+
+    started = time.perf_counter()
+    list(pool.map(read, range(len(rgbs))))
+    out["garment + colours (pool)"] = time.perf_counter() - started
+    started = time.perf_counter()
+    for i in range(len(rgbs)):
+        read(i)
+    out["garment + colours (one thread)"] = time.perf_counter() - started
+    return out
 
 
 def _sync() -> None:
