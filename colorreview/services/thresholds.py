@@ -81,6 +81,32 @@ def category_suggestions_refresh(*, category: str) -> int:
     return count
 
 
+@dataclass(frozen=True)
+class CategoryFigures:
+    """A category's figures on the validation split, as the model card gives them (``figures``: one entry of
+    its ``per_category`` list). ``pooled``: the category was too small to be judged alone, and the figures
+    are those of all such categories together."""
+
+    figures: dict
+    pooled: bool
+
+
+def validation_by_category() -> dict:
+    """The model card's per-category validation figures (``calibration.per_category``), or {} without them."""
+    return _card_calibration().get("per_category") or {}
+
+
+def _figures_index(per_category: dict) -> dict[str, CategoryFigures]:
+    """Lower-cased category -> its figures; each category pooled into ``other`` points at that entry."""
+    index = {}
+    for entry in per_category.get("categories", []):
+        if entry.get("pooled") is not None:
+            index.update({name.lower(): CategoryFigures(entry, True) for name in entry["pooled"]})
+        else:
+            index[entry["category"].lower()] = CategoryFigures(entry, False)
+    return index
+
+
 @dataclass
 class CategoryRow:
     category: str
@@ -89,6 +115,7 @@ class CategoryRow:
     overridden: set[str]
     decided: int  # reviewed suggestions of the category
     confirmed: int  # of them, accepted or corrected (the flag was right that the tag was wrong)
+    validation: CategoryFigures | None = None  # None: the validation split has no product of the category
 
     @property
     def confirmed_share(self) -> float | None:
@@ -108,19 +135,22 @@ def category_counts() -> dict:
 
 
 def category_threshold_table(counts: dict | None = None) -> list[CategoryRow]:
-    """Every category of the catalogue with its thresholds, their validation figures and the
-    reviewers' verdicts so far. ``counts``: ``category_counts()`` as the catalogue summary holds them."""
+    """Every category of the catalogue with its thresholds, their validation figures, the category's own
+    validation figures from the model card and the reviewers' verdicts so far. ``counts``:
+    ``category_counts()`` as the catalogue summary holds them."""
     base = active_thresholds()
     overrides: dict[str, set[str]] = {}
     for category, kind in CategoryThreshold.objects.values_list("category", "kind"):
         overrides.setdefault(category, set()).add(kind)
     counts = category_counts() if counts is None else counts
     products, verdicts = counts["products"], counts["verdicts"]
+    figures = _figures_index(validation_by_category())
     rows = []
     for category in sorted(set(products) | set(overrides)):
         verdict = verdicts.get(category, {})
         rows.append(CategoryRow(
             category, products.get(category, 0),
             thresholds_for_category(category, base) if category in overrides else base,
-            overrides.get(category, set()), verdict.get("decided", 0), verdict.get("confirmed", 0)))
+            overrides.get(category, set()), verdict.get("decided", 0), verdict.get("confirmed", 0),
+            figures.get(category.lower())))
     return rows

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 
 from .. import roles
 from ..services import ServiceError
-from ..services.thresholds import KINDS, category_threshold_set, category_threshold_table
+from ..services.thresholds import KINDS, category_threshold_set, category_threshold_table, validation_by_category
 from .common import role_required
 
 
@@ -40,4 +40,5 @@ def thresholds(request):
             messages.success(request, f"{category}: {' and '.join(changed)} threshold changed; its suggestions "
                                       "are being brought in line.")
         return redirect("thresholds")
-    return render(request, "thresholds.html", {"rows": category_threshold_table()})
+    return render(request, "thresholds.html", {"rows": category_threshold_table(),
+                                               "validation": validation_by_category()})

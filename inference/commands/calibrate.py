@@ -37,6 +37,8 @@ def add_arguments(p) -> None:
                    help="audited tags of the split: fit how real tags go wrong, and judge the flag rules on them")
     p.add_argument("--no-write", action="store_true", help="measure only; leave the model card as it is")
     p.add_argument("--limit", type=int, default=None, help="at most this many products (a quick check)")
+    p.add_argument("--min-category-items", type=int, default=20,
+                   help="categories with fewer validation products are reported together as 'other'")
     add_pipeline_arguments(p)
 
 
@@ -97,6 +99,7 @@ def run(args) -> int:
         flags, chosen, impute_curve, mislabel_curve = _flag_rules(args, readings, shipped, all_probs, classes, vocab)
     elif args.audit:
         print(f"{args.audit}: fewer than 50 audited products among the readings; thresholds from uniform noise")
+    categories = _per_category(args, readings, shipped, classes, vocab, chosen)
     paper = study.restricted(shipped, readings.truth, classes, PAPER_CLASSES, vocab)
     uncalibrated = study.report(study.Fit(equal, 0.0, 1.0).apply(readings.members, readings.kd),
                                 readings.truth, classes, vocab)
@@ -122,6 +125,7 @@ def run(args) -> int:
                        "mislabel_threshold": chosen.mislabel, "shade_threshold": chosen.shade,
                        "rule": chosen.rule},
         "flag_rules": flags,
+        "per_category": categories,
     }
     (report_dir / "report.json").write_text(json.dumps(summary, indent=1, default=_json))
     if not args.no_write:
@@ -148,6 +152,21 @@ def _flag_rules(args, readings, shipped, all_probs, classes, vocab):
     impute_curve = noisy.curve(catalogue, probs, classes, vocab, "impute", base=chosen)
     mislabel_curve = noisy.curve(catalogue, probs, classes, vocab, "mislabel", base=chosen)
     return summary, chosen, impute_curve, mislabel_curve
+
+
+def _per_category(args, readings, shipped, classes, vocab, chosen) -> dict | None:
+    """Each catalogue category's figures at the shipped thresholds (None without the catalogue's styles.csv)."""
+    from ..evaluate.audit import load_audit
+    from ..evaluate.categories import per_category
+    from ..train.cls_data import read_catalogue
+
+    if not (Path(args.data) / "styles.csv").is_file():
+        print(f"{args.data}: no styles.csv, so no figures per category")
+        return None
+    category = {r.id: r.category for r in read_catalogue(args.data, ("Apparel",), (args.split,))}
+    rows = load_audit(args.audit) if args.audit and Path(args.audit).is_file() else None
+    return per_category(readings.keys, readings.truth, [category.get(k) for k in readings.keys], shipped, classes,
+                        vocab, chosen, args.impute_precision, rows, args.min_category_items)
 
 
 def _short(r: dict) -> dict:
@@ -187,6 +206,7 @@ def _write_card(args, final, chosen, impute_curve, mislabel_curve, summary) -> N
         "shade": {"threshold": chosen.shade},
         "per_class": dict(chosen.per_class or {}),
         "noise": "audited" if summary.get("flag_rules") else "uniform swaps",
+        **({"per_category": summary["per_category"]} if summary["per_category"] else {}),
     }
     card["evaluation"] = {k: summary[k] for k in ("data", "shipped", "variants", "paper_class_set",
                                                   "noisy_catalogue", "flag_rules")}
@@ -217,6 +237,8 @@ def _print(s: dict) -> None:
     print(f"shipped: {s['shipped']}; parameters {s['parameters']}")
     if s.get("flag_rules"):
         _print_rules(s["flag_rules"])
+    if s.get("per_category"):
+        _print_categories(s["per_category"])
 
 
 def _print_rules(f: dict) -> None:
@@ -233,3 +255,21 @@ def _print_rules(f: dict) -> None:
     shipped = f["variants"][f["shipped_rule"]]["simulated"]
     print(f"shipped rule: {f['shipped_rule']}; on the simulated catalogues (cross-fitted): imputation accuracy "
           f"{shipped['imputation_accuracy']:.4f} coverage {shipped['imputation_coverage']:.4f}")
+
+
+def _print_categories(c: dict) -> None:
+    def pct(value) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    print(f"\nper category (out-of-fold; impute at {c['impute_threshold']}, mislabel at {c['mislabel_threshold']}; "
+          f"'lowest' reaches imputation accuracy {c['impute_target_precision']}, 'held-out' judges that choice on "
+          f"the other half; categories under {c['min_items']} items pooled as 'other')")
+    print(f"{'category':18s} {'items':>5s} {'exact':>6s} {'family':>6s} {'imp.acc':>7s} {'cover':>6s} "
+          f"{'lowest':>6s} {'held-out acc/cov':>16s} {'audit: wrong flagged missed false':>34s}")
+    for r in c["categories"]:
+        i, m = r["impute"], r.get("mislabel")
+        audit = f"{m['wrong']:6d} {m['flagged']:7d} {m['missed']:6d} {m['false_alarms']:5d}" if m else ""
+        lowest = "none" if i["lowest_threshold"] is None else f"{i['lowest_threshold']:.2f}"
+        print(f"{r['category']:18s} {r['items']:5d} {pct(r['accuracy']):>6s} {pct(r['family_accuracy']):>6s} "
+              f"{pct(i['accuracy']):>7s} {pct(i['coverage']):>6s} {lowest:>6s} "
+              f"{pct(i['held_out']['accuracy']):>8s}/{pct(i['held_out']['coverage']):<7s} {audit:>34s}")

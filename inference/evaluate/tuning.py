@@ -84,7 +84,7 @@ def flag_features(probs: np.ndarray, tags: list[str | None], classes: list[str],
     return severity, fscore, sscore
 
 
-def _best(scores: np.ndarray, positive: np.ndarray, target: float, min_support: int = 5) -> float | None:
+def lowest_threshold(scores: np.ndarray, positive: np.ndarray, target: float, min_support: int = 5) -> float | None:
     """Lowest grid threshold from which precision stays at or above the target; None if none does."""
     ok = None
     for t in GRID[::-1]:
@@ -102,14 +102,14 @@ def choose(catalogue: noisy.NoisyCatalogue, probs: np.ndarray, classes: list[str
     severity, fscore, sscore = flag_features(probs, catalogue.tags, classes, vocabulary, variant.rule, per_class)
     wrong = np.array([k == "wrong" for k in catalogue.kinds])
     fam = severity == FAMILY
-    mislabel = _best(fscore[fam], wrong[fam], mislabel_target) or 2.0
+    mislabel = lowest_threshold(fscore[fam], wrong[fam], mislabel_target) or 2.0
     shade = None
     if variant.shade:
         sh = severity == SHADE
-        shade = _best(sscore[sh], wrong[sh], mislabel_target)
+        shade = lowest_threshold(sscore[sh], wrong[sh], mislabel_target)
     missing = np.array([k == "missing" for k in catalogue.kinds])
     right = np.array([classes[int(p.argmax())] == t for p, t in zip(probs, catalogue.truth)])
-    impute = _best(probs.max(1)[missing], right[missing], impute_target) or 2.0
+    impute = lowest_threshold(probs.max(1)[missing], right[missing], impute_target) or 2.0
     return Thresholds(impute, mislabel, shade, variant.rule, per_class if variant.rule == CONFIDENT_RULE else None)
 
 
