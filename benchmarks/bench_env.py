@@ -32,8 +32,9 @@ def setup(var_dir: str | None = None, broker: str | None = None) -> dict[str, st
 
 
 def import_photos(count: int, offset: int = 0, prefix: str = "B") -> list[int]:
-    """``count`` apparel photos of the shared val split as new products (skus begin with ``prefix``:
-    predictions are kept per product, so new products are read again); returns their ids."""
+    """``count`` apparel photos of the shared val split from ``offset`` on, as new products (skus begin
+    with ``prefix``); returns their ids. A prediction is shared by every product with the same image, so a
+    new measurement needs photos not read before (another ``offset``)."""
     from colorreview.models import Product
     from colorreview.services.catalog import import_catalog
     from inference.train.cls_data import read_catalogue

@@ -48,7 +48,12 @@ def instrument() -> None:
     pipeline_module.Pipeline._read_garment = timed("colours", pipeline_module.Pipeline._read_garment)
     pipeline.classifier.predict_proba = timed("classify", pipeline.classifier.predict_proba)
     predictions.media_read_many = timed("read", predictions.media_read_many)
-    predictions._store = timed("store", predictions._store)
+    from colorreview.services import storage
+
+    # storing: the prediction's fields (mask PNG included), then the batch's rows
+    predictions._prediction_fields = timed("store", predictions._prediction_fields)
+    for name in ("predictions_create", "suggestions_for", "products_finish"):
+        setattr(storage, name, timed("store", getattr(storage, name)))
 
 
 def main() -> None:
@@ -71,8 +76,9 @@ def main() -> None:
           f"{args.count} photos, mostly 224x224 and 225x300")
     print(f"{'batch':>5} {'images/s':>9}   seconds per image: " + " ".join(
         f"{s:>8}" for s in ("read", "decode", "segment", "colours", "classify", "store")))
-    for batch in [int(b) for b in args.batches.split(",")]:
-        ids = bench_env.import_photos(args.count, offset=8, prefix=f"B{batch}-")
+    for i, batch in enumerate(int(b) for b in args.batches.split(",")):
+        # other photos for each batch size: a prediction is shared by every product with the same image
+        ids = bench_env.import_photos(args.count, offset=8 + i * args.count, prefix=f"B{batch}-")
         bench_env.forget_masks()
         settings.COLORREVIEW_BATCH_SIZE = batch
         SPENT.clear()

@@ -69,12 +69,15 @@ def main() -> None:
     logs = Path(os.environ["COLORREVIEW_VAR_DIR"])
     print(describe(), f"| load average {os.getloadavg()[0]:.1f} | {args.count} photos per run | Redis {args.redis}")
     print(f"{'workers':>7} {'batch':>5} {'images/s':>9} {'seconds':>8}")
+    offset = 0  # photos not read before for each measurement: a prediction is shared by equal images
     for n in [int(x) for x in args.workers.split(",")]:
         workers = start_workers(n, env, logs)
         try:
-            run_and_wait(bench_env.import_photos(4 * n, prefix=f"W{n}-"), 1, workers)  # models load, warm up
+            run_and_wait(bench_env.import_photos(4 * n, offset=offset, prefix=f"W{n}-"), 1, workers)  # warm up
+            offset += 4 * n
             for batch in [int(b) for b in args.batches.split(",")]:
-                ids = bench_env.import_photos(args.count, offset=16, prefix=f"B{n}-{batch}-")
+                ids = bench_env.import_photos(args.count, offset=offset, prefix=f"B{n}-{batch}-")
+                offset += args.count
                 bench_env.forget_masks()
                 seconds = run_and_wait(ids, batch, workers)
                 print(f"{n:>7} {batch:>5} {len(ids) / seconds:>9.2f} {seconds:>8.1f}", flush=True)
