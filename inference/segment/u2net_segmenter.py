@@ -62,13 +62,20 @@ class U2NetSegmenter(Segmenter):
         if not images:
             return []
         logits = self.logits_batch(images)
-        out = []
-        for rgb, lg in zip(images, logits):
-            lg = F.interpolate(lg[None], size=rgb.shape[:2], mode="bilinear", align_corners=False)
-            labels = lg[0].argmax(0).to(torch.uint8).cpu().numpy()
-            flags = () if (labels > 0).mean() >= self.min_fraction else ("empty",)
-            out.append(Segmentation(labels, self.name, flags))
-        return out
+        # images of one size are brought back to it together: one resize, one argmax, one copy off the device
+        by_size: dict[tuple[int, int], list[int]] = {}
+        for i, rgb in enumerate(images):
+            by_size.setdefault(rgb.shape[:2], []).append(i)
+        labels: list[np.ndarray | None] = [None] * len(images)
+        with torch.inference_mode():
+            for size, members in by_size.items():
+                for start in range(0, len(members), self.chunk):
+                    part = members[start:start + self.chunk]
+                    up = F.interpolate(logits[part], size=size, mode="bilinear", align_corners=False)
+                    for i, lab in zip(part, up.argmax(1).to(torch.uint8).cpu().numpy()):
+                        labels[i] = lab
+        return [Segmentation(lab, self.name, () if (lab > 0).mean() >= self.min_fraction else ("empty",))
+                for lab in labels]
 
     def describe(self) -> dict:
         return {"name": self.name, "version": self.version, "width": self.card.get("width"),
