@@ -15,10 +15,23 @@ from . import roles
 from .models import ModelVersion, Prediction, Product, ReviewEvent, Suggestion
 
 
+def whole_sku(search: str | None) -> str | None:
+    """The SKU that a search term is, in any case, if it is one (one look-up in the SKU's unique index).
+
+    A SKU typed in full finds its product at once: searching for it as a substring would go through the
+    trigram index, where digit-heavy SKUs share most of their trigrams and a million of them take a
+    tenth of a second or more."""
+    term = (search or "").strip()
+    if not term or any(ch.isspace() for ch in term):
+        return None
+    return Product.objects.filter(sku__in={term, term.upper(), term.lower()}).values_list("sku", flat=True).first()
+
+
 def suggestion_queue(*, user, kind: str | None = None, status: str = Suggestion.Status.PENDING,
                      color: str | None = None, category: str | None = None, search: str | None = None,
-                     min_confidence: float | None = None) -> QuerySet[Suggestion]:
-    """Suggestions the user may see, most certain first."""
+                     sku: str | None = None, min_confidence: float | None = None) -> QuerySet[Suggestion]:
+    """Suggestions the user may see, most certain first; ``sku``: of that product alone (see ``whole_sku``),
+    ``search``: of the products whose SKU or title contains it."""
     qs = Suggestion.objects.select_related("product", "product__seller_color", "prediction", "decided_by")
     visible = visible_kinds(user)
     qs = qs.filter(kind__in=visible) if len(visible) < 2 else qs
@@ -30,7 +43,9 @@ def suggestion_queue(*, user, kind: str | None = None, status: str = Suggestion.
         qs = qs.filter(suggested_color=color)
     if category:
         qs = qs.filter(product__category__iexact=category)
-    if search:  # a semi-join, so that the products are found first (trigram indexes on PostgreSQL)
+    if sku:
+        qs = qs.filter(product__sku=sku)
+    elif search:  # a semi-join, so that the products are found first (trigram indexes on PostgreSQL)
         qs = qs.filter(product__in=Product.objects.filter(Q(sku__icontains=search) | Q(title__icontains=search))
                        .values("pk"))
     if min_confidence is not None:

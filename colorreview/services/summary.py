@@ -43,6 +43,7 @@ def summary_compute() -> dict:
         "categories": categories,
         # what the dashboard's charts draw, so that a view scans nothing
         "seller_final": selectors.seller_final_counts(), "acceptance": selectors.acceptance_counts(),
+        "per_day": selectors.decisions_per_day(), "reviewers": selectors.decisions_by_reviewer(),
         "category_counts": category_counts(),
     }
 

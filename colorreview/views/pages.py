@@ -59,8 +59,9 @@ def _charts(stats: dict) -> dict:
     return {
         "acceptance_chart": charts.share_bars(buckets, "Share of reviewed suggestions confirmed, by score"),
         "acceptance_rows": buckets,
-        "throughput_chart": charts.day_bars(selectors.decisions_per_day(), "Decisions per day, last 14 days"),
-        "reviewers": selectors.decisions_by_reviewer(),
+        "throughput_chart": charts.day_bars(stats["per_day"] if "per_day" in stats else selectors.decisions_per_day(),
+                                            "Decisions per day, last 14 days"),
+        "reviewers": stats["reviewers"] if "reviewers" in stats else selectors.decisions_by_reviewer(),
         "heat_chart": charts.heat_map(colors, colors, pairs, "Seller colour (rows) against final colour (columns)")
         if colors else None,
         "category_thresholds": category_threshold_table(counts=stats.get("category_counts")),

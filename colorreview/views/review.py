@@ -42,8 +42,11 @@ def _filters(request) -> dict:
         min_conf = float(min_conf) / 100 if min_conf else None
     except ValueError:
         min_conf = None
+    search = g.get("q") or None
+    # a whole SKU finds its product alone, unless the reviewer asks for every SKU or title containing it
+    sku = selectors.whole_sku(search) if search and g.get("match") != "contains" else None
     return {"kind": kind, "status": status, "color": g.get("color") or None,
-            "category": g.get("category") or None, "search": g.get("q") or None, "min_confidence": min_conf}
+            "category": g.get("category") or None, "search": search, "sku": sku, "min_confidence": min_conf}
 
 
 def _colors():

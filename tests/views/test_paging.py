@@ -47,7 +47,8 @@ def _get(client, url: str, **extra):
     return response
 
 
-PAGES = ["/review/", "/review/?color=Blue", "/review/?q=Shirt+1", "/review/?kind=mislabel&category=Tshirts",
+PAGES = ["/review/", "/review/?color=Blue", "/review/?q=Shirt+1", "/review/?q=k0001", "/review/?q=K0001&match=contains",
+         "/review/?kind=mislabel&category=Tshirts",
          "/imputations/", "/", "/products/", "/products/?q=K00"]
 
 
@@ -96,3 +97,17 @@ def test_the_api_lists_are_cursor_paginated(admin_user, django_assert_num_querie
     assert ids == list(Suggestion.objects.order_by("-score", "id").values_list("pk", flat=True))
     products = api.get("/api/products/").json()
     assert products["next"] and api.get(products["next"]).json()["results"][0]["sku"] == "K0050"
+
+
+def test_a_whole_sku_finds_its_product_alone_and_the_reviewer_can_ask_for_every_match(client, curator):
+    _suggestions(15)
+    variant = ProductFactory(sku="K0001-B", tag="Red", title="Shirt 1, second colour")
+    SuggestionFactory(prediction=PredictionFactory(product=variant, predicted_color="Blue"), kind="mislabel")
+    client.force_login(curator)
+    whole = _get(client, "/review/?q=k0001").content.decode()  # any case
+    assert "K0001" in whole and "K0001-B" not in whole and "K0010" not in whole
+    assert "SKU K0001 only" in whole and "match=contains" in whole
+    every = _get(client, "/review/?q=K0001&match=contains").content.decode()
+    assert "K0001-B" in every and "SKU K0001 only" not in every
+    partial = _get(client, "/review/?q=K001").content.decode()  # not a whole SKU: a substring search
+    assert all(sku in partial for sku in ("K0010", "K0011")) and "SKU K001 only" not in partial
