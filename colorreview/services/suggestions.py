@@ -63,8 +63,9 @@ def _interpolate(curve: list[list[float]], value: float) -> tuple[float | None, 
     return None, None
 
 
-def active_thresholds() -> dict[str, Threshold]:
-    calibration = _card_calibration()
+def active_thresholds(calibration: dict | None = None) -> dict[str, Threshold]:
+    """The impute and mislabel thresholds now; ``calibration``: the card's, when the caller read it already."""
+    calibration = _card_calibration() if calibration is None else calibration
     out = {}
     for kind in ("impute", "mislabel"):
         configured = getattr(settings, f"COLORREVIEW_{kind.upper()}_THRESHOLD")
@@ -110,10 +111,10 @@ def candidate_for(product: Product, prediction: Prediction, vocabulary: ColorVoc
     return Candidate(proposal, thresholds[proposal.kind])
 
 
-def flag_rules(thresholds: dict[str, Threshold]) -> Thresholds:
+def flag_rules(thresholds: dict[str, Threshold], calibration: dict | None = None) -> Thresholds:
     """The active thresholds with the mislabel rule, per-colour thresholds and shade flags of the
     model card, unless the settings say otherwise."""
-    calibration = dict(_card_calibration())
+    calibration = dict(_card_calibration() if calibration is None else calibration)
     if settings.COLORREVIEW_FLAG_RULE:
         calibration["rule"] = settings.COLORREVIEW_FLAG_RULE
     return thresholds_from_card(calibration, thresholds["impute"].value, thresholds["mislabel"].value,
@@ -147,7 +148,8 @@ def suggestions_refresh_batch(*, pairs: list[tuple[Product, Prediction]],
     if not pairs:
         return 0
     vocabulary = vocabulary or db_vocabulary()
-    judged_by = thresholds_by_category({product.category for product, _ in pairs})
+    calibration = _card_calibration()  # which weights are active is looked up once a batch
+    judged_by = thresholds_by_category({product.category for product, _ in pairs}, calibration)
     rules: dict[str, Thresholds] = {}
     ids = [product.pk for product, _ in pairs]
     with transaction.atomic(savepoint=False):
@@ -166,7 +168,7 @@ def suggestions_refresh_batch(*, pairs: list[tuple[Product, Prediction]],
         for product, prediction in pairs:
             thresholds = judged_by[product.category]
             if product.category not in rules:  # the model card is read once a category, not once a product
-                rules[product.category] = flag_rules(thresholds)
+                rules[product.category] = flag_rules(thresholds, calibration)
             candidate = None if product.pk in archived else candidate_for(
                 product, prediction, vocabulary, thresholds, rules[product.category])
             current = pending.get(product.pk)

@@ -28,9 +28,11 @@ def thresholds_for_category(category: str, base: dict[str, Threshold] | None = N
     return out
 
 
-def thresholds_by_category(categories: set[str]) -> dict[str, dict[str, Threshold]]:
-    """``thresholds_for_category`` for many categories at once (one query, for a batch of products)."""
-    base, curves = active_thresholds(), _card_calibration()
+def thresholds_by_category(categories: set[str], calibration: dict | None = None) -> dict[str, dict[str, Threshold]]:
+    """``thresholds_for_category`` for many categories at once (one query, for a batch of products);
+    ``calibration``: the model card's, when the caller read it already."""
+    curves = _card_calibration() if calibration is None else calibration
+    base = active_thresholds(curves)
     wanted = {c.lower() for c in categories if c}
     rows: dict[str, list] = {}
     for category, kind, value in CategoryThreshold.objects.values_list("category", "kind", "value"):
