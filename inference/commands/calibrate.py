@@ -25,7 +25,8 @@ PAPER_CLASSES = ["Beige", "Black", "Blue", "Brown", "Cream", "Green", "Grey", "M
 def add_arguments(p) -> None:
     p.add_argument("--data", default="../shared/data/fashion-products")
     p.add_argument("--split", default="val")
-    p.add_argument("--report", default=None, help="report folder (default: WEIGHTS_DIR/report)")
+    p.add_argument("--report", default=None,
+                   help="report folder (default: WEIGHTS_DIR/report; with --no-write, var/calibration-report)")
     p.add_argument("--cache", default="var/cache/calibration-readings.npz")
     p.add_argument("--impute-precision", type=float, default=0.95, help="target accuracy of imputations")
     p.add_argument("--mislabel-precision", type=float, default=0.9,
@@ -35,7 +36,8 @@ def add_arguments(p) -> None:
                    help="noisy catalogues simulated from the split (pooled; each draw's range reported)")
     p.add_argument("--audit", default="benchmarks/golden/val_audit.csv",
                    help="audited tags of the split: fit how real tags go wrong, and judge the flag rules on them")
-    p.add_argument("--no-write", action="store_true", help="measure only; leave the model card as it is")
+    p.add_argument("--no-write", action="store_true",
+                   help="measure only; leave the model card and its report as they are")
     p.add_argument("--limit", type=int, default=None, help="at most this many products (a quick check)")
     p.add_argument("--min-category-items", type=int, default=20,
                    help="categories with fewer validation products are reported together as 'other'")
@@ -104,7 +106,10 @@ def run(args) -> int:
     uncalibrated = study.report(study.Fit(equal, 0.0, 1.0).apply(readings.members, readings.kd),
                                 readings.truth, classes, vocab)
 
-    report_dir = Path(args.report or Path(args.weights_dir or WEIGHTS_DIR) / "report")
+    # measuring only leaves the shipped report alone too
+    report_dir = Path(args.weights_dir or WEIGHTS_DIR) / "report"
+    if args.report or args.no_write:
+        report_dir = Path(args.report or "var/calibration-report")
     report_dir.mkdir(parents=True, exist_ok=True)
     pred = [classes[i] for i in shipped.argmax(1)]
     labels = [c for c in classes if c in set(readings.truth) | set(pred)]
