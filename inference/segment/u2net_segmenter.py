@@ -43,18 +43,27 @@ class U2NetSegmenter(Segmenter):
         self.chunk = chunk or (32 if self.device.type == "cuda" else 4)
         self.min_fraction = min_fraction
 
-    def _prepare(self, rgb: np.ndarray) -> torch.Tensor:
-        x = torch.from_numpy(np.ascontiguousarray(rgb)).to(self.device)
-        x = x.permute(2, 0, 1)[None].float() / 255.0
-        x = F.interpolate(x, size=self.input_hw, mode="bilinear", align_corners=False, antialias=True)
-        return (x - self.mean) / self.std
+    def _prepare(self, images: list[np.ndarray]) -> torch.Tensor:
+        """The network's input for ``images``, in their order: images of one size travel to the device
+        and are resized together (one copy and one resize per size, not per image)."""
+        out: list[torch.Tensor | None] = [None] * len(images)
+        by_size: dict[tuple[int, ...], list[int]] = {}
+        for i, rgb in enumerate(images):
+            by_size.setdefault(rgb.shape, []).append(i)
+        for members in by_size.values():
+            x = torch.from_numpy(np.stack([images[i] for i in members])).to(self.device)
+            x = x.permute(0, 3, 1, 2).float() / 255.0
+            x = F.interpolate(x, size=self.input_hw, mode="bilinear", align_corners=False, antialias=True)
+            for i, one in zip(members, (x - self.mean) / self.std):
+                out[i] = one
+        return torch.stack(out)
 
     @torch.inference_mode()
     def logits_batch(self, images: list[np.ndarray]) -> torch.Tensor:
         """Logits at the model's input size, N x classes x H x W."""
         outs = []
         for start in range(0, len(images), self.chunk):
-            x = torch.cat([self._prepare(im) for im in images[start:start + self.chunk]])
+            x = self._prepare(images[start:start + self.chunk])
             outs.append(self.model(x.contiguous(memory_format=torch.channels_last)).float())
         return torch.cat(outs)
 
