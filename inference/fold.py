@@ -5,8 +5,9 @@ convolution's weight and bias; the network then skips one pass over every activa
 outputs stay the same up to float rounding. Training afterwards is not possible.
 
 timm's EfficientNets pair each convolution with a ``BatchNormAct2d`` (batch norm, then its
-activation) under fixed attribute names; each such norm becomes its activation alone. In an
-``nn.Sequential`` a convolution directly followed by a ``BatchNorm2d`` is folded too.
+activation) under fixed attribute names, as U2-Net's REBNCONV unit does with a plain norm; each such
+norm becomes its activation alone (or nothing). In an ``nn.Sequential`` a convolution directly
+followed by a ``BatchNorm2d`` is folded too.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ from __future__ import annotations
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-# (convolution, the norm right after it) per timm EfficientNet module, as their forward calls them
-TIMM_PAIRS = {
+# (convolution, the norm right after it) per module class, as their forward calls them: timm's
+# EfficientNet blocks and U2-Net's REBNCONV unit
+PAIRS = {
     "EfficientNet": (("conv_stem", "bn1"), ("conv_head", "bn2")),
     "EfficientNetFeatures": (("conv_stem", "bn1"),),
     "DepthwiseSeparableConv": (("conv_dw", "bn1"), ("conv_pw", "bn2")),
     "InvertedResidual": (("conv_pw", "bn1"), ("conv_dw", "bn2"), ("conv_pwl", "bn3")),
     "EdgeResidual": (("conv_exp", "bn1"), ("conv_pwl", "bn2")),
+    "ConvBNReLU": (("conv", "bn"),),
 }
 
 
@@ -44,7 +47,7 @@ def fold_batchnorm(model: nn.Module) -> int:
         raise RuntimeError("fold_batchnorm needs eval mode: batch norm statistics must be frozen")
     folded = 0
     for module in list(model.modules()):
-        for conv_name, bn_name in TIMM_PAIRS.get(type(module).__name__, ()):
+        for conv_name, bn_name in PAIRS.get(type(module).__name__, ()):
             conv, bn = getattr(module, conv_name, None), getattr(module, bn_name, None)
             if _foldable(conv, bn):
                 setattr(module, conv_name, fuse_conv_bn_eval(conv, bn))

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 
 class ConvBNReLU(nn.Module):
@@ -203,12 +202,9 @@ class U2Net(nn.Module):
         passes (U2-NetP: +14% images/s in an A/B on a 2-core CPU). Training afterwards is
         not possible.
         """
-        if self.training:
-            raise RuntimeError("fuse_for_inference needs eval mode: batch norm statistics must be frozen")
-        for module in self.modules():
-            if isinstance(module, ConvBNReLU) and isinstance(module.bn, nn.BatchNorm2d):
-                module.conv = fuse_conv_bn_eval(module.conv, module.bn)
-                module.bn = nn.Identity()
+        from ..fold import fold_batchnorm
+
+        fold_batchnorm(self)
         return self
 
     @classmethod

@@ -47,10 +47,7 @@ class U2NetSegmenter(Segmenter):
         """The network's input for ``images``, in their order: images of one size travel to the device
         and are resized together (one copy and one resize per size, not per image)."""
         out: list[torch.Tensor | None] = [None] * len(images)
-        by_size: dict[tuple[int, ...], list[int]] = {}
-        for i, rgb in enumerate(images):
-            by_size.setdefault(rgb.shape, []).append(i)
-        for members in by_size.values():
+        for members in _by_size(images).values():
             x = torch.from_numpy(np.stack([images[i] for i in members])).to(self.device)
             x = x.permute(0, 3, 1, 2).float() / 255.0
             x = F.interpolate(x, size=self.input_hw, mode="bilinear", align_corners=False, antialias=True)
@@ -72,12 +69,9 @@ class U2NetSegmenter(Segmenter):
             return []
         logits = self.logits_batch(images)
         # images of one size are brought back to it together: one resize, one argmax, one copy off the device
-        by_size: dict[tuple[int, int], list[int]] = {}
-        for i, rgb in enumerate(images):
-            by_size.setdefault(rgb.shape[:2], []).append(i)
         labels: list[np.ndarray | None] = [None] * len(images)
         with torch.inference_mode():
-            for size, members in by_size.items():
+            for size, members in _by_size(images).items():
                 for start in range(0, len(members), self.chunk):
                     part = members[start:start + self.chunk]
                     up = F.interpolate(logits[part], size=size, mode="bilinear", align_corners=False)
@@ -96,3 +90,11 @@ class EffUNetSegmenter(U2NetSegmenter):
 
     name = "effunet"
     default_weights = "effunet_garment"
+
+
+def _by_size(images: list[np.ndarray]) -> dict[tuple[int, int], list[int]]:
+    """Indices of the images by (height, width), in input order."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, rgb in enumerate(images):
+        groups.setdefault(rgb.shape[:2], []).append(i)
+    return groups
