@@ -140,19 +140,20 @@ def category_threshold_table(counts: dict | None = None) -> list[CategoryRow]:
     """Every category of the catalogue with its thresholds, their validation figures, the category's own
     validation figures from the model card and the reviewers' verdicts so far. ``counts``:
     ``category_counts()`` as the catalogue summary holds them."""
-    base = active_thresholds()
+    calibration = _card_calibration()
+    base = active_thresholds(calibration)
     overrides: dict[str, set[str]] = {}
     for category, kind in CategoryThreshold.objects.values_list("category", "kind"):
         overrides.setdefault(category, set()).add(kind)
+    judged = thresholds_by_category(set(overrides), calibration)  # one query for every overridden category
     counts = category_counts() if counts is None else counts
     products, verdicts = counts["products"], counts["verdicts"]
-    figures = _figures_index(validation_by_category())
+    figures = _figures_index(calibration.get("per_category") or {})
     rows = []
     for category in sorted(set(products) | set(overrides)):
         verdict = verdicts.get(category, {})
         rows.append(CategoryRow(
-            category, products.get(category, 0),
-            thresholds_for_category(category, base) if category in overrides else base,
+            category, products.get(category, 0), judged.get(category, base),
             overrides.get(category, set()), verdict.get("decided", 0), verdict.get("confirmed", 0),
             figures.get(category.lower())))
     return rows
