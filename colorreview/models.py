@@ -195,6 +195,22 @@ class PipelineRun(models.Model):
         return self.status in (self.Status.QUEUED, self.Status.RUNNING)
 
 
+class RunBatch(models.Model):
+    """A batch of a run over the whole catalogue: the products to predict with ids in ``first_id``..``last_id``
+    when it was queued. Queuing writes these rows only; the worker that takes a batch adopts its products
+    into the run (``taken``), so starting a run never touches every product row."""
+
+    run = models.ForeignKey(PipelineRun, on_delete=models.CASCADE, related_name="batches")
+    first_id = models.BigIntegerField()
+    last_id = models.BigIntegerField()
+    size = models.PositiveIntegerField(help_text="products to predict in the range when it was queued")
+    taken = models.BooleanField(default=False, help_text="a worker has adopted its products into the run")
+
+    class Meta:
+        ordering = ["run", "first_id"]
+        indexes = [models.Index(fields=["run", "taken"], name="runbatch_run_taken")]
+
+
 class Worker(models.Model):
     """A live task worker, seen through its heartbeat (a row per worker process)."""
 

@@ -19,14 +19,17 @@ class RecordingTask(Task):
         product_ids = kwargs.get("product_ids") or (args[0] if args else [])
         run_id = kwargs.get("run_id") or (args[1] if len(args) > 1 else None)
         log.error("pipeline batch %s failed: %s", task_id, exc)
-        progress.run_record_failure(run_id=run_id, product_ids=product_ids, error=f"{type(exc).__name__}: {exc}")
+        progress.run_record_failure(run_id=run_id, product_ids=product_ids, error=f"{type(exc).__name__}: {exc}",
+                                    batch_id=kwargs.get("batch_id"))
 
 
 @shared_task(bind=True, base=RecordingTask, acks_late=True, reject_on_worker_lost=True, max_retries=3,
              autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, retry_jitter=True)
-def predict_products(self, product_ids: list[int], run_id: int | None = None) -> dict[str, int]:
-    """Run the colour pipeline over a batch of products (safe to deliver twice)."""
-    return predictions.predict_products(product_ids=product_ids, run_id=run_id)
+def predict_products(self, product_ids: list[int], run_id: int | None = None,
+                     batch_id: int | None = None) -> dict[str, int]:
+    """Run the colour pipeline over a batch of products, or over a range of a run (``batch_id``; safe to
+    deliver twice)."""
+    return predictions.predict_products(product_ids=product_ids, run_id=run_id, batch_id=batch_id)
 
 
 @shared_task(acks_late=True)

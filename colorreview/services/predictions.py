@@ -180,16 +180,21 @@ def _prediction_fields(result: ColorPrediction, pipeline: Pipeline, checksum: st
     }
 
 
-def predict_products(*, product_ids: list[int], run_id: int | None = None) -> dict[str, int]:
+def predict_products(*, product_ids: list[int], run_id: int | None = None,
+                     batch_id: int | None = None) -> dict[str, int]:
     """Predict the given products. Idempotent: an existing prediction for the same image and
     model version is reused, never duplicated; in a run, only the products still unfinished in
-    that run are read (see ``progress``). Returns counts of products with a prediction (``done``)
+    that run are read (see ``progress``). With ``batch_id`` (a range of a run over the whole
+    catalogue) the products are those of the range, adopted into the run on its first delivery.
+    Returns counts of products with a prediction (``done``)
     and without one (``failed``: unreadable image, no garment found, ...)."""
     pipeline = current_pipeline()
     version = model_version(pipeline)
     if run_id is None:
         outcomes = _predict(list(Product.objects.filter(pk__in=product_ids).order_by("pk")), pipeline, version, None)
         return {"done": sum(outcomes), "failed": len(outcomes) - sum(outcomes)}
+    if batch_id is not None:
+        product_ids = progress.batch_adopt(run_id=run_id, batch_id=batch_id, todo=products_to_predict(version))
     claim = progress.batch_claim(run_id=run_id, product_ids=product_ids)
     outcomes = [_give_up(p, run_id) for p in claim.given_up]
     outcomes += _predict(claim.batch, pipeline, version, run_id)

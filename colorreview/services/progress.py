@@ -1,10 +1,12 @@
 """Run progress, derived from the states of the run's products.
 
-A product belongs to the run that last queued it (``Product.pipeline_run``). A batch claims the
-products that are still unfinished in its run, and finishes each with a conditional update
-(queued/running -> predicted/no prediction/failed): a redelivered batch finds nothing left to
-claim or to finish, so nothing is counted twice. The run ends when none of its products is
-unfinished, and its figures are then counted from the products' states.
+A product belongs to the run that last queued it (``Product.pipeline_run``). A run over the whole
+catalogue is queued as ranges of ids (``RunBatch``), and the worker that first takes a range adopts
+its products into the run. A batch claims the products that are still unfinished in its run, and
+finishes each with a conditional update (queued/running -> predicted/no prediction/failed): a
+redelivered batch finds nothing left to claim or to finish, so nothing is counted twice. The run ends
+when every range is taken and none of its products is unfinished, and its figures are then counted
+from the products' states.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from django.db import transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
-from ..models import PipelineRun, Product
+from ..models import PipelineRun, Product, RunBatch
 
 #: product states of a product waiting for, or being read by, a worker
 UNFINISHED = (Product.Status.QUEUED, Product.Status.RUNNING)
+#: run states in which a run still takes products
+ACTIVE = (PipelineRun.Status.QUEUED, PipelineRun.Status.RUNNING)
 #: a product whose worker died this many times while reading it is given up (a poison image)
 MAX_ATTEMPTS = 3
 
@@ -30,6 +34,23 @@ class Claim:
     batch: list[Product] = field(default_factory=list)
     alone: list[Product] = field(default_factory=list)
     given_up: list[Product] = field(default_factory=list)
+
+
+def batch_adopt(*, run_id: int, batch_id: int, todo) -> list[int]:
+    """The ids of a range batch's products that are unfinished in its run. The first delivery adopts the
+    range's products still to predict (``todo``) into the run, unless the run was cancelled meanwhile;
+    a later one (the worker died, or the batch was queued again) adopts nothing more."""
+    bounds = RunBatch.objects.filter(pk=batch_id, run_id=run_id).values_list("first_id", "last_id").first()
+    if bounds is None:  # the run ended and its ranges were dropped
+        return []
+    first, last = bounds
+    with transaction.atomic():
+        active = PipelineRun.objects.select_for_update().filter(pk=run_id, status__in=ACTIVE).exists()
+        if active and RunBatch.objects.filter(pk=batch_id, taken=False).update(taken=True):
+            Product.objects.filter(pk__in=todo.filter(pk__gte=first, pk__lte=last).values("pk")).update(
+                status=Product.Status.QUEUED, status_detail="", pipeline_run_id=run_id, attempts=0)
+    return list(Product.objects.filter(pipeline_run_id=run_id, status__in=UNFINISHED, pk__gte=first, pk__lte=last)
+                .order_by("pk").values_list("pk", flat=True))
 
 
 def batch_claim(*, run_id: int, product_ids: list[int]) -> Claim:
@@ -85,18 +106,33 @@ def run_finish_if_done(run_id: int) -> bool:
         return False
     if not PipelineRun.objects.filter(pk=run_id, enqueued=True).exists():  # still being queued
         return False
+    if RunBatch.objects.filter(run_id=run_id, taken=False).exists():  # ranges no worker has taken yet
+        return False
     states = dict(Product.objects.filter(pipeline_run_id=run_id).values_list("status")
                   .annotate(n=Count("id")).order_by())
     done = states.get(Product.Status.PREDICTED, 0)
     failed = states.get(Product.Status.NO_PREDICTION, 0) + states.get(Product.Status.FAILED, 0)
-    return bool(PipelineRun.objects.filter(pk=run_id).exclude(
-            status__in=[PipelineRun.Status.FINISHED, PipelineRun.Status.CANCELLED]).update(
-        status=PipelineRun.Status.FINISHED, finished_at=timezone.now(), done=done, failed=failed))
+    finished = PipelineRun.objects.filter(pk=run_id).exclude(
+        status__in=[PipelineRun.Status.FINISHED, PipelineRun.Status.CANCELLED]).update(
+        status=PipelineRun.Status.FINISHED, finished_at=timezone.now(), done=done, failed=failed,
+        total=done + failed)
+    if finished:
+        RunBatch.objects.filter(run_id=run_id).delete()
+    return bool(finished)
 
 
-def run_record_failure(*, run_id: int | None, product_ids: list[int], error: str) -> None:
-    """A batch failed for good (after retries): mark its unfinished products failed."""
+def run_record_failure(*, run_id: int | None, product_ids: list[int], error: str,
+                       batch_id: int | None = None) -> None:
+    """A batch failed for good (after retries): mark its unfinished products failed. A range batch
+    counts as taken: the products it had not adopted wait for a later run."""
     message = f"pipeline error: {error}"[:2000]
+    if batch_id is not None and run_id is not None:
+        bounds = RunBatch.objects.filter(pk=batch_id, run_id=run_id).values_list("first_id", "last_id").first()
+        if bounds is not None:
+            RunBatch.objects.filter(pk=batch_id).update(taken=True)
+            product_ids = list(Product.objects.filter(pipeline_run_id=run_id, status__in=UNFINISHED,
+                                                      pk__gte=bounds[0], pk__lte=bounds[1])
+                               .values_list("pk", flat=True))
     if run_id is None:
         Product.objects.filter(pk__in=product_ids, status__in=UNFINISHED).update(
             status=Product.Status.FAILED, status_detail=message)

@@ -9,12 +9,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Min
+from django.db.models import Max, Min, Sum
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
-from ..models import PipelineRun, Product
-from . import ServiceError
+from ..models import PipelineRun, Product, RunBatch
+from . import ServiceError, progress
 from .predictions import ACTIVE_RUN, RunPlan, model_version, pipeline_run_create, products_to_predict
 from .progress import UNFINISHED, run_finish_if_done
 from .workers import live_workers
@@ -30,6 +30,7 @@ class QueueUnavailable(Exception):
     that was done before, if any."""
 
     report = None
+    sent = 0  # batches handed to the broker before it went away
 
 
 class RunAlreadyActive(ServiceError):
@@ -62,20 +63,25 @@ def pipeline_run_start(*, user=None, product_ids: list[int] | None = None,
     return plan.run
 
 
-def _publish(run_id: int, batches: list[list[int]], release: bool = True) -> None:
-    """Hand the batches to the broker; when it is down, a new run lets go of the products it could not queue."""
+def _publish(run_id: int, batches: list[list[int]], release: bool = True,
+             batch_ids: list[int] | None = None) -> None:
+    """Hand the batches to the broker (with ``batch_ids``: ranges of a catalogue run, see ``RunBatch``);
+    when it is down, a new run lets go of the products it could not queue."""
     from ..tasks import predict_products
 
     sent = 0
     try:
         with predict_products.app.producer_or_acquire() as producer:
-            for batch in batches:
-                predict_products.apply_async((batch, run_id), producer=producer)
+            for i, batch in enumerate(batches):
+                extra = {"kwargs": {"batch_id": batch_ids[i]}} if batch_ids else {}
+                predict_products.apply_async((batch, run_id), producer=producer, **extra)
                 sent += 1
     except (BrokerError, OSError) as exc:
-        if release:
+        if release and not batch_ids:
             _release(run_id, [pk for batch in batches[sent:] for pk in batch], exc)
-        raise QueueUnavailable(f"the task queue is unavailable ({exc}); try again when it is back") from exc
+        error = QueueUnavailable(f"the task queue is unavailable ({exc}); try again when it is back")
+        error.sent = sent
+        raise error from exc
 
 
 def _run_start_in_background(user) -> PipelineRun | None:
@@ -94,12 +100,14 @@ def _run_start_in_background(user) -> PipelineRun | None:
     return run
 
 
-def _send_enqueue(run: PipelineRun) -> None:
+def _send_enqueue(run: PipelineRun, fail: bool = True) -> None:
     from ..tasks import enqueue_run
 
     try:
         enqueue_run.delay(run.pk)
     except (BrokerError, OSError) as exc:
+        if not fail:
+            raise QueueUnavailable(f"the task queue is unavailable ({exc}); try again when it is back") from exc
         PipelineRun.objects.filter(pk=run.pk).update(status=PipelineRun.Status.FAILED, finished_at=timezone.now(),
                                                      error=f"the task queue was unavailable: {exc}"[:2000])
         raise QueueUnavailable(f"the task queue is unavailable ({exc}); try again when it is back") from exc
@@ -107,9 +115,11 @@ def _send_enqueue(run: PipelineRun) -> None:
 
 def run_enqueue(*, run_id: int, window: int = ENQUEUE_WINDOW, publish: bool = True) -> int:
     """The background job of a run start: take the products to predict, a window of ids at a time in id
-    order (each window an index range, whatever the planner thinks of the rest), and queue their batches
-    (``publish``; else they are only marked, for this process to read). Products created after the job
-    starts wait for the next run. Resumes after its cursor if delivered again. Returns how many it queued."""
+    order (each window an index range, whatever the planner thinks of the rest), record each batch as a
+    range of ids (``RunBatch``) and queue it (``publish``; else only recorded, for this process to read).
+    No product row is written: the worker that takes a range adopts its products. Products created after
+    the job starts wait for the next run. Resumes after its cursor if delivered again. Returns how many
+    products it queued."""
     run = PipelineRun.objects.get(pk=run_id)
     if run.enqueued or not run.active:
         return 0
@@ -127,18 +137,23 @@ def run_enqueue(*, run_id: int, window: int = ENQUEUE_WINDOW, publish: bool = Tr
         if not ids:  # a gap in the ids: jump to the next product to predict, not window by empty window
             following = todo.filter(pk__gt=upper, pk__lte=top).aggregate(low=Min("pk"))["low"]
             upper = following - 1 if following else top
+        chunks = _batches(ids)
         with transaction.atomic():
-            taken = 0 if not ids else (
-                Product.objects.filter(pk__in=ids).exclude(status__in=UNFINISHED, pipeline_run__status__in=ACTIVE_RUN)
-                .update(status=Product.Status.QUEUED, status_detail="", pipeline_run=run, attempts=0))
-            mine = ids if taken == len(ids) else list(run.products.filter(
-                pk__in=ids, status=Product.Status.QUEUED).order_by("pk").values_list("pk", flat=True))
+            rows = RunBatch.objects.bulk_create(
+                [RunBatch(run_id=run.pk, first_id=c[0], last_id=c[-1], size=len(c)) for c in chunks])
             PipelineRun.objects.filter(pk=run.pk).update(enqueued_upto=upper)
-        if publish and mine:
-            _publish(run.pk, _batches(mine))
-        last, sent = upper, sent + len(mine)
-    queued = run.products.count() if run.enqueued_upto else sent  # resumed: count what the run holds
-    PipelineRun.objects.filter(pk=run.pk).update(enqueued=True, total=queued)
+        if publish and chunks:
+            try:
+                _publish(run.pk, chunks, batch_ids=[r.pk for r in rows])
+            except QueueUnavailable as exc:  # forget the ranges not sent; a later delivery starts at them
+                unsent = rows[exc.sent:]
+                RunBatch.objects.filter(pk__in=[r.pk for r in unsent]).delete()
+                PipelineRun.objects.filter(pk=run.pk).update(enqueued_upto=unsent[0].first_id - 1,
+                                                             error=str(exc)[:2000])
+                raise
+        last, sent = upper, sent + len(ids)
+    queued = RunBatch.objects.filter(run_id=run.pk).aggregate(n=Sum("size"))["n"] or 0
+    PipelineRun.objects.filter(pk=run.pk).update(enqueued=True, total=queued + run.products.count())
     run_finish_if_done(run.pk)
     return sent
 
@@ -151,6 +166,7 @@ def pipeline_run_cancel(*, run: PipelineRun) -> bool:
             status=PipelineRun.Status.CANCELLED, finished_at=timezone.now())
         if cancelled:
             run.products.filter(status=Product.Status.QUEUED).update(status=Product.Status.PENDING)
+            RunBatch.objects.filter(run_id=run.pk).delete()
     return bool(cancelled)
 
 
@@ -173,15 +189,22 @@ def _batches(ids: list[int]) -> list[list[int]]:
 
 
 def run_resume(*, run: PipelineRun) -> int:
-    """Queue the run's unfinished products again; returns how many. Safe while the old messages
-    still exist: a batch finds only the products still unfinished in its run."""
+    """Queue the run's unfinished products and the ranges no worker has taken again (and its queuing
+    job, if that never ended); returns how many products. Safe while the old messages still exist: a
+    batch finds only the products still unfinished in its run, and a range is adopted once."""
     ids = list(run.products.filter(status__in=UNFINISHED).order_by("pk").values_list("pk", flat=True))
-    if not ids:
+    ranges = list(RunBatch.objects.filter(run_id=run.pk, taken=False).values_list("pk", "size"))
+    if not run.enqueued:
+        _send_enqueue(run, fail=False)
+    elif not ids and not ranges:
         run_finish_if_done(run.pk)
         return 0
-    _publish(run.pk, _batches(ids), release=False)
+    if ids:
+        _publish(run.pk, _batches(ids), release=False)
+    if ranges:
+        _publish(run.pk, [[] for _ in ranges], batch_ids=[pk for pk, _ in ranges])
     PipelineRun.objects.filter(pk=run.pk).update(progress_at=timezone.now(), error="")
-    return len(ids)
+    return len(ids) + sum(size for _, size in ranges)
 
 
 def runs_recover(*, worker_name: str) -> int:
@@ -233,12 +256,20 @@ def runs_adopt() -> list[RunPlan]:
     for run in PipelineRun.objects.filter(status__in=ACTIVE_RUN).order_by("pk"):
         if not run.enqueued:  # started from the pages, never queued: take its products here
             run_enqueue(run_id=run.pk, publish=False)
+        _adopt_ranges(run)
         ids = list(run.products.filter(status__in=UNFINISHED).order_by("pk").values_list("pk", flat=True))
         if ids:
             plans.append(RunPlan(run, _batches(ids)))
         else:
             run_finish_if_done(run.pk)
     return plans
+
+
+def _adopt_ranges(run: PipelineRun) -> None:
+    """Take every range of the run no worker has taken into the run (this process reads them)."""
+    todo = products_to_predict(run.model_version)
+    for batch_id in RunBatch.objects.filter(run_id=run.pk, taken=False).values_list("pk", flat=True):
+        progress.batch_adopt(run_id=run.pk, batch_id=batch_id, todo=todo)
 
 
 def embedded_queue() -> bool:

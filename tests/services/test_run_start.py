@@ -32,17 +32,54 @@ def test_a_start_creates_the_run_and_a_job_queues_it_chunk_by_chunk(catalogue, p
     assert not Product.objects.filter(status="queued").exists()  # nothing queued in the request
     with pytest.raises(RunAlreadyActive, match=f"run {run.pk} of this model version is still queued"):
         pipeline_run_start()
-    with django_assert_max_num_queries(7 + 4 * 5):  # a few statements per chunk of 3, none per product
+    with django_assert_max_num_queries(9 + 4 * 5):  # a few statements per chunk of 3, none per product
         assert run_enqueue(run_id=run.pk, window=3) == 7
     run.refresh_from_db()
     assert (run.enqueued, run.total, run.enqueued_upto) == (True, 7, catalogue.last().pk)
     assert [len(ids) for ids, _ in published] == [2, 1, 2, 1, 1]  # batches never cross a chunk
     assert sorted(pk for ids, _ in published for pk in ids) == list(catalogue.values_list("pk", flat=True))
-    for ids, run_id in published:
-        predict_products(product_ids=ids, run_id=run_id)
+    assert set(Product.objects.values_list("status", flat=True)) == {"pending"}  # no product row written
+    assert [(b.first_id, b.last_id, b.size) for b in run.batches.all()] == [
+        (ids[0], ids[-1], len(ids)) for ids, _ in published]
+    for delivery in published.deliveries():
+        predict_products(**delivery)
     run.refresh_from_db()
-    assert (run.status, run.done + run.failed) == ("finished", 7)
+    assert (run.status, run.done + run.failed, run.total) == ("finished", 7, 7)
+    assert not run.batches.exists()  # a finished run drops its ranges
     assert run_enqueue(run_id=run.pk) == 0  # delivered again: nothing more
+
+
+@pytest.fixture
+def queued_run(catalogue, published, monkeypatch):
+    """A run over the catalogue, queued by its job in ranges of 3 ids: the run and its batches."""
+    monkeypatch.setattr("colorreview.tasks.enqueue_run.delay", lambda pk: None)
+    run = pipeline_run_start()
+    run_enqueue(run_id=run.pk, window=3)
+    return run, published.deliveries()
+
+
+def test_a_range_is_adopted_once_and_a_second_delivery_reads_nothing_new(queued_run):
+    run, (first, *rest) = queued_run
+    assert predict_products(**first) == {"done": 2, "failed": 0}
+    assert set(run.products.values_list("status", flat=True)) == {"predicted"}
+    assert predict_products(**first) == {"done": 0, "failed": 0}  # delivered twice: nothing read again
+    assert predict_products(**{**rest[0], "product_ids": []}) == {"done": 1, "failed": 0}  # a resumed range
+    assert run.products.count() == 3 and PipelineRun.objects.get(pk=run.pk).status == "running"
+
+
+def test_a_run_waits_for_every_range_and_resume_queues_those_not_taken(queued_run, published):
+    from colorreview.services.runs import run_resume
+
+    run, deliveries = queued_run
+    predict_products(**deliveries[0])
+    assert not progress.run_finish_if_done(run.pk)  # four ranges untaken: their messages may be lost
+    del published[:], published.batch_ids[:]
+    assert run_resume(run=PipelineRun.objects.get(pk=run.pk)) == 5
+    assert published.batch_ids == [d["batch_id"] for d in deliveries[1:]]
+    for delivery in published.deliveries():
+        predict_products(**delivery)
+    assert PipelineRun.objects.get(pk=run.pk).status == "finished"
+    assert set(Product.objects.values_list("status", flat=True)) == {"predicted"}
 
 
 def test_a_run_being_queued_does_not_finish_early(catalogue, published):
@@ -51,16 +88,14 @@ def test_a_run_being_queued_does_not_finish_early(catalogue, published):
     assert PipelineRun.objects.get(pk=run.pk).status == "queued"
 
 
-def test_cancel_sends_the_products_back_and_the_run_stays_cancelled(catalogue, published, monkeypatch):
-    monkeypatch.setattr("colorreview.tasks.enqueue_run.delay", lambda pk: None)
-    run = pipeline_run_start()
-    run_enqueue(run_id=run.pk, window=3)
-    ids, _ = published[0]
-    predict_products(product_ids=ids, run_id=run.pk)
+def test_cancel_sends_the_products_back_and_the_run_stays_cancelled(queued_run):
+    run, deliveries = queued_run
+    predict_products(**deliveries[0])
     assert pipeline_run_cancel(run=run) and not pipeline_run_cancel(run=run)
     assert not Product.objects.filter(status__in=["queued", "running"]).exists()
     assert Product.objects.filter(status="pending").count() == 5
-    assert predict_products(product_ids=published[1][0], run_id=run.pk) == {"done": 0, "failed": 0}
+    assert predict_products(**deliveries[1]) == {"done": 0, "failed": 0}
+    assert Product.objects.filter(status="pending").count() == 5  # a range of a cancelled run adopts nothing
     progress.run_finish_if_done(run.pk)
     assert PipelineRun.objects.get(pk=run.pk).status == "cancelled"
     assert pipeline_run_start() is not None  # the cancelled run no longer blocks a new one
