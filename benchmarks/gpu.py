@@ -40,8 +40,10 @@ def main() -> None:
     config = PipelineConfig(keep_masks=True)
     pipeline = Pipeline(replace(config, segmenter=args.segmenter) if args.segmenter else config)
     name = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU (dry run)"
+    readers = pipeline.reading_pool.processes if pipeline.reading_pool else 0
     print(f"{name} | torch {torch.__version__} | {os.cpu_count()} CPU cores, "
-          f"{POOL_THREADS} decode threads | device {pipeline.device} | {len(inputs)} images a pass")
+          f"{POOL_THREADS} decode threads, {readers} reading processes | device {pipeline.device} | "
+          f"{len(inputs)} images a pass")
     for batch in [int(b) for b in args.batches.split(",")]:
         pipeline.predict_batch(inputs[:batch])  # warm-up at this shape
         _sync()
@@ -84,6 +86,11 @@ def _stages(pipeline, batch) -> dict[str, float]:
     for i in range(len(rgbs)):
         read(i)
     out["garment + colours (one thread)"] = time.perf_counter() - started
+    if pipeline.reading_pool is not None:
+        started = time.perf_counter()
+        futures = pipeline.reading_pool.submit([(rgbs[i], segs[i], batch[i].category) for i in range(len(rgbs))])
+        [f.result() for f in futures]
+        out[f"garment + colours ({pipeline.reading_pool.processes} processes)"] = time.perf_counter() - started
     return out
 
 

@@ -45,7 +45,7 @@ def instrument() -> None:
     pipeline = predictions.current_pipeline()
     pipeline_module._decode = timed("decode", pipeline_module._decode)
     pipeline_module.Pipeline._segment = timed("segment", pipeline_module.Pipeline._segment)
-    pipeline_module.Pipeline._read_garment = timed("colours", pipeline_module.Pipeline._read_garment)
+    pipeline_module.read_garment = timed("colours", pipeline_module.read_garment)
     pipeline.classifier.predict_proba = timed("classify", pipeline.classifier.predict_proba)
     predictions.media_read_many = timed("read", predictions.media_read_many)
     from colorreview.services import storage

@@ -10,19 +10,18 @@ import contextlib
 import os
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
 
 from .classify import get_classifier
-from .colors import ColorNamer, ColorVocabulary, DominantColor, default_vocabulary, dominant_colors
+from .colors import ColorNamer, ColorVocabulary, DominantColor, default_vocabulary
 from .errors import ImageError, InferenceError
 from .fusion import Fusion
-from .garment import garment_view, whole_image_view
 from .imageio import load_image
+from .reading import GarmentReading, ReadingPool, ReadingSetup, default_processes, read_garment
 from .segment import DEFAULT_SEGMENTER, RegionTable, Segmentation, default_region_table, get_segmenter
 
 #: Garment regions smaller than this share of the image give no prediction.
@@ -59,6 +58,7 @@ class PipelineConfig:
     min_garment_fraction: float = MIN_GARMENT_FRACTION
     keep_masks: bool = False
     half_precision: bool = True  # autocast on a GPU; a CPU always computes in full precision
+    reading_processes: int | None = None  # garment-reading processes; None: a GPU host's cores, none on a CPU
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -117,6 +117,12 @@ class Pipeline:
         self.fusion = Fusion.from_card(getattr(self.classifier, "card", {}), self.classifier.classes,
                                        self.vocabulary)
         self.crop_size = int(getattr(self.classifier, "input_size", 224))
+        self.reading = ReadingSetup(self.vocabulary, self.region_table, self.crop_size, self.config.dominant_k,
+                                    self.config.min_garment_fraction, self.config.keep_masks,
+                                    whole_view="image" in getattr(self.classifier, "views", ()))
+        processes = self.config.reading_processes
+        processes = default_processes(self.device) if processes is None else processes
+        self.reading_pool = ReadingPool(self.reading, processes) if processes else None
 
     @property
     def version(self) -> str:
@@ -133,22 +139,30 @@ class Pipeline:
         """Everything but the classifier: load, segment, pick the garment, read its colours.
 
         Images are decoded in a thread pool while the segmenter works on earlier chunks, and each
-        chunk's garment reading (k-means, naming) runs in the pool while the segmenter takes the
-        next one. Returns the partial results, the classifier's views of the usable images and
-        their indices in ``inputs``.
+        chunk's garment reading (k-means, naming) runs in that pool, or in the reading processes,
+        while the segmenter takes the next one. Returns the partial results, the classifier's views
+        of the usable images and their indices in ``inputs``.
         """
         results = [ColorPrediction(key=item.key) for item in inputs]
         pool = worker_pool()
-        images: dict[int, np.ndarray] = {}
-        readings = []
+        readings: list[tuple[list[int], Future]] = []  # the inputs a future reads, and the future
         for chunk in self._decoded_chunks(inputs, results, pool):
             with self.autocast():
                 masks = self._segment([rgb for _, rgb in chunk])
-            for (i, rgb), seg in zip(chunk, masks):
-                images[i] = rgb
-                readings.append((i, pool.submit(self._read_garment, results[i], rgb, seg, inputs[i].category)))
-        crops = {i: crop for i, future in readings if (crop := future.result()) is not None}
-        return results, self.views(crops, images), list(crops)
+            jobs = [(rgb, seg, inputs[i].category) for (i, rgb), seg in zip(chunk, masks)]
+            if self.reading_pool is not None:
+                futures = self.reading_pool.submit(jobs)
+                step = -(-len(jobs) // len(futures))
+                readings += [([i for i, _ in chunk[k * step:(k + 1) * step]], f) for k, f in enumerate(futures)]
+            else:
+                readings += [([i], pool.submit(lambda job: [read_garment(self.reading, self.namer, *job)], job))
+                             for (i, _), job in zip(chunk, jobs)]
+        crops, wholes = {}, {}
+        for indices, future in readings:
+            for i, reading in zip(indices, future.result()):
+                if (crop := self._apply_reading(results[i], reading)) is not None:
+                    crops[i], wholes[i] = crop, reading.whole
+        return results, self.views(crops, wholes), list(crops)
 
     def _decoded_chunks(self, inputs: list[ImageInput], results: list[ColorPrediction],
                         pool: ThreadPoolExecutor) -> Iterator[list[tuple[int, np.ndarray]]]:
@@ -199,11 +213,11 @@ class Pipeline:
             r.seconds = round(per_image, 4)
         return results
 
-    def views(self, crops: dict[int, np.ndarray], images: dict[int, np.ndarray]) -> dict[str, list[np.ndarray]]:
+    def views(self, crops: dict[int, np.ndarray], wholes: dict[int, np.ndarray | None]) -> dict[str, list[np.ndarray]]:
         """The inputs each classifier view reads, for the images that have a usable garment."""
         out = {"garment": list(crops.values())}
         if "image" in self.classifier.views:
-            out["image"] = [whole_image_view(images[i], self.crop_size) for i in crops]
+            out["image"] = [wholes[i] for i in crops]
         return out
 
     def predict(self, source, category: str | None = None) -> ColorPrediction:
@@ -220,23 +234,18 @@ class Pipeline:
     def _read_garment(self, result: ColorPrediction, rgb: np.ndarray, seg: Segmentation,
                       category: str | None) -> np.ndarray | None:
         """Fill in region, flags and dominant colours; return the classifier crop if usable."""
-        view = garment_view(rgb, seg, category, self.region_table, self.crop_size)
-        sel = view.selection
-        result.region = sel.region
-        result.garment_fraction = round(sel.fraction, 4)
-        result.flags = tuple(dict.fromkeys(seg.flags + sel.flags))
-        if self.config.keep_masks:
-            result.mask, result.garment_mask = seg.labels, sel.mask
-        if view.crop is None:
-            result.error = "no garment found in the image"
-            return None
-        if sel.fraction < self.config.min_garment_fraction:
-            result.flags += ("tiny_garment",)
-            result.error = (f"garment region too small to read its colour "
-                            f"({sel.fraction:.1%} of the image)")
-            return None
-        result.dominant_colors = dominant_colors(rgb[_core(sel.mask)], self.namer, k=self.config.dominant_k)
-        return view.crop
+        return self._apply_reading(result, read_garment(self.reading, self.namer, rgb, seg, category))
+
+    @staticmethod
+    def _apply_reading(result: ColorPrediction, reading: GarmentReading) -> np.ndarray | None:
+        result.region = reading.region
+        result.garment_fraction = reading.garment_fraction
+        result.flags = reading.flags
+        result.dominant_colors = reading.dominant_colors
+        result.mask, result.garment_mask = reading.mask, reading.garment_mask
+        if reading.error:
+            result.error = reading.error
+        return reading.crop
 
     def _decide(self, result: ColorPrediction, probs: np.ndarray) -> None:
         decision = self.fusion.decide(probs, result.dominant_colors)
@@ -245,8 +254,3 @@ class Pipeline:
         result.confidence = round(decision.confidence, 4)
         result.family = self.vocabulary.family(decision.color)
 
-
-def _core(mask: np.ndarray) -> np.ndarray:
-    """The mask without its one-pixel rim (edge pixels mix garment and background)."""
-    eroded = ndimage.binary_erosion(mask, iterations=1)
-    return eroded if eroded.sum() >= 0.5 * mask.sum() else mask

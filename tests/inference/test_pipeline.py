@@ -88,6 +88,27 @@ def test_a_tiny_garment_gives_no_confident_guess(pipeline):
     assert result.error
 
 
+def test_reading_processes_give_the_same_results_as_the_thread_pool(pipeline, tmp_path):
+    """A GPU host reads garments in processes: same regions, colours, errors and predictions, in order."""
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(jpeg_bytes()[:300])
+    shots = sorted((DEMO / "images").glob("*.jpg"))[:9]
+    inputs = [ImageInput(p, "Tshirts", p.stem) for p in shots[:4]] + [ImageInput(broken, "Tshirts", "broken")]
+    inputs += [ImageInput(np.full((300, 225, 3), 255, dtype=np.uint8), "Shirts", "blank")]
+    inputs += [ImageInput(p, "Trousers", p.stem) for p in shots[4:]]
+    in_processes = Pipeline(PipelineConfig(reading_processes=3))
+    try:
+        assert in_processes.reading_pool.processes == 3
+        here, there = pipeline.predict_batch(inputs), in_processes.predict_batch(inputs)
+    finally:
+        in_processes.reading_pool.close()
+    assert pipeline.reading_pool is None  # a CPU host reads in its thread pool
+    fields = ("key", "predicted_color", "confidence", "region", "garment_fraction", "flags", "error")
+    assert [[getattr(r, f) for f in fields] for r in there] == [[getattr(r, f) for f in fields] for r in here]
+    assert [r.dominant_colors for r in there] == [r.dominant_colors for r in here]
+    assert sum(r.ok for r in there) == 9 and "corrupt" in there[4].error and there[5].error
+
+
 def test_pipeline_version_names_its_parts(pipeline):
     assert pipeline.version.startswith("effunet_garment-")  # the default segmenter's weights
     described = pipeline.describe()
