@@ -152,8 +152,8 @@ def run_enqueue(*, run_id: int, window: int = ENQUEUE_WINDOW, publish: bool = Tr
                                                              error=str(exc)[:2000])
                 raise
         last, sent = upper, sent + len(ids)
-    queued = RunBatch.objects.filter(run_id=run.pk).aggregate(n=Sum("size"))["n"] or 0
-    PipelineRun.objects.filter(pk=run.pk).update(enqueued=True, total=queued + run.products.count())
+    queued = RunBatch.objects.filter(run_id=run.pk).aggregate(n=Sum("size"))["n"] or 0  # taken ones too
+    PipelineRun.objects.filter(pk=run.pk).update(enqueued=True, total=queued)
     run_finish_if_done(run.pk)
     return sent
 

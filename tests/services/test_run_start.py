@@ -67,6 +67,23 @@ def test_a_range_is_adopted_once_and_a_second_delivery_reads_nothing_new(queued_
     assert run.products.count() == 3 and PipelineRun.objects.get(pk=run.pk).status == "running"
 
 
+def test_ranges_taken_while_the_job_still_queues_are_counted_once(catalogue, monkeypatch):
+    from colorreview.services import runs
+
+    monkeypatch.setattr("colorreview.tasks.enqueue_run.delay", lambda pk: None)
+    run = pipeline_run_start()
+    taken = []
+
+    def publish_and_take_the_first(run_id, batches, release=True, batch_ids=None):
+        if not taken:  # a worker takes the first range at once
+            taken.append(predict_products(product_ids=batches[0], run_id=run_id, batch_id=batch_ids[0]))
+
+    monkeypatch.setattr(runs, "_publish", publish_and_take_the_first)
+    run_enqueue(run_id=run.pk, window=3)
+    run.refresh_from_db()
+    assert taken == [{"done": 2, "failed": 0}] and (run.total, run.done, run.status) == (7, 2, "running")
+
+
 def test_a_run_waits_for_every_range_and_resume_queues_those_not_taken(queued_run, published):
     from colorreview.services.runs import run_resume
 
