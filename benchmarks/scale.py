@@ -43,6 +43,8 @@ def options() -> argparse.Namespace:
     p.add_argument("--stored-sample", type=int, default=20_000, help="products stored through the worker path")
     p.add_argument("--requests", type=int, default=30, help="timed requests per page")
     p.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/cr_bench")
+    p.add_argument("--redis", default="redis://127.0.0.1:6379/7",
+                   help="a Redis to time the publishing of a run's batches on (a queue of its own, emptied after)")
     p.add_argument("--workdir", default=None, help="where the CSV, images and media go (default: a temp dir)")
     return p.parse_args()
 
@@ -241,6 +243,27 @@ def timed(fn, *a, **kw):
     return result, time.perf_counter() - started
 
 
+def publish_figure(url: str, count: int, run_id: int) -> str:
+    """Seconds to hand ``count`` range batches to Redis as a run's job does (the task's own messages, one
+    producer), on a queue of the benchmark's own that is emptied afterwards."""
+    from colorreview.tasks import predict_products
+
+    app = predict_products.app
+    try:
+        with app.connection_for_write(url) as conn:
+            conn.ensure_connection(max_retries=1)
+            producer = app.amqp.Producer(conn)
+            started = time.perf_counter()
+            for i in range(count):
+                predict_products.apply_async(([], run_id), kwargs={"batch_id": i}, producer=producer,
+                                             queue="scale-benchmark")
+            seconds = time.perf_counter() - started
+            conn.default_channel.queue_purge("scale-benchmark")
+    except Exception as exc:  # no Redis here: say so, the other figures stand
+        return f"not measured ({type(exc).__name__}: {exc})"
+    return f"{seconds:.1f} s for {count:,} batches ({count / seconds:,.0f} messages/s)"
+
+
 def page_figures(client, url: str, n: int, **extra) -> str:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -311,7 +334,8 @@ def main() -> None:
     _, seconds = timed(runs.run_enqueue, run_id=run.pk)
     run.refresh_from_db()
     report.line("run creation (background job)", f"{seconds:.1f} s to queue {run.total:,} products in "
-                                                 f"{len(sent):,} batches (broker publish not included)")
+                                                 f"{len(sent):,} batches (broker publish apart, below)")
+    report.line("publishing those batches to Redis", publish_figure(args.redis, len(sent), run.pk))
     _, seconds = timed(runs.pipeline_run_cancel, run=run)
     report.line("run cancel", f"{seconds:.1f} s (products taken by a worker back to pending, ranges dropped)")
 

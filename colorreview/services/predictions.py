@@ -185,22 +185,27 @@ def predict_products(*, product_ids: list[int], run_id: int | None = None,
     """Predict the given products. Idempotent: an existing prediction for the same image and
     model version is reused, never duplicated; in a run, only the products still unfinished in
     that run are read (see ``progress``). With ``batch_id`` (a range of a run over the whole
-    catalogue) the products are those of the range, adopted into the run on its first delivery.
-    Returns counts of products with a prediction (``done``)
+    catalogue) the products are those of the range, adopted into the run on its first delivery and
+    read a batch (``COLORREVIEW_BATCH_SIZE``) at a time. Returns counts of products with a prediction (``done``)
     and without one (``failed``: unreadable image, no garment found, ...)."""
     pipeline = current_pipeline()
     version = model_version(pipeline)
     if run_id is None:
         outcomes = _predict(list(Product.objects.filter(pk__in=product_ids).order_by("pk")), pipeline, version, None)
         return {"done": sum(outcomes), "failed": len(outcomes) - sum(outcomes)}
-    if batch_id is not None:
-        product_ids = progress.batch_adopt(run_id=run_id, batch_id=batch_id, todo=products_to_predict(version))
-    claim = progress.batch_claim(run_id=run_id, product_ids=product_ids)
-    outcomes = [_give_up(p, run_id) for p in claim.given_up]
-    outcomes += _predict(claim.batch, pipeline, version, run_id)
-    for product in claim.alone:
-        if progress.product_claim(run_id=run_id, product=product):
-            outcomes += _predict([product], pipeline, version, run_id)
+    parts = [product_ids]
+    if batch_id is not None:  # a range holds a few batches: read one batch at a time
+        ids = progress.batch_adopt(run_id=run_id, batch_id=batch_id, todo=products_to_predict(version))
+        size = settings.COLORREVIEW_BATCH_SIZE
+        parts = [ids[i:i + size] for i in range(0, len(ids), size)]
+    outcomes = []
+    for part in parts:
+        claim = progress.batch_claim(run_id=run_id, product_ids=part)
+        outcomes += [_give_up(p, run_id) for p in claim.given_up]
+        outcomes += _predict(claim.batch, pipeline, version, run_id)
+        for product in claim.alone:
+            if progress.product_claim(run_id=run_id, product=product):
+                outcomes += _predict([product], pipeline, version, run_id)
     progress.run_finish_if_done(run_id)
     return {"done": sum(outcomes), "failed": len(outcomes) - sum(outcomes)}
 

@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 #: product ids looked at per statement while a run is queued in the background
 ENQUEUE_WINDOW = 2000
+#: batches (``COLORREVIEW_BATCH_SIZE``) in one range of a run over the whole catalogue: one message
+#: per range, so that queuing a million products sends thousands of messages, not tens of thousands
+RANGE_BATCHES = 4
 
 
 class QueueUnavailable(Exception):
@@ -137,7 +140,8 @@ def run_enqueue(*, run_id: int, window: int = ENQUEUE_WINDOW, publish: bool = Tr
         if not ids:  # a gap in the ids: jump to the next product to predict, not window by empty window
             following = todo.filter(pk__gt=upper, pk__lte=top).aggregate(low=Min("pk"))["low"]
             upper = following - 1 if following else top
-        chunks = _batches(ids)
+        size = settings.COLORREVIEW_BATCH_SIZE * RANGE_BATCHES
+        chunks = [ids[i:i + size] for i in range(0, len(ids), size)]
         with transaction.atomic():
             rows = RunBatch.objects.bulk_create(
                 [RunBatch(run_id=run.pk, first_id=c[0], last_id=c[-1], size=len(c)) for c in chunks])
@@ -209,12 +213,16 @@ def run_resume(*, run: PipelineRun) -> int:
 
 def runs_recover(*, worker_name: str) -> int:
     """At a worker's start, when no other worker is alive: the products a dead worker was reading
-    are queued again (the embedded queue had dropped their message when it was received)."""
+    are queued again (the embedded queue had dropped their message when it was received): in a run
+    queued by ranges, also those of the ranges it had taken but not read yet."""
     if live_workers(exclude=worker_name):
         return 0
     recovered = 0
     for run in PipelineRun.objects.filter(status__in=ACTIVE_RUN):
-        ids = list(run.products.filter(status=Product.Status.RUNNING).order_by("pk").values_list("pk", flat=True))
+        states = [Product.Status.RUNNING]
+        if RunBatch.objects.filter(run_id=run.pk, taken=True).exists():  # queued products came from a range
+            states.append(Product.Status.QUEUED)
+        ids = list(run.products.filter(status__in=states).order_by("pk").values_list("pk", flat=True))
         if ids:
             log.warning("run %s: queuing again %d products a stopped worker was reading", run.pk, len(ids))
             _publish(run.pk, _batches(ids), release=False)

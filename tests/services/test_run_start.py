@@ -36,7 +36,7 @@ def test_a_start_creates_the_run_and_a_job_queues_it_chunk_by_chunk(catalogue, p
         assert run_enqueue(run_id=run.pk, window=3) == 7
     run.refresh_from_db()
     assert (run.enqueued, run.total, run.enqueued_upto) == (True, 7, catalogue.last().pk)
-    assert [len(ids) for ids, _ in published] == [2, 1, 2, 1, 1]  # batches never cross a chunk
+    assert [len(ids) for ids, _ in published] == [3, 3, 1]  # ranges of up to 4 batches of 2, never across a chunk
     assert sorted(pk for ids, _ in published for pk in ids) == list(catalogue.values_list("pk", flat=True))
     assert set(Product.objects.values_list("status", flat=True)) == {"pending"}  # no product row written
     assert [(b.first_id, b.last_id, b.size) for b in run.batches.all()] == [
@@ -60,11 +60,11 @@ def queued_run(catalogue, published, monkeypatch):
 
 def test_a_range_is_adopted_once_and_a_second_delivery_reads_nothing_new(queued_run):
     run, (first, *rest) = queued_run
-    assert predict_products(**first) == {"done": 2, "failed": 0}
+    assert predict_products(**first) == {"done": 3, "failed": 0}  # a range of 3, read as batches of 2 and 1
     assert set(run.products.values_list("status", flat=True)) == {"predicted"}
     assert predict_products(**first) == {"done": 0, "failed": 0}  # delivered twice: nothing read again
-    assert predict_products(**{**rest[0], "product_ids": []}) == {"done": 1, "failed": 0}  # a resumed range
-    assert run.products.count() == 3 and PipelineRun.objects.get(pk=run.pk).status == "running"
+    assert predict_products(**{**rest[0], "product_ids": []}) == {"done": 3, "failed": 0}  # a resumed range
+    assert run.products.count() == 6 and PipelineRun.objects.get(pk=run.pk).status == "running"
 
 
 def test_ranges_taken_while_the_job_still_queues_are_counted_once(catalogue, monkeypatch):
@@ -81,7 +81,22 @@ def test_ranges_taken_while_the_job_still_queues_are_counted_once(catalogue, mon
     monkeypatch.setattr(runs, "_publish", publish_and_take_the_first)
     run_enqueue(run_id=run.pk, window=3)
     run.refresh_from_db()
-    assert taken == [{"done": 2, "failed": 0}] and (run.total, run.done, run.status) == (7, 2, "running")
+    assert taken == [{"done": 3, "failed": 0}] and (run.total, run.done, run.status) == (7, 3, "running")
+
+
+def test_a_starting_worker_queues_again_the_rest_of_a_range_a_dead_worker_had_taken(queued_run, published):
+    from colorreview.services import runs
+
+    run, (first, *_) = queued_run
+    ids = progress.batch_adopt(run_id=run.pk, batch_id=first["batch_id"], todo=runs.products_to_predict(
+        run.model_version))
+    progress.batch_claim(run_id=run.pk, product_ids=ids[:2])  # its first batch of 2; then the worker died
+    del published[:], published.batch_ids[:]
+    assert runs.runs_recover(worker_name="new@here") == 3
+    assert [ids for ids, _ in published] == [ids[:2], ids[2:]]
+    for delivery in published.deliveries():
+        predict_products(**delivery)
+    assert set(run.products.values_list("status", flat=True)) == {"predicted"}
 
 
 def test_a_run_waits_for_every_range_and_resume_queues_those_not_taken(queued_run, published):
@@ -89,9 +104,9 @@ def test_a_run_waits_for_every_range_and_resume_queues_those_not_taken(queued_ru
 
     run, deliveries = queued_run
     predict_products(**deliveries[0])
-    assert not progress.run_finish_if_done(run.pk)  # four ranges untaken: their messages may be lost
+    assert not progress.run_finish_if_done(run.pk)  # two ranges untaken: their messages may be lost
     del published[:], published.batch_ids[:]
-    assert run_resume(run=PipelineRun.objects.get(pk=run.pk)) == 5
+    assert run_resume(run=PipelineRun.objects.get(pk=run.pk)) == 4
     assert published.batch_ids == [d["batch_id"] for d in deliveries[1:]]
     for delivery in published.deliveries():
         predict_products(**delivery)
@@ -110,9 +125,9 @@ def test_cancel_sends_the_products_back_and_the_run_stays_cancelled(queued_run):
     predict_products(**deliveries[0])
     assert pipeline_run_cancel(run=run) and not pipeline_run_cancel(run=run)
     assert not Product.objects.filter(status__in=["queued", "running"]).exists()
-    assert Product.objects.filter(status="pending").count() == 5
+    assert Product.objects.filter(status="pending").count() == 4
     assert predict_products(**deliveries[1]) == {"done": 0, "failed": 0}
-    assert Product.objects.filter(status="pending").count() == 5  # a range of a cancelled run adopts nothing
+    assert Product.objects.filter(status="pending").count() == 4  # a range of a cancelled run adopts nothing
     progress.run_finish_if_done(run.pk)
     assert PipelineRun.objects.get(pk=run.pk).status == "cancelled"
     assert pipeline_run_start() is not None  # the cancelled run no longer blocks a new one
