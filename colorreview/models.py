@@ -457,6 +457,21 @@ class BulkApproval(models.Model):
         return self.accepted / self.matched if self.matched else float(not self.active)
 
 
+class SuggestionTally(models.Model):
+    """Suggestions by kind and status, kept on PostgreSQL by triggers on the suggestion table: each
+    statement that adds, removes or changes suggestions appends its net change here (no row is updated
+    in place, so concurrent writers never wait on each other), and the summary job folds the rows
+    together. A count is the sum of ``n`` over its rows (``selectors.queue_counts``): no scan of the
+    suggestions. SQLite, the embedded setup, counts the suggestions themselves."""
+
+    kind = models.CharField(max_length=16)
+    status = models.CharField(max_length=16)
+    n = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "kind"], name="suggestiontally_status_kind")]
+
+
 class CatalogSummary(models.Model):
     """The dashboard's figures, computed in the background rather than on every view."""
 

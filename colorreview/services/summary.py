@@ -7,7 +7,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -49,10 +49,23 @@ def summary_compute() -> dict:
 
 
 def summary_refresh() -> dict:
+    tally_fold()
     data = summary_compute()
     CatalogSummary.objects.update_or_create(pk=_ROW, defaults={
         "data": data, "computed_at": timezone.now(), "refresh_requested_at": None})
     return data
+
+
+def tally_fold() -> None:
+    """Fold the suggestion tally's appended rows into one per kind and status (PostgreSQL; one statement,
+    so rows appended meanwhile are kept for the next fold)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            WITH folded AS (DELETE FROM colorreview_suggestiontally RETURNING kind, status, n)
+            INSERT INTO colorreview_suggestiontally (kind, status, n)
+            SELECT kind, status, sum(n) FROM folded GROUP BY kind, status HAVING sum(n) <> 0""")
 
 
 def catalog_summary() -> dict:
