@@ -253,7 +253,7 @@ def _predict(products: list[Product], pipeline: Pipeline, version: str, run_id: 
         storage.suggestions_for([(p, predictions[p.pk]) for p in readable
                                  if p.pk in predictions and _usable(predictions[p.pk])],
                                 vocabulary=getattr(pipeline, "vocabulary", None))
-        storage.products_finish([p.pk for p in readable], version, run_id)
+        storage.products_finish(readable, predictions, version, run_id)
     return [False] * (len(products) - len(readable)) + [
         p.pk in predictions and _usable(predictions[p.pk]) for p in readable]
 

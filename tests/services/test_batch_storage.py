@@ -72,3 +72,20 @@ def test_a_redelivered_batch_changes_nothing(noop):
     assert predict_products(product_ids=ids) == {"done": 5, "failed": 0}
     assert (Prediction.objects.count(), Suggestion.objects.count()) == before == (5, 5)
     assert len(noop.seen) == 5
+
+
+def test_a_product_reimported_while_its_batch_was_read_keeps_its_new_image_waiting(noop, monkeypatch):
+    ids = _products(3)
+    real = noop.predict_batch
+
+    def read_while_an_import_changes_one(inputs):
+        Product.objects.filter(pk=ids[1]).update(image_checksum="f" * 64, status="pending")  # committed meanwhile
+        results = real(inputs)
+        results[2] = ColorPrediction(key=results[2].key, error="no garment found in the image")
+        return results
+
+    monkeypatch.setattr(noop, "predict_batch", read_while_an_import_changes_one)
+    assert predict_products(product_ids=ids) == {"done": 2, "failed": 1}  # what was read: the old image too
+    states = dict(Product.objects.filter(pk__in=ids).values_list("pk", "status"))
+    assert [states[pk] for pk in ids] == ["predicted", "pending", "no_prediction"]
+    assert Product.objects.get(pk=ids[2]).status_detail == "no garment found in the image"
