@@ -6,6 +6,11 @@ processes (what a GPU host uses, so that this step does not cap its GPU).
 
 Images: the shared catalogue's val photos when present, else the bundled demo photos, segmented first
 (not timed). Every way must give the same readings; the script checks it.
+
+Then the whole pipeline with its networks replaced by instant stand-ins (the masks computed above, and
+uniform probabilities): images/s of everything around the networks, from encoded bytes to decided
+colours, at batch 256. On a GPU host the networks take a fraction of that time, so this is the ceiling
+that the CPU steps put on a GPU worker with as many cores.
 """
 
 from __future__ import annotations
@@ -75,6 +80,47 @@ def main() -> None:
         print(f"{name:>28}: {len(jobs) / best:8.1f} images/s ({best * 1000 / len(jobs):.2f} ms per image; {same})")
     for pool in pools:
         pool.close()
+    around_the_networks(photos, segs, [0] + [int(x) for x in args.processes.split(",") if x])
+
+
+def around_the_networks(photos: list[Path], segs: list, processes: list[int], batch: int = 256) -> None:
+    import numpy as np
+
+    from inference.pipeline import ImageInput, Pipeline, PipelineConfig
+
+    data = [p.read_bytes() for p in photos]
+    masks = {hash(d): s for d, s in zip(data, segs)}
+    inputs = [ImageInput(data[i % len(data)], "Tshirts", str(i)) for i in range(max(batch, len(data)))][:batch]
+    for n in processes:
+        pipeline = Pipeline(PipelineConfig(reading_processes=n))
+        order: list = []
+        real_decode = pipeline._decoded_chunks
+
+        def decoded(items, results, pool, real_decode=real_decode, order=order):
+            order[:] = [masks[hash(item.source)] for item in items]
+            return real_decode(items, results, pool)
+
+        def stand_in_segmenter(rgbs, order=order):
+            taken, order[:] = order[:len(rgbs)], order[len(rgbs):]
+            return taken
+
+        classes = len(pipeline.classifier.classes)
+
+        def stand_in_classifier(views, classes=classes):
+            np.stack(views["garment"])  # the copy a real classifier makes of its inputs
+            return np.full((len(views["garment"]), classes), 1 / classes)
+
+        pipeline._decoded_chunks, pipeline._segment = decoded, stand_in_segmenter
+        pipeline.classifier.predict_proba = stand_in_classifier
+        pipeline.predict_batch(inputs)  # warm-up: starts the reading processes
+        started = time.perf_counter()
+        results = pipeline.predict_batch(inputs)
+        seconds = time.perf_counter() - started
+        where = f"{n} reading processes" if n else "the thread pool"
+        print(f"pipeline around the networks, batch {batch}, reading in {where}: {batch / seconds:8.1f} images/s "
+              f"({sum(r.ok for r in results)} decided)")
+        if pipeline.reading_pool is not None:
+            pipeline.reading_pool.close()
 
 
 if __name__ == "__main__":
