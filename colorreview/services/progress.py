@@ -45,7 +45,8 @@ def batch_adopt(*, run_id: int, batch_id: int, todo) -> list[int]:
         return []
     first, last = bounds
     with transaction.atomic():
-        active = PipelineRun.objects.select_for_update().filter(pk=run_id, status__in=ACTIVE).exists()
+        # the run's row locked (a cancel waits for the adoption, or the adoption sees the cancel)
+        active = bool(PipelineRun.objects.select_for_update().filter(pk=run_id, status__in=ACTIVE).values_list("pk"))
         if active and RunBatch.objects.filter(pk=batch_id, taken=False).update(taken=True):
             Product.objects.filter(pk__in=todo.filter(pk__gte=first, pk__lte=last).values("pk")).update(
                 status=Product.Status.QUEUED, status_detail="", pipeline_run_id=run_id, attempts=0)
