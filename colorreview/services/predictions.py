@@ -188,16 +188,18 @@ def predict_products(*, product_ids: list[int], run_id: int | None = None,
     catalogue) the products are those of the range, adopted into the run on its first delivery and
     read a batch (``COLORREVIEW_BATCH_SIZE``) at a time. Returns counts of products with a prediction (``done``)
     and without one (``failed``: unreadable image, no garment found, ...)."""
+    parts = [product_ids]
+    if batch_id is not None and run_id is not None:  # a range holds a few batches: read one batch at a time
+        # adopted before the models load: a worker that dies loading them leaves products a new one finds
+        run_version = PipelineRun.objects.filter(pk=run_id).values_list("model_version", flat=True).first() or ""
+        ids = progress.batch_adopt(run_id=run_id, batch_id=batch_id, todo=products_to_predict(run_version))
+        size = settings.COLORREVIEW_BATCH_SIZE
+        parts = [ids[i:i + size] for i in range(0, len(ids), size)]
     pipeline = current_pipeline()
     version = model_version(pipeline)
     if run_id is None:
         outcomes = _predict(list(Product.objects.filter(pk__in=product_ids).order_by("pk")), pipeline, version, None)
         return {"done": sum(outcomes), "failed": len(outcomes) - sum(outcomes)}
-    parts = [product_ids]
-    if batch_id is not None:  # a range holds a few batches: read one batch at a time
-        ids = progress.batch_adopt(run_id=run_id, batch_id=batch_id, todo=products_to_predict(version))
-        size = settings.COLORREVIEW_BATCH_SIZE
-        parts = [ids[i:i + size] for i in range(0, len(ids), size)]
     outcomes = []
     for part in parts:
         claim = progress.batch_claim(run_id=run_id, product_ids=part)

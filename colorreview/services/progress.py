@@ -46,7 +46,8 @@ def batch_adopt(*, run_id: int, batch_id: int, todo) -> list[int]:
     first, last = bounds
     with transaction.atomic():
         # the run's row locked (a cancel waits for the adoption, or the adoption sees the cancel)
-        active = bool(PipelineRun.objects.select_for_update().filter(pk=run_id, status__in=ACTIVE).values_list("pk"))
+        active = bool(PipelineRun.objects.select_for_update(no_key=True).filter(pk=run_id, status__in=ACTIVE)
+                      .values_list("pk"))
         if active and RunBatch.objects.filter(pk=batch_id, taken=False).update(taken=True):
             Product.objects.filter(pk__in=todo.filter(pk__gte=first, pk__lte=last).values("pk")).update(
                 status=Product.Status.QUEUED, status_detail="", pipeline_run_id=run_id, attempts=0)
@@ -103,11 +104,13 @@ def product_finish(*, product_id: int, status: str, detail: str = "", run_id: in
 
 def run_finish_if_done(run_id: int) -> bool:
     """End the run when none of its products is unfinished; its figures are counted from their states."""
-    if Product.objects.filter(pipeline_run_id=run_id, status__in=UNFINISHED).exists():
-        return False
+    # in this order: a range's adoption marks it taken and queues its products in one transaction, so a
+    # range seen taken here has its products visible to the check that follows
     if not PipelineRun.objects.filter(pk=run_id, enqueued=True).exists():  # still being queued
         return False
     if RunBatch.objects.filter(run_id=run_id, taken=False).exists():  # ranges no worker has taken yet
+        return False
+    if Product.objects.filter(pipeline_run_id=run_id, status__in=UNFINISHED).exists():
         return False
     states = dict(Product.objects.filter(pipeline_run_id=run_id).values_list("status")
                   .annotate(n=Count("id")).order_by())
@@ -124,16 +127,18 @@ def run_finish_if_done(run_id: int) -> bool:
 
 def run_record_failure(*, run_id: int | None, product_ids: list[int], error: str,
                        batch_id: int | None = None) -> None:
-    """A batch failed for good (after retries): mark its unfinished products failed. A range batch
-    counts as taken: the products it had not adopted wait for a later run."""
+    """A batch failed for good (after retries): mark its unfinished products failed. A range counts as
+    taken: its products that were being read are marked failed, those not tried yet (and those it had not
+    adopted) wait for a later run."""
     message = f"pipeline error: {error}"[:2000]
     if batch_id is not None and run_id is not None:
         bounds = RunBatch.objects.filter(pk=batch_id, run_id=run_id).values_list("first_id", "last_id").first()
         if bounds is not None:
             RunBatch.objects.filter(pk=batch_id).update(taken=True)
-            product_ids = list(Product.objects.filter(pipeline_run_id=run_id, status__in=UNFINISHED,
-                                                      pk__gte=bounds[0], pk__lte=bounds[1])
-                               .values_list("pk", flat=True))
+            in_range = Product.objects.filter(pipeline_run_id=run_id, status__in=UNFINISHED,
+                                              pk__gte=bounds[0], pk__lte=bounds[1])
+            in_range.filter(attempts=0).update(status=Product.Status.PENDING)
+            product_ids = list(in_range.values_list("pk", flat=True))
     if run_id is None:
         Product.objects.filter(pk__in=product_ids, status__in=UNFINISHED).update(
             status=Product.Status.FAILED, status_detail=message)

@@ -130,19 +130,26 @@ def run_enqueue(*, run_id: int, window: int = ENQUEUE_WINDOW, publish: bool = Tr
     top = Product.objects.aggregate(top=Max("pk"))["top"] or 0
     if not run.total:  # an estimate for the progress bar; the real count is set at the end
         PipelineRun.objects.filter(pk=run.pk).update(total=todo.filter(pk__gt=run.enqueued_upto, pk__lte=top).count())
-    last, sent = run.enqueued_upto, 0
-    if not last:  # start at the first product to predict (ids need not start at 1)
-        low = todo.filter(pk__lte=top).aggregate(low=Min("pk"))["low"]
-        last = low - 1 if low else top
-    while last < top and PipelineRun.objects.filter(pk=run.pk, status__in=ACTIVE_RUN).exists():
-        upper = min(last + window, top)
-        ids = list(todo.filter(pk__gt=last, pk__lte=upper).order_by("pk").values_list("pk", flat=True))
-        if not ids:  # a gap in the ids: jump to the next product to predict, not window by empty window
-            following = todo.filter(pk__gt=upper, pk__lte=top).aggregate(low=Min("pk"))["low"]
-            upper = following - 1 if following else top
-        size = settings.COLORREVIEW_BATCH_SIZE * RANGE_BATCHES
-        chunks = [ids[i:i + size] for i in range(0, len(ids), size)]
+    size, sent = settings.COLORREVIEW_BATCH_SIZE * RANGE_BATCHES, 0
+    while True:
         with transaction.atomic():
+            # the run's row is locked while a window is recorded: a cancel, or a second delivery of this
+            # job (a resume), waits for it and then goes on from the cursor it left
+            last = (PipelineRun.objects.select_for_update(no_key=True).filter(
+                pk=run.pk, status__in=ACTIVE_RUN, enqueued=False).values_list("enqueued_upto", flat=True).first())
+            if last is None:  # cancelled, or queued whole by another delivery
+                return sent
+            if not last:  # start at the first product to predict (ids need not start at 1)
+                low = todo.filter(pk__lte=top).aggregate(low=Min("pk"))["low"]
+                last = low - 1 if low else top
+            if last >= top:
+                break
+            upper = min(last + window, top)
+            ids = list(todo.filter(pk__gt=last, pk__lte=upper).order_by("pk").values_list("pk", flat=True))
+            if not ids:  # a gap in the ids: jump to the next product to predict, not window by empty window
+                following = todo.filter(pk__gt=upper, pk__lte=top).aggregate(low=Min("pk"))["low"]
+                upper = following - 1 if following else top
+            chunks = [ids[i:i + size] for i in range(0, len(ids), size)]
             rows = RunBatch.objects.bulk_create(
                 [RunBatch(run_id=run.pk, first_id=c[0], last_id=c[-1], size=len(c)) for c in chunks])
             PipelineRun.objects.filter(pk=run.pk).update(enqueued_upto=upper)
@@ -155,9 +162,9 @@ def run_enqueue(*, run_id: int, window: int = ENQUEUE_WINDOW, publish: bool = Tr
                 PipelineRun.objects.filter(pk=run.pk).update(enqueued_upto=unsent[0].first_id - 1,
                                                              error=str(exc)[:2000])
                 raise
-        last, sent = upper, sent + len(ids)
+        sent += len(ids)
     queued = RunBatch.objects.filter(run_id=run.pk).aggregate(n=Sum("size"))["n"] or 0  # taken ones too
-    PipelineRun.objects.filter(pk=run.pk).update(enqueued=True, total=queued)
+    PipelineRun.objects.filter(pk=run.pk, status__in=ACTIVE_RUN).update(enqueued=True, total=queued)
     run_finish_if_done(run.pk)
     return sent
 
@@ -214,11 +221,15 @@ def run_resume(*, run: PipelineRun) -> int:
 def runs_recover(*, worker_name: str) -> int:
     """At a worker's start, when no other worker is alive: the products a dead worker was reading
     are queued again (the embedded queue had dropped their message when it was received): in a run
-    queued by ranges, also those of the ranges it had taken but not read yet."""
+    queued by ranges, also those of the ranges it had taken but not read yet, and the queuing job of a
+    run that was still being queued (a second delivery of it goes on from the first one's cursor)."""
     if live_workers(exclude=worker_name):
         return 0
     recovered = 0
     for run in PipelineRun.objects.filter(status__in=ACTIVE_RUN):
+        if not run.enqueued:
+            log.warning("run %s: starting its queuing job again", run.pk)
+            _send_enqueue(run, fail=False)
         states = [Product.Status.RUNNING]
         if RunBatch.objects.filter(run_id=run.pk, taken=True).exists():  # queued products came from a range
             states.append(Product.Status.QUEUED)

@@ -100,7 +100,7 @@ def products_finish(products: list[Product], predictions: dict[int, Prediction],
     if run_id is not None:
         qs = qs.filter(pipeline_run_id=run_id, status__in=UNFINISHED)
     states: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for pk, checksum in qs.select_for_update().order_by("pk").values_list("pk", "image_checksum"):
+    for pk, checksum in qs.select_for_update(no_key=True).order_by("pk").values_list("pk", "image_checksum"):
         if checksum != read[pk]:  # re-imported meanwhile: its new image waits for a reading of its own
             continue
         prediction = predictions[pk]

@@ -8,7 +8,7 @@ import pytest
 from colorreview.models import PipelineRun, Product
 from colorreview.services import progress
 from colorreview.services.catalog import import_catalog
-from colorreview.services.predictions import predict_products
+from colorreview.services.predictions import predict_products, products_to_predict
 from colorreview.services.runs import RunAlreadyActive, pipeline_run_cancel, pipeline_run_start, run_enqueue
 from tests.conftest import small_catalogue
 
@@ -32,7 +32,7 @@ def test_a_start_creates_the_run_and_a_job_queues_it_chunk_by_chunk(catalogue, p
     assert not Product.objects.filter(status="queued").exists()  # nothing queued in the request
     with pytest.raises(RunAlreadyActive, match=f"run {run.pk} of this model version is still queued"):
         pipeline_run_start()
-    with django_assert_max_num_queries(9 + 4 * 5):  # a few statements per chunk of 3, none per product
+    with django_assert_max_num_queries(10 + 4 * 5):  # a few statements per chunk of 3, none per product
         assert run_enqueue(run_id=run.pk, window=3) == 7
     run.refresh_from_db()
     assert (run.enqueued, run.total, run.enqueued_upto) == (True, 7, catalogue.last().pk)
@@ -88,7 +88,7 @@ def test_a_starting_worker_queues_again_the_rest_of_a_range_a_dead_worker_had_ta
     from colorreview.services import runs
 
     run, (first, *_) = queued_run
-    ids = progress.batch_adopt(run_id=run.pk, batch_id=first["batch_id"], todo=runs.products_to_predict(
+    ids = progress.batch_adopt(run_id=run.pk, batch_id=first["batch_id"], todo=products_to_predict(
         run.model_version))
     progress.batch_claim(run_id=run.pk, product_ids=ids[:2])  # its first batch of 2; then the worker died
     del published[:], published.batch_ids[:]
@@ -97,6 +97,42 @@ def test_a_starting_worker_queues_again_the_rest_of_a_range_a_dead_worker_had_ta
     for delivery in published.deliveries():
         predict_products(**delivery)
     assert set(run.products.values_list("status", flat=True)) == {"predicted"}
+
+
+def test_a_range_that_fails_for_good_fails_what_it_was_reading_and_releases_the_rest(queued_run):
+    run, (first, *_) = queued_run
+    ids = progress.batch_adopt(run_id=run.pk, batch_id=first["batch_id"], todo=products_to_predict(
+        run.model_version))
+    progress.batch_claim(run_id=run.pk, product_ids=ids[:2])  # its first batch is being read
+    progress.run_record_failure(run_id=run.pk, product_ids=[], error="boom", batch_id=first["batch_id"])
+    states = dict(Product.objects.filter(pk__in=ids).values_list("pk", "status"))
+    assert [states[pk] for pk in ids] == ["failed", "failed", "pending"]  # the untried one waits for a later run
+    assert run.batches.get(pk=first["batch_id"]).taken
+
+
+def test_a_starting_worker_restarts_the_queuing_job_of_a_run_left_half_queued(catalogue, monkeypatch):
+    from colorreview.services import runs
+
+    class Died(Exception):
+        pass
+
+    def publish_then_die(run_id, batches, release=True, batch_ids=None):
+        raise Died  # the job's worker stopped after it had recorded (and sent) its first window
+
+    sent = []
+    monkeypatch.setattr("colorreview.tasks.enqueue_run.delay", sent.append)
+    run = pipeline_run_start()
+    with monkeypatch.context() as patched:
+        patched.setattr(runs, "_publish", publish_then_die)
+        with pytest.raises(Died):
+            run_enqueue(run_id=run.pk, window=3)
+    assert run.batches.count() == 1 and not PipelineRun.objects.get(pk=run.pk).enqueued
+    runs.runs_recover(worker_name="new@here")
+    assert sent == [run.pk]  # the queuing job, sent again (the start's waits for a commit that a test never makes)
+    monkeypatch.setattr(runs, "_publish", lambda *args, **kwargs: None)
+    run_enqueue(run_id=run.pk, window=3)  # goes on from the cursor: no range recorded twice
+    assert [b.size for b in run.batches.all()] == [3, 3, 1]
+    assert PipelineRun.objects.get(pk=run.pk).total == 7
 
 
 def test_a_run_waits_for_every_range_and_resume_queues_those_not_taken(queued_run, published):
