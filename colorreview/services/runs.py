@@ -156,11 +156,8 @@ def run_enqueue(*, run_id: int, window: int = ENQUEUE_WINDOW, publish: bool = Tr
         if publish and chunks:
             try:
                 _publish(run.pk, chunks, batch_ids=[r.pk for r in rows])
-            except QueueUnavailable as exc:  # forget the ranges not sent; a later delivery starts at them
-                unsent = rows[exc.sent:]
-                RunBatch.objects.filter(pk__in=[r.pk for r in unsent]).delete()
-                PipelineRun.objects.filter(pk=run.pk).update(enqueued_upto=unsent[0].first_id - 1,
-                                                             error=str(exc)[:2000])
+            except QueueUnavailable as exc:  # the ranges stay recorded, untaken: a resume sends them
+                PipelineRun.objects.filter(pk=run.pk).update(error=str(exc)[:2000])
                 raise
         sent += len(ids)
     queued = RunBatch.objects.filter(run_id=run.pk).aggregate(n=Sum("size"))["n"] or 0  # taken ones too
@@ -222,14 +219,23 @@ def runs_recover(*, worker_name: str) -> int:
     """At a worker's start, when no other worker is alive: the products a dead worker was reading
     are queued again (the embedded queue had dropped their message when it was received): in a run
     queued by ranges, also those of the ranges it had taken but not read yet, and the queuing job of a
-    run that was still being queued (a second delivery of it goes on from the first one's cursor)."""
+    run that was still being queued (a second delivery of it goes on from the first one's cursor). On the
+    embedded queue the ranges no worker has taken are sent again too (a range is adopted once, so a
+    message that survived is read once)."""
     if live_workers(exclude=worker_name):
         return 0
     recovered = 0
     for run in PipelineRun.objects.filter(status__in=ACTIVE_RUN):
         if not run.enqueued:
             log.warning("run %s: starting its queuing job again", run.pk)
-            _send_enqueue(run, fail=False)
+            try:
+                _send_enqueue(run, fail=False)
+            except QueueUnavailable as exc:
+                log.error("run %s: %s", run.pk, exc)
+        if embedded_queue():  # its ranges received but not adopted were dropped with their messages
+            ranges = list(RunBatch.objects.filter(run_id=run.pk, taken=False).values_list("pk", flat=True))
+            if ranges:
+                _publish(run.pk, [[] for _ in ranges], batch_ids=ranges)
         states = [Product.Status.RUNNING]
         if RunBatch.objects.filter(run_id=run.pk, taken=True).exists():  # queued products came from a range
             states.append(Product.Status.QUEUED)

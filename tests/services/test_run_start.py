@@ -87,16 +87,20 @@ def test_ranges_taken_while_the_job_still_queues_are_counted_once(catalogue, mon
 def test_a_starting_worker_queues_again_the_rest_of_a_range_a_dead_worker_had_taken(queued_run, published):
     from colorreview.services import runs
 
-    run, (first, *_) = queued_run
+    run, (first, *rest) = queued_run
     ids = progress.batch_adopt(run_id=run.pk, batch_id=first["batch_id"], todo=products_to_predict(
         run.model_version))
     progress.batch_claim(run_id=run.pk, product_ids=ids[:2])  # its first batch of 2; then the worker died
     del published[:], published.batch_ids[:]
     assert runs.runs_recover(worker_name="new@here") == 3
-    assert [ids for ids, _ in published] == [ids[:2], ids[2:]]
-    for delivery in published.deliveries():
+    # the embedded queue (these tests' default) dropped what the dead worker had received: the untaken
+    # ranges are sent again too; a range is adopted once, so a message that survived reads nothing
+    assert published.batch_ids == [d["batch_id"] for d in rest] + [None, None]
+    assert [ids for ids, _ in published][-2:] == [ids[:2], ids[2:]]
+    for delivery in published.deliveries() + rest:
         predict_products(**delivery)
-    assert set(run.products.values_list("status", flat=True)) == {"predicted"}
+    assert set(Product.objects.values_list("status", flat=True)) == {"predicted"}
+    assert PipelineRun.objects.get(pk=run.pk).status == "finished"
 
 
 def test_a_range_that_fails_for_good_fails_what_it_was_reading_and_releases_the_rest(queued_run):
@@ -133,6 +137,37 @@ def test_a_starting_worker_restarts_the_queuing_job_of_a_run_left_half_queued(ca
     run_enqueue(run_id=run.pk, window=3)  # goes on from the cursor: no range recorded twice
     assert [b.size for b in run.batches.all()] == [3, 3, 1]
     assert PipelineRun.objects.get(pk=run.pk).total == 7
+
+
+def test_a_broker_gone_while_a_run_is_queued_keeps_its_ranges_for_a_resume(catalogue, published, monkeypatch):
+    from kombu.exceptions import OperationalError
+
+    from colorreview.services import runs
+
+    monkeypatch.setattr("colorreview.tasks.enqueue_run.delay", lambda pk: None)
+    run = pipeline_run_start()
+    real, calls = runs._publish, []
+
+    def broker_goes_after_the_first_window(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:
+            raise runs.QueueUnavailable("the task queue is unavailable") from OperationalError("down")
+        return real(*args, **kwargs)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(runs, "_publish", broker_goes_after_the_first_window)
+        with pytest.raises(runs.QueueUnavailable):
+            run_enqueue(run_id=run.pk, window=3)
+    run.refresh_from_db()
+    assert (run.status, run.enqueued, run.batches.count(), len(published)) == ("queued", False, 2, 1)
+    assert "unavailable" in run.error
+    del published[:], published.batch_ids[:]
+    assert runs.run_resume(run=run) == 6  # the two recorded ranges; the job goes on from its cursor
+    run_enqueue(run_id=run.pk, window=3)
+    for delivery in published.deliveries():
+        predict_products(**delivery)
+    assert PipelineRun.objects.get(pk=run.pk).status == "finished"
+    assert set(Product.objects.values_list("status", flat=True)) == {"predicted"}
 
 
 def test_a_run_waits_for_every_range_and_resume_queues_those_not_taken(queued_run, published):
