@@ -88,8 +88,8 @@ def _stages(pipeline, batch) -> dict[str, float]:
     out["garment + colours (one thread)"] = time.perf_counter() - started
     if pipeline.reading_pool is not None:
         started = time.perf_counter()
-        futures = pipeline.reading_pool.submit([(rgbs[i], segs[i], batch[i].category) for i in range(len(rgbs))])
-        [f.result() for f in futures]
+        parts = pipeline.reading_pool.submit([(rgbs[i], segs[i], batch[i].category) for i in range(len(rgbs))])
+        [f.result() for _, f in parts]
         out[f"garment + colours ({pipeline.reading_pool.processes} processes)"] = time.perf_counter() - started
     return out
 

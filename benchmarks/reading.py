@@ -63,9 +63,9 @@ def main() -> None:
     pools = []
     for n in [int(x) for x in args.processes.split(",") if x]:
         pool = ReadingPool(pipeline.reading, n)
-        [f.result() for f in pool.submit(jobs[:n])]  # start the processes before timing
+        [f.result() for _, f in pool.submit(jobs[:n])]  # start the processes before timing
         pools.append(pool)
-        ways[f"{n} reading processes"] = lambda pool=pool: [r for f in pool.submit(jobs) for r in f.result()]
+        ways[f"{n} reading processes"] = lambda pool=pool: [r for _, f in pool.submit(jobs) for r in f.result()]
     reference = None
     for name, way in ways.items():
         best = float("inf")

@@ -151,9 +151,7 @@ class Pipeline:
                 masks = self._segment([rgb for _, rgb in chunk])
             jobs = [(rgb, seg, inputs[i].category) for (i, rgb), seg in zip(chunk, masks)]
             if self.reading_pool is not None:
-                futures = self.reading_pool.submit(jobs)
-                step = -(-len(jobs) // len(futures))
-                readings += [([i for i, _ in chunk[k * step:(k + 1) * step]], f) for k, f in enumerate(futures)]
+                readings += [([chunk[j][0] for j in part], f) for part, f in self.reading_pool.submit(jobs)]
             else:
                 readings += [([i], pool.submit(lambda job: [read_garment(self.reading, self.namer, *job)], job))
                              for (i, _), job in zip(chunk, jobs)]

@@ -107,15 +107,17 @@ class ReadingPool:
         self._executor: ProcessPoolExecutor | None = None
         self._pid = None
 
-    def submit(self, jobs: list[tuple[np.ndarray, Segmentation, str | None]]) -> list[Future]:
+    def submit(self, jobs: list[tuple[np.ndarray, Segmentation, str | None]]) -> list[tuple[range, Future]]:
         """Read ``(rgb, segmentation, category)`` jobs, shared out in one part per process (a task per
-        image would spend more on the hand-over than on the reading); a future per part, in order."""
+        image would spend more on the hand-over than on the reading): each part's positions in ``jobs``
+        and the future of its readings, in order."""
         if self._executor is None or self._pid != os.getpid():
             self._executor = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("forkserver"),
                                                  initializer=_start_child, initargs=(self.setup,))
             self._pid = os.getpid()
         step = -(-len(jobs) // self.processes)
-        return [self._executor.submit(_read_in_child, jobs[i:i + step]) for i in range(0, len(jobs), step)]
+        parts = [range(i, min(i + step, len(jobs))) for i in range(0, len(jobs), step)]
+        return [(part, self._executor.submit(_read_in_child, jobs[part.start:part.stop])) for part in parts]
 
     def close(self) -> None:
         if self._executor is not None and self._pid == os.getpid():

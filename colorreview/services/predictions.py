@@ -22,13 +22,13 @@ from ..models import PipelineRun, Prediction, Product
 from ..selectors import active_model_version, active_weights_dir
 from . import progress, storage
 from .media import media_exists, media_read_many, media_save
+from .progress import ACTIVE_RUN
 from .vocabulary import configuration_digest, db_region_table, db_vocabulary
 
 log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _cache: dict[str, Pipeline] = {}
-ACTIVE_RUN = (PipelineRun.Status.QUEUED, PipelineRun.Status.RUNNING)
 
 #: outline colours of the review overlay per region: upper, lower, full (foreground fallback: grey)
 REGION_COLORS = {"upper": (230, 57, 70), "lower": (29, 120, 216), "full": (42, 157, 90)}
@@ -92,7 +92,6 @@ def pipeline_run_create(*, user=None, product_ids: list[int] | None = None, batc
     ids = list(todo.order_by("pk").values_list("pk", flat=True))
     if not ids:
         return None
-    size = batch_size or settings.COLORREVIEW_BATCH_SIZE
     with transaction.atomic():
         run = PipelineRun.objects.create(created_by=user if user and user.is_authenticated else None,
                                          model_version=version, total=len(ids))
@@ -103,7 +102,13 @@ def pipeline_run_create(*, user=None, product_ids: list[int] | None = None, batc
             ids = list(run.products.order_by("pk").values_list("pk", flat=True))
             PipelineRun.objects.filter(pk=run.pk).update(total=len(ids))
             run.total = len(ids)
-    return RunPlan(run, [ids[i:i + size] for i in range(0, len(ids), size)])
+    return RunPlan(run, batches_of(ids, batch_size))
+
+
+def batches_of(ids: list[int], size: int | None = None) -> list[list[int]]:
+    """``ids`` in consecutive batches of ``size`` (default ``COLORREVIEW_BATCH_SIZE``)."""
+    size = size or settings.COLORREVIEW_BATCH_SIZE
+    return [ids[i:i + size] for i in range(0, len(ids), size)]
 
 
 #: outline colours to fall back on when the region's own colour is too close to the garment's
@@ -192,9 +197,8 @@ def predict_products(*, product_ids: list[int], run_id: int | None = None,
     if batch_id is not None and run_id is not None:  # a range holds a few batches: read one batch at a time
         # adopted before the models load: a worker that dies loading them leaves products a new one finds
         run_version = PipelineRun.objects.filter(pk=run_id).values_list("model_version", flat=True).first() or ""
-        ids = progress.batch_adopt(run_id=run_id, batch_id=batch_id, todo=products_to_predict(run_version))
-        size = settings.COLORREVIEW_BATCH_SIZE
-        parts = [ids[i:i + size] for i in range(0, len(ids), size)]
+        parts = batches_of(progress.batch_adopt(run_id=run_id, batch_id=batch_id,
+                                                todo=products_to_predict(run_version)))
     pipeline = current_pipeline()
     version = model_version(pipeline)
     if run_id is None:

@@ -22,7 +22,7 @@ from ..models import PipelineRun, Product, RunBatch
 #: product states of a product waiting for, or being read by, a worker
 UNFINISHED = (Product.Status.QUEUED, Product.Status.RUNNING)
 #: run states in which a run still takes products
-ACTIVE = (PipelineRun.Status.QUEUED, PipelineRun.Status.RUNNING)
+ACTIVE_RUN = (PipelineRun.Status.QUEUED, PipelineRun.Status.RUNNING)
 #: a product whose worker died this many times while reading it is given up (a poison image)
 MAX_ATTEMPTS = 3
 
@@ -40,19 +40,28 @@ def batch_adopt(*, run_id: int, batch_id: int, todo) -> list[int]:
     """The ids of a range batch's products that are unfinished in its run. The first delivery adopts the
     range's products still to predict (``todo``) into the run, unless the run was cancelled meanwhile;
     a later one (the worker died, or the batch was queued again) adopts nothing more."""
-    bounds = RunBatch.objects.filter(pk=batch_id, run_id=run_id).values_list("first_id", "last_id").first()
+    bounds = _bounds(run_id, batch_id)
     if bounds is None:  # the run ended and its ranges were dropped
         return []
     first, last = bounds
     with transaction.atomic():
         # the run's row locked (a cancel waits for the adoption, or the adoption sees the cancel)
-        active = bool(PipelineRun.objects.select_for_update(no_key=True).filter(pk=run_id, status__in=ACTIVE)
+        active = bool(PipelineRun.objects.select_for_update(no_key=True).filter(pk=run_id, status__in=ACTIVE_RUN)
                       .values_list("pk"))
         if active and RunBatch.objects.filter(pk=batch_id, taken=False).update(taken=True):
             Product.objects.filter(pk__in=todo.filter(pk__gte=first, pk__lte=last).values("pk")).update(
                 status=Product.Status.QUEUED, status_detail="", pipeline_run_id=run_id, attempts=0)
-    return list(Product.objects.filter(pipeline_run_id=run_id, status__in=UNFINISHED, pk__gte=first, pk__lte=last)
-                .order_by("pk").values_list("pk", flat=True))
+    return list(_unfinished_in(run_id, bounds).order_by("pk").values_list("pk", flat=True))
+
+
+def _bounds(run_id: int, batch_id: int) -> tuple[int, int] | None:
+    """A range's first and last product id, or None once its run has dropped it."""
+    return RunBatch.objects.filter(pk=batch_id, run_id=run_id).values_list("first_id", "last_id").first()
+
+
+def _unfinished_in(run_id: int, bounds: tuple[int, int]):
+    """The run's unfinished products within a range."""
+    return Product.objects.filter(pipeline_run_id=run_id, status__in=UNFINISHED, pk__gte=bounds[0], pk__lte=bounds[1])
 
 
 def batch_claim(*, run_id: int, product_ids: list[int]) -> Claim:
@@ -132,11 +141,10 @@ def run_record_failure(*, run_id: int | None, product_ids: list[int], error: str
     adopted) wait for a later run."""
     message = f"pipeline error: {error}"[:2000]
     if batch_id is not None and run_id is not None:
-        bounds = RunBatch.objects.filter(pk=batch_id, run_id=run_id).values_list("first_id", "last_id").first()
+        bounds = _bounds(run_id, batch_id)
         if bounds is not None:
             RunBatch.objects.filter(pk=batch_id).update(taken=True)
-            in_range = Product.objects.filter(pipeline_run_id=run_id, status__in=UNFINISHED,
-                                              pk__gte=bounds[0], pk__lte=bounds[1])
+            in_range = _unfinished_in(run_id, bounds)
             in_range.filter(attempts=0).update(status=Product.Status.PENDING)
             product_ids = list(in_range.values_list("pk", flat=True))
     if run_id is None:

@@ -15,8 +15,8 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from ..models import PipelineRun, Product, RunBatch
 from . import ServiceError, progress
-from .predictions import ACTIVE_RUN, RunPlan, model_version, pipeline_run_create, products_to_predict
-from .progress import UNFINISHED, run_finish_if_done
+from .predictions import RunPlan, batches_of, model_version, pipeline_run_create, products_to_predict
+from .progress import ACTIVE_RUN, UNFINISHED, run_finish_if_done
 from .workers import live_workers
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,6 @@ class QueueUnavailable(Exception):
     that was done before, if any."""
 
     report = None
-    sent = 0  # batches handed to the broker before it went away
 
 
 class RunAlreadyActive(ServiceError):
@@ -82,9 +81,12 @@ def _publish(run_id: int, batches: list[list[int]], release: bool = True,
     except (BrokerError, OSError) as exc:
         if release and not batch_ids:
             _release(run_id, [pk for batch in batches[sent:] for pk in batch], exc)
-        error = QueueUnavailable(f"the task queue is unavailable ({exc}); try again when it is back")
-        error.sent = sent
-        raise error from exc
+        raise QueueUnavailable(f"the task queue is unavailable ({exc}); try again when it is back") from exc
+
+
+def _publish_ranges(run_id: int, batch_ids: list[int]) -> None:
+    """Hand recorded ranges to the broker again: their worker finds their products by their bounds."""
+    _publish(run_id, [[] for _ in batch_ids], batch_ids=batch_ids)
 
 
 def _run_start_in_background(user) -> PipelineRun | None:
@@ -109,10 +111,9 @@ def _send_enqueue(run: PipelineRun, fail: bool = True) -> None:
     try:
         enqueue_run.delay(run.pk)
     except (BrokerError, OSError) as exc:
-        if not fail:
-            raise QueueUnavailable(f"the task queue is unavailable ({exc}); try again when it is back") from exc
-        PipelineRun.objects.filter(pk=run.pk).update(status=PipelineRun.Status.FAILED, finished_at=timezone.now(),
-                                                     error=f"the task queue was unavailable: {exc}"[:2000])
+        if fail:  # a run that never got queued
+            PipelineRun.objects.filter(pk=run.pk).update(status=PipelineRun.Status.FAILED, finished_at=timezone.now(),
+                                                         error=f"the task queue was unavailable: {exc}"[:2000])
         raise QueueUnavailable(f"the task queue is unavailable ({exc}); try again when it is back") from exc
 
 
@@ -149,7 +150,7 @@ def run_enqueue(*, run_id: int, window: int = ENQUEUE_WINDOW, publish: bool = Tr
             if not ids:  # a gap in the ids: jump to the next product to predict, not window by empty window
                 following = todo.filter(pk__gt=upper, pk__lte=top).aggregate(low=Min("pk"))["low"]
                 upper = following - 1 if following else top
-            chunks = [ids[i:i + size] for i in range(0, len(ids), size)]
+            chunks = batches_of(ids, size)
             rows = RunBatch.objects.bulk_create(
                 [RunBatch(run_id=run.pk, first_id=c[0], last_id=c[-1], size=len(c)) for c in chunks])
             PipelineRun.objects.filter(pk=run.pk).update(enqueued_upto=upper)
@@ -191,11 +192,6 @@ def _release(run_id: int, product_ids: list[int], exc: Exception) -> None:
         PipelineRun.objects.filter(pk=run_id).update(error=error)
 
 
-def _batches(ids: list[int]) -> list[list[int]]:
-    size = settings.COLORREVIEW_BATCH_SIZE
-    return [ids[i:i + size] for i in range(0, len(ids), size)]
-
-
 def run_resume(*, run: PipelineRun) -> int:
     """Queue the run's unfinished products and the ranges no worker has taken again (and its queuing
     job, if that never ended); returns how many products. Safe while the old messages still exist: a
@@ -208,9 +204,9 @@ def run_resume(*, run: PipelineRun) -> int:
         run_finish_if_done(run.pk)
         return 0
     if ids:
-        _publish(run.pk, _batches(ids), release=False)
+        _publish(run.pk, batches_of(ids), release=False)
     if ranges:
-        _publish(run.pk, [[] for _ in ranges], batch_ids=[pk for pk, _ in ranges])
+        _publish_ranges(run.pk, [pk for pk, _ in ranges])
     PipelineRun.objects.filter(pk=run.pk).update(progress_at=timezone.now(), error="")
     return len(ids) + sum(size for _, size in ranges)
 
@@ -235,14 +231,14 @@ def runs_recover(*, worker_name: str) -> int:
         if embedded_queue():  # its ranges received but not adopted were dropped with their messages
             ranges = list(RunBatch.objects.filter(run_id=run.pk, taken=False).values_list("pk", flat=True))
             if ranges:
-                _publish(run.pk, [[] for _ in ranges], batch_ids=ranges)
+                _publish_ranges(run.pk, ranges)
         states = [Product.Status.RUNNING]
         if RunBatch.objects.filter(run_id=run.pk, taken=True).exists():  # queued products came from a range
             states.append(Product.Status.QUEUED)
         ids = list(run.products.filter(status__in=states).order_by("pk").values_list("pk", flat=True))
         if ids:
             log.warning("run %s: queuing again %d products a stopped worker was reading", run.pk, len(ids))
-            _publish(run.pk, _batches(ids), release=False)
+            _publish(run.pk, batches_of(ids), release=False)
             recovered += len(ids)
         else:
             run_finish_if_done(run.pk)
@@ -284,7 +280,7 @@ def runs_adopt() -> list[RunPlan]:
         _adopt_ranges(run)
         ids = list(run.products.filter(status__in=UNFINISHED).order_by("pk").values_list("pk", flat=True))
         if ids:
-            plans.append(RunPlan(run, _batches(ids)))
+            plans.append(RunPlan(run, batches_of(ids)))
         else:
             run_finish_if_done(run.pk)
     return plans
