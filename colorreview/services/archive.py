@@ -103,17 +103,10 @@ def _each_chunk(skus: Iterable[str], step: Callable[[list[int]], int]) -> Archiv
 
 
 def _archive_chunk(ids: list[int], user, note: str) -> int:
-    """Archive the products of ``ids`` not archived yet: one locking read, one update, the withdrawal of
-    their pending suggestions (an update and its events) and the archive events. Returns how many."""
+    """Archive the products of ``ids`` not archived yet, then withdraw their pending suggestions (an
+    update and its events). Returns how many."""
     with transaction.atomic():
-        now = timezone.now()
-        ids = list(Product.objects.select_for_update().filter(pk__in=ids, archived_at__isnull=True)
-                   .values_list("pk", flat=True))
-        if not ids:
-            return 0
-        Product.objects.filter(pk__in=ids, archived_at__isnull=True).update(archived_at=now, archived_by=user,
-                                                                            updated_at=now)
-        _record(ids, user, ReviewEvent.Action.ARCHIVE, ACTIVE, ARCHIVED, note)
+        ids = _switch(ids, user, note, archive=True)
         why = f"withdrawn: the product was archived by {user or 'the command line'}"
         pending_supersede(product_reasons=dict.fromkeys(ids, why))
     return len(ids)
@@ -122,15 +115,24 @@ def _archive_chunk(ids: list[int], user, note: str) -> int:
 def _unarchive_chunk(ids: list[int], user, note: str) -> int:
     """Bring back the archived products of ``ids``; their open suggestions are judged again in bulk."""
     with transaction.atomic():
-        ids = list(Product.objects.select_for_update().filter(pk__in=ids, archived_at__isnull=False)
-                   .values_list("pk", flat=True))
-        if not ids:
-            return 0
-        Product.objects.filter(pk__in=ids, archived_at__isnull=False).update(archived_at=None, archived_by=None,
-                                                                             updated_at=timezone.now())
-        _record(ids, user, ReviewEvent.Action.UNARCHIVE, ARCHIVED, ACTIVE, note)
-        suggestions_refresh_products(product_ids=ids)
+        ids = _switch(ids, user, note, archive=False)
+        if ids:
+            suggestions_refresh_products(product_ids=ids)
     return len(ids)
+
+
+def _switch(ids: list[int], user, note: str, *, archive: bool) -> list[int]:
+    """Archive (or bring back) the products of ``ids`` not in that state yet: one locking read, one update
+    and an event each. Returns the ids it changed."""
+    ids = list(Product.objects.select_for_update().filter(pk__in=ids, archived_at__isnull=archive)
+               .values_list("pk", flat=True))
+    if ids:
+        now = timezone.now()
+        Product.objects.filter(pk__in=ids, archived_at__isnull=archive).update(
+            archived_at=now if archive else None, archived_by=user if archive else None, updated_at=now)
+        action = ReviewEvent.Action.ARCHIVE if archive else ReviewEvent.Action.UNARCHIVE
+        _record(ids, user, action, *((ACTIVE, ARCHIVED) if archive else (ARCHIVED, ACTIVE)), note)
+    return ids
 
 
 def _record(ids: list[int], user, action: str, before: str, after: str, note: str) -> None:
