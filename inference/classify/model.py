@@ -109,6 +109,18 @@ class TimmColorClassifier(ColorClassifier):
                        else np.zeros((0, len(self.classes))))
         return out
 
+    @torch.inference_mode()
+    def member_features(self, views: dict[str, list[np.ndarray]]) -> list[np.ndarray]:
+        """Every member's pooled embedding (the input of its class head), in card order."""
+        out = []
+        for m in self.members:
+            crops = views[m.view]
+            feats = [m.model.forward_head(m.model.forward_features(self._tensor(m, crops[i:i + self.batch_size])),
+                                          pre_logits=True).float().cpu()
+                     for i in range(0, len(crops), self.batch_size)]
+            out.append(torch.cat(feats).numpy() if feats else np.zeros((0, m.model.num_features)))
+        return out
+
     def combine(self, member_probs: list[np.ndarray], temperature: float | None = None) -> np.ndarray:
         weights = np.array([m.weight for m in self.members], dtype=float)
         mixed = sum(w * p for w, p in zip(weights / weights.sum(), member_probs))

