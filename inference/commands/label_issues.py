@@ -10,8 +10,9 @@ over one of two probes:
   heads), each on its own view through the pipeline. Much stronger, but those networks were
   fine-tuned on the same tags, so only the head is out of fold: a tag they memorised is missed.
 
-``cleanlab.filter.find_label_issues`` then ranks the likely tag errors. The output CSV (``id,tag,suggested,self_confidence,issue,weight``) is what
-``train-classifier --sample-weights`` reads to down-weight the likely errors.
+``cleanlab.filter.find_label_issues`` then ranks the likely tag errors. The output CSV
+(``id,tag,suggested,self_confidence,issue_rank,weight``) is what ``train-classifier --sample-weights``
+reads to down-weight the likely errors.
 """
 
 from __future__ import annotations
