@@ -98,28 +98,26 @@ class TimmColorClassifier(ColorClassifier):
         return ((x - member.mean) / member.std).contiguous(memory_format=torch.channels_last)
 
     @torch.inference_mode()
-    def member_probabilities(self, views: dict[str, list[np.ndarray]]) -> list[np.ndarray]:
-        """Uncalibrated softmax of every member, in card order."""
+    def _per_member(self, views: dict[str, list[np.ndarray]], forward, width) -> list[torch.Tensor]:
+        """``forward(model, batch)`` over each member's view in batches, concatenated; in card order."""
         out = []
         for m in self.members:
             crops = views[m.view]
-            logits = [m.model(self._tensor(m, crops[i:i + self.batch_size])).float().cpu()
-                      for i in range(0, len(crops), self.batch_size)]
-            out.append(torch.softmax(torch.cat(logits), 1).numpy() if logits
-                       else np.zeros((0, len(self.classes))))
+            parts = [forward(m.model, self._tensor(m, crops[i:i + self.batch_size])).float().cpu()
+                     for i in range(0, len(crops), self.batch_size)]
+            out.append(torch.cat(parts) if parts else torch.zeros((0, width(m.model))))
         return out
 
-    @torch.inference_mode()
+    def member_probabilities(self, views: dict[str, list[np.ndarray]]) -> list[np.ndarray]:
+        """Uncalibrated softmax of every member, in card order."""
+        logits = self._per_member(views, lambda model, x: model(x), lambda model: len(self.classes))
+        return [torch.softmax(x, 1).numpy() for x in logits]
+
     def member_features(self, views: dict[str, list[np.ndarray]]) -> list[np.ndarray]:
         """Every member's pooled embedding (the input of its class head), in card order."""
-        out = []
-        for m in self.members:
-            crops = views[m.view]
-            feats = [m.model.forward_head(m.model.forward_features(self._tensor(m, crops[i:i + self.batch_size])),
-                                          pre_logits=True).float().cpu()
-                     for i in range(0, len(crops), self.batch_size)]
-            out.append(torch.cat(feats).numpy() if feats else np.zeros((0, m.model.num_features)))
-        return out
+        return [x.numpy() for x in self._per_member(
+            views, lambda model, x: model.forward_head(model.forward_features(x), pre_logits=True),
+            lambda model: model.num_features)]
 
     def combine(self, member_probs: list[np.ndarray], temperature: float | None = None) -> np.ndarray:
         weights = np.array([m.weight for m in self.members], dtype=float)

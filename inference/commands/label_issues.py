@@ -25,7 +25,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..segment import DEFAULT_SEGMENTER
+
 WHITE_L, WHITE_CHROMA = 92.0, 6.0
+# inverse L2 strength of the out-of-fold regression, per probe (the members' embeddings are wider and stronger)
+REGULARISATION = {"imagenet": 0.05, "members": 0.01}
 
 
 def add_arguments(p) -> None:
@@ -39,9 +43,10 @@ def add_arguments(p) -> None:
     p.add_argument("--probe", choices=["members", "imagenet"], default="members",
                    help="features of the out-of-fold model (see the module's text)")
     p.add_argument("--regularisation", type=float, default=None,
-                   help="inverse L2 strength of the logistic regression (default: 0.05 imagenet, 0.01 members)")
+                   help="inverse L2 strength of the logistic regression (default: per probe, "
+                        + ", ".join(f"{k} {v}" for k, v in REGULARISATION.items()) + ")")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--segmenter", default=None, help="segmenter of the members probe (default: the pipeline's)")
+    p.add_argument("--segmenter", default=DEFAULT_SEGMENTER, help="segmenter of the members probe")
     p.add_argument("--weights-dir", default=None, help="folder with weights and model cards")
     p.add_argument("--limit", type=int, default=None, help="at most this many products (for a quick look)")
 
@@ -92,18 +97,15 @@ def embed(paths: list[Path], batch_size: int) -> tuple[np.ndarray, list[int]]:
     return np.concatenate(feats), ok
 
 
-def embed_members(paths: list[Path], categories: list[str], args) -> tuple[np.ndarray, list[int]]:
-    """The shipped members' embeddings of each readable product, concatenated; (features, indices)."""
-    from ..pipeline import ImageInput, Pipeline, PipelineConfig
+def embed_members(pipeline, paths: list[Path], categories: list[str],
+                  batch_size: int) -> tuple[np.ndarray, list[int]]:
+    """The members' embeddings of each readable product, concatenated; (features, indices)."""
+    from ..pipeline import ImageInput
 
-    config = PipelineConfig() if args.segmenter is None else PipelineConfig(segmenter=args.segmenter)
-    pipeline = Pipeline(config, weights_dir=args.weights_dir)
-    if not hasattr(pipeline.classifier, "member_features"):
-        raise SystemExit("the members probe needs the timm classifier")
     feats, ok = [], []
-    for start in tqdm(range(0, len(paths), args.batch_size), desc="member features", unit="batch"):
+    for start in tqdm(range(0, len(paths), batch_size), desc="member features", unit="batch"):
         inputs = [ImageInput(path, category, str(k)) for k, (path, category)
-                  in enumerate(zip(paths[start:start + args.batch_size], categories[start:start + args.batch_size]),
+                  in enumerate(zip(paths[start:start + batch_size], categories[start:start + batch_size]),
                                start=start)]
         _, views, usable = pipeline.analyse_batch(inputs)
         if usable:
@@ -113,7 +115,7 @@ def embed_members(paths: list[Path], categories: list[str], args) -> tuple[np.nd
 
 
 def out_of_fold(features: np.ndarray, labels: np.ndarray, folds: int, seed: int = 0,
-                regularisation: float = 0.05) -> np.ndarray:
+                regularisation: float = REGULARISATION["imagenet"]) -> np.ndarray:
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
     from sklearn.preprocessing import StandardScaler
@@ -128,9 +130,19 @@ def out_of_fold(features: np.ndarray, labels: np.ndarray, folds: int, seed: int 
     return probs
 
 
+def _members_pipeline(args):
+    from ..pipeline import Pipeline, PipelineConfig
+
+    pipeline = Pipeline(PipelineConfig(segmenter=args.segmenter), weights_dir=args.weights_dir)
+    if not hasattr(pipeline.classifier, "member_features"):
+        raise SystemExit("the members probe needs the timm classifier")
+    return pipeline
+
+
 def run(args) -> int:
     from cleanlab.filter import find_label_issues
 
+    from ..evaluate.study import readings_tag
     from ..train.cls_data import read_catalogue
     from ..weights import load_card
 
@@ -141,20 +153,23 @@ def run(args) -> int:
     cache = Path(args.cache)
     cache = cache.with_name(f"{cache.stem}-{args.probe}{cache.suffix}")
     ids = [r.id for r in rows]
-    if cache.is_file() and list(np.load(cache)["ids"]) == ids:
-        data = np.load(cache)
+    pipeline = _members_pipeline(args) if args.probe == "members" else None
+    tag = "imagenet" if pipeline is None else readings_tag(pipeline)  # what the features depend on
+    data = np.load(cache) if cache.is_file() else None
+    if data is not None and list(data["ids"]) == ids and "tag" in data and str(data["tag"]) == tag:
         features, ok = data["features"], list(data["ok"])
         print(f"features from {cache}")
     else:
-        features, ok = (embed([r.path for r in rows], args.batch_size) if args.probe == "imagenet"
-                        else embed_members([r.path for r in rows], [r.category for r in rows], args))
+        features, ok = (embed([r.path for r in rows], args.batch_size) if pipeline is None
+                        else embed_members(pipeline, [r.path for r in rows], [r.category for r in rows],
+                                           args.batch_size))
         cache.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(cache, ids=ids, features=features, ok=ok)
+        np.savez(cache, ids=ids, features=features, ok=ok, tag=tag)
     rows = [rows[k] for k in ok]
     present = sorted({r.color for r in rows}, key=index.get)  # classes with products, in card order
     compact = {c: i for i, c in enumerate(present)}
     labels = np.array([compact[r.color] for r in rows])
-    strength = args.regularisation or (0.05 if args.probe == "imagenet" else 0.01)
+    strength = REGULARISATION[args.probe] if args.regularisation is None else args.regularisation
     probs = out_of_fold(features, labels, args.folds, regularisation=strength)
     issues = find_label_issues(labels, probs, filter_by="prune_by_noise_rate",
                                return_indices_ranked_by="self_confidence")

@@ -63,7 +63,8 @@ def read(pipeline: Pipeline, items: list[LabelledItem], batch: int = 16) -> Read
     return Readings(keys, truth, stacked, np.array(kd), failed)
 
 
-def _readings_tag(pipeline: Pipeline) -> str:
+def readings_tag(pipeline: Pipeline) -> str:
+    """The segmenter and classifier members a reading depends on."""
     members = getattr(pipeline.classifier, "members", [])
     return pipeline.segmenter.version + "|" + "|".join(m.version for m in members)
 
@@ -76,7 +77,7 @@ def load_readings(cache: str | Path, pipeline: Pipeline) -> Readings | None:
     if not cache.is_file():
         return None
     data = np.load(cache, allow_pickle=False)
-    if str(data["tag"]) != _readings_tag(pipeline):
+    if str(data["tag"]) != readings_tag(pipeline):
         return None
     members = [data[f"member{i}"] for i in range(int(data["n_members"]))]
     return Readings(list(data["keys"]), list(data["truth"]), members, data["kd"], json.loads(str(data["failed"])))
@@ -87,7 +88,7 @@ def save_readings(cache: str | Path, pipeline: Pipeline, readings: Readings) -> 
 
     cache = Path(cache)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, tag=_readings_tag(pipeline), keys=readings.keys, truth=readings.truth, kd=readings.kd,
+    np.savez(cache, tag=readings_tag(pipeline), keys=readings.keys, truth=readings.truth, kd=readings.kd,
              n_members=len(readings.members), failed=json.dumps(readings.failed),
              **{f"member{i}": m for i, m in enumerate(readings.members)})
 

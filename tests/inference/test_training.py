@@ -120,3 +120,6 @@ def test_label_issues_ranks_tags_that_contradict_the_pixels(tiny_catalogue, tmp_
     assert result["0"]["suggested"] == "Red" and result["3"]["suggested"] == "Red"
     assert float(result["0"]["weight"]) < 1 and float(result["3"]["weight"]) < 1
     assert sum(float(r["weight"]) < 1 for r in result.values()) <= 6
+    # the cached features name what they were read with, so new weights are read again
+    tag = str(np.load(tmp_path / f"features-{probe}.npz")["tag"])
+    assert tag == "imagenet" if probe == "imagenet" else tag.startswith("effunet_garment-") and "colornet-" in tag
