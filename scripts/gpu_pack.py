@@ -8,7 +8,7 @@ spread over ``.carry/gpu1``, ``.carry/gpu2``, ... of at most ``--part-mib`` each
 two parts). Carry one part per call, one call right after the other while the machine is warm;
 ``gpu_train.sh`` stores each part and trains once it holds them all.
 
-    python scripts/gpu_pack.py [--out .carry] [--part-mib 58] [--no-wheels]
+    python scripts/gpu_pack.py [--out .carry] [--part-mib 58] [--no-wheels] [--no-ccp]
 """
 from __future__ import annotations
 
@@ -90,8 +90,11 @@ def main() -> None:
     parser.add_argument("--part-mib", type=float, default=58.0,
                         help="size of each part: 64 MiB less the working tree that travels with it")
     parser.add_argument("--no-wheels", action="store_true")
+    parser.add_argument("--no-ccp", action="store_true", help="the catalogue alone (classifiers only: MODE=members)")
     args = parser.parse_args()
-    files = {**ccp_files(SHARED / "clothing-co-parsing"), **catalogue_files(SHARED / "fashion-products")}
+    files = catalogue_files(SHARED / "fashion-products")
+    if not args.no_ccp:
+        files.update(ccp_files(SHARED / "clothing-co-parsing"))
     if not args.no_wheels:
         files.update(wheel_files())
     parts = split(files, int(args.part_mib * 2**20))

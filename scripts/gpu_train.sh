@@ -7,7 +7,8 @@
 # machine is warm) and trains once $DATA holds them all. With two parts: one call carrying .carry/gpu1
 # (it only stores), then at once one carrying .carry/gpu2 (it stores and trains).
 # On a machine with the project's .venv, ../shared and the packages installed, plain
-# `python -m inference train-all --out DIR` does the same.
+# `python -m inference train-all --out DIR` does the same. MODE=members trains candidate ensemble members
+# only (the catalogue alone: `gpu_pack.py --no-ccp`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-var/gpu}
@@ -30,9 +31,26 @@ if ls "$DATA"/wheels/*.whl >/dev/null 2>&1; then
   export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
 fi
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
-PYTHONUNBUFFERED=1 "$PY" -m inference train-all --out "$RUN" \
-  --ccp "$DATA/clothing-co-parsing" --catalogue "$DATA/fashion-products" --device cuda "$@" 2>&1 \
-  | tee "$OUT/train-all.log" | grep -v "it/s\]\|s/it\]\|step/s\]\|s/step\]\|batch/s\]\|s/batch\]" || true
+quiet() { grep -v "it/s\]\|s/it\]\|step/s\]\|s/step\]\|batch/s\]\|s/batch\]" || true; }
+if [ "${MODE:-all}" = members ]; then
+  # Candidate ensemble members over the shipped segmenter, the likely tag errors of `label-issues` drawn a
+  # quarter as often; each is judged on the CPU afterwards (calibrate / evaluate) before it is shipped.
+  member() {  # NAME ARCH VIEW SIZE MINUTES SEED
+    PYTHONUNBUFFERED=1 "$PY" -m inference train-classifier --data "$DATA/fashion-products" --out "$RUN/$1" \
+      --export "$RUN/weights" --name "$1" --arch "$2" --view "$3" --input-size "$4" --minutes "$5" --seed "$6" \
+      --batch-size 64 --weights-dir inference/weights --cache "$RUN/crops-$3-$4.pt" \
+      --sample-weights benchmarks/golden/label_issues/train_issues_members.csv --device "${DEVICE:-cuda}" \
+      ${MEMBER_ARGS:-} || echo "member $1 failed"
+  }
+  { member colornet_image_lite2 efficientnet_lite2 image 256 "${M1:-2.2}" 1
+    member colornet_image_s2 efficientnet_lite0 image 224 "${M2:-1.2}" 2
+    member colornet_garment_lite2 efficientnet_lite2 garment 224 "${M3:-1.6}" 3
+    echo "{}" > "$RUN/summary.json"; } 2>&1 | tee "$OUT/train-all.log" | quiet
+else
+  PYTHONUNBUFFERED=1 "$PY" -m inference train-all --out "$RUN" \
+    --ccp "$DATA/clothing-co-parsing" --catalogue "$DATA/fashion-products" --device cuda "$@" 2>&1 \
+    | tee "$OUT/train-all.log" | quiet
+fi
 # What comes back from a device call: at most 8 files of 16 MiB. Weights, cards and figures, in one tar in parts
 # (also after a step failed: what was trained is kept).
 (cd "$RUN" && find . \( -path './weights/*.pt' -o \( -name '*.json' -o -name '*.csv' -o -name '*.png' -o -name '*.log' \) \

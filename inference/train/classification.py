@@ -151,6 +151,9 @@ def train(args: argparse.Namespace) -> dict:
     if args.prepare_only:
         return {"crops": len(data.ids)}
     classes = class_list(rows, args.min_count)
+    if not classes:
+        raise SystemExit(f"no colour has {args.min_count} or more training images in {args.data} "
+                         "(lower --min-count, or give more data)")
     train_x, train_y = _tensors(data, classes, "train", None)
     val_x, val_y = _tensors(data, classes, "val", None)
     print(f"classifier {args.arch}: {len(classes)} classes, {len(train_y)} train / {len(val_y)} val "
