@@ -93,6 +93,7 @@ def thresholds(settings):
     settings.COLORREVIEW_IMPUTE_THRESHOLD = 0.8
     settings.COLORREVIEW_MISLABEL_THRESHOLD = 0.9
     settings.COLORREVIEW_SHADE_SUGGESTIONS = False
+    settings.COLORREVIEW_SHADE_THRESHOLD = 0.95
     settings.COLORREVIEW_FLAG_RULE = "family"
     return settings
 
