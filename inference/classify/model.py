@@ -10,6 +10,7 @@ import torch
 from ..colors import ColorNamer, ColorVocabulary, default_vocabulary, dominant_colors
 from ..errors import WeightsError
 from ..fold import fold_batchnorm
+from ..shapes import padded_forward, use_tuned_kernels
 from ..weights import load_weights
 from .backbones import create_backbone
 
@@ -59,8 +60,10 @@ class TimmColorClassifier(ColorClassifier):
     name = "timm"
 
     def __init__(self, weights: str = DEFAULT_WEIGHTS, weights_dir: str | None = None,
-                 device: str | None = None, batch_size: int = 32) -> None:
+                 device: str | None = None, batch_size: int | None = None, fixed_batch: bool | None = None) -> None:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        # on a GPU: large forwards, each padded to batch_size rows (one tuned shape per member)
+        self.fixed_batch = use_tuned_kernels(self.device) if fixed_batch is None else fixed_batch
         main = load_weights(weights, weights_dir)
         self.card = main.card
         self.classes = list(self.card["classes"])
@@ -74,7 +77,7 @@ class TimmColorClassifier(ColorClassifier):
         self.views = tuple(dict.fromkeys(m.view for m in self.members))
         self.temperature = float(self.card.get("calibration", {}).get("temperature", 1.0))
         self.input_size = self.members[0].input_size
-        self.batch_size = batch_size
+        self.batch_size = batch_size or (128 if self.device.type == "cuda" else 8)
         self.version = "+".join(m.version for m in self.members) + f"-t{self.temperature:.3f}"
 
     def _member(self, bundle, view: str, weight: float) -> _Member:
@@ -90,8 +93,9 @@ class TimmColorClassifier(ColorClassifier):
                        torch.tensor(card["mean"], device=self.device).view(1, 3, 1, 1),
                        torch.tensor(card["std"], device=self.device).view(1, 3, 1, 1))
 
-    def _tensor(self, member: _Member, crops: list[np.ndarray]) -> torch.Tensor:
-        x = torch.from_numpy(np.stack(crops)).to(self.device).permute(0, 3, 1, 2).float() / 255
+    def _tensor(self, member: _Member, crops: torch.Tensor) -> torch.Tensor:
+        """``crops`` (N x H x W x 3 uint8, on the device) as the member's normalised input."""
+        x = crops.permute(0, 3, 1, 2).float() / 255
         if x.shape[-1] != member.input_size:
             x = torch.nn.functional.interpolate(x, size=(member.input_size,) * 2, mode="bilinear",
                                                 antialias=True, align_corners=False)
@@ -100,10 +104,14 @@ class TimmColorClassifier(ColorClassifier):
     @torch.inference_mode()
     def _per_member(self, views: dict[str, list[np.ndarray]], forward, width) -> list[torch.Tensor]:
         """``forward(model, batch)`` over each member's view in batches, concatenated; in card order."""
-        out = []
+        out, size = [], self.batch_size if self.fixed_batch else None
+        # each view travels to the device once, whatever the number of members that read it
+        stacked = {view: torch.from_numpy(np.stack(crops)).to(self.device) for view, crops in views.items()
+                   if crops and view in self.views}
         for m in self.members:
-            crops = views[m.view]
-            parts = [forward(m.model, self._tensor(m, crops[i:i + self.batch_size])).float().cpu()
+            crops = stacked.get(m.view, [])
+            parts = [padded_forward(lambda x, model=m.model: forward(model, x),
+                                    self._tensor(m, crops[i:i + self.batch_size]), size).float().cpu()
                      for i in range(0, len(crops), self.batch_size)]
             out.append(torch.cat(parts) if parts else torch.zeros((0, width(m.model))))
         return out

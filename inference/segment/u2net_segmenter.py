@@ -7,6 +7,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..shapes import padded_forward, use_tuned_kernels
 from ..weights import WeightsBundle, load_weights
 from .base import Segmentation, Segmenter
 from .effunet import EffUNet
@@ -29,7 +30,8 @@ class U2NetSegmenter(Segmenter):
     default_weights = DEFAULT_WEIGHTS
 
     def __init__(self, weights: str | None = None, weights_dir: str | None = None,
-                 device: str | None = None, chunk: int | None = None, min_fraction: float = 0.002) -> None:
+                 device: str | None = None, chunk: int | None = None, min_fraction: float = 0.002,
+                 fixed_batch: bool | None = None) -> None:
         bundle: WeightsBundle = load_weights(weights or self.default_weights, weights_dir)
         self.card = bundle.card
         self.version = bundle.version
@@ -41,6 +43,8 @@ class U2NetSegmenter(Segmenter):
         self.mean = torch.tensor(self.card["mean"], device=self.device).view(1, 3, 1, 1)
         self.std = torch.tensor(self.card["std"], device=self.device).view(1, 3, 1, 1)
         self.chunk = chunk or (32 if self.device.type == "cuda" else 4)
+        # on a GPU every forward is padded to `chunk` images: one shape, tuned once (inference/shapes.py)
+        self.fixed_batch = use_tuned_kernels(self.device) if fixed_batch is None else fixed_batch
         self.min_fraction = min_fraction
 
     def _prepare(self, images: list[np.ndarray]) -> torch.Tensor:
@@ -60,8 +64,8 @@ class U2NetSegmenter(Segmenter):
         """Logits at the model's input size, N x classes x H x W."""
         outs = []
         for start in range(0, len(images), self.chunk):
-            x = self._prepare(images[start:start + self.chunk])
-            outs.append(self.model(x.contiguous(memory_format=torch.channels_last)).float())
+            x = self._prepare(images[start:start + self.chunk]).contiguous(memory_format=torch.channels_last)
+            outs.append(padded_forward(self.model, x, self.chunk if self.fixed_batch else None).float())
         return torch.cat(outs)
 
     def segment_batch(self, images: list[np.ndarray]) -> list[Segmentation]:

@@ -73,17 +73,9 @@ class FeatureCache:
         tmp.replace(path)
 
 
-@torch.inference_mode()
 def penultimate(classifier: TimmColorClassifier, views: dict[str, list[np.ndarray]]) -> list[np.ndarray]:
     """Every member's pooled features (the input of its final linear layer), in card order."""
-    out = []
-    for m in classifier.members:
-        crops = views[m.view]
-        chunks = [m.model.forward_head(m.model.forward_features(classifier._tensor(m, crops[i:i + 32])),
-                                       pre_logits=True).float().cpu()
-                  for i in range(0, len(crops), 32)]
-        out.append(torch.cat(chunks).numpy() if chunks else np.zeros((0, m.model.num_features), np.float32))
-    return out
+    return classifier.member_features(views)
 
 
 def extract_features(pipeline: Pipeline, inputs: list[ImageInput], cache: FeatureCache | None = None,
