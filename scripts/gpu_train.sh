@@ -4,8 +4,8 @@
 #
 # Data and wheels come from the parts that `python scripts/gpu_pack.py` makes (.carry/gpu1, .carry/gpu2):
 # each call stores the parts it carries in $DATA (outside the working tree, so they stay while the
-# machine is warm) and trains once $DATA holds them all. With two parts: one call carrying .carry/gpu1
-# (it only stores), then at once one carrying .carry/gpu2 (it stores and trains).
+# machine is warm) and trains once $DATA holds them all: one call per part, one right after the other
+# (the calls before the last only store, in seconds), the last one stores and trains.
 # On a machine with the project's .venv, ../shared and the packages installed, plain
 # `python -m inference train-all --out DIR` does the same. MODE=members trains candidate ensemble members
 # only (the catalogue alone: `gpu_pack.py --no-ccp`).
@@ -26,6 +26,10 @@ if [ "$have" -lt "$want" ]; then
   echo "stored $have of $want parts in $DATA; carry the next part in the next call"
   exit 0
 fi
+# files cut to fit a part (NAME.piece-000, -001, ...) are joined again
+find "$DATA" -name '*.piece-000' | while read -r first; do
+  whole=${first%.piece-000}; cat "$whole".piece-* > "$whole" && rm "$whole".piece-*
+done
 if ls "$DATA"/wheels/*.whl >/dev/null 2>&1; then
   "$PY" -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$DATA"/wheels/*.whl
   export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
