@@ -80,13 +80,13 @@ def tree_mib() -> float:
 
 
 def pieces(files: dict[str, bytes], limit: int) -> dict[str, bytes]:
-    """Files larger than a part cut into ``NAME.piece-000``, ``-001``, ... (``gpu_train.sh`` joins them)."""
+    """Files larger than a part cut into ``NAME.piece-0000``, ``-0001``, ... (``gpu_train.sh`` joins them)."""
     out = {}
     for name, data in files.items():
         if len(data) <= limit:
             out[name] = data
         else:
-            out.update({f"{name}.piece-{k:03d}": data[i:i + limit] for k, i in enumerate(range(0, len(data), limit))})
+            out.update({f"{name}.piece-{k:04d}": data[i:i + limit] for k, i in enumerate(range(0, len(data), limit))})
     return out
 
 
@@ -118,7 +118,10 @@ def main() -> None:
         files.update(ccp_files(SHARED / "clothing-co-parsing"))
     if not args.no_wheels:
         files.update(wheel_files())
-    part_mib = args.part_mib or max(2.0, 61.0 - tree_mib())
+    room = 61.0 - tree_mib()
+    if args.part_mib is None and room < 2:
+        raise SystemExit(f"the working tree leaves {room + 3:.1f} MiB of a device call's 64: too little for the data")
+    part_mib = args.part_mib or room
     files = pieces(files, int(part_mib * 2**20))
     parts = split(files, int(part_mib * 2**20))
     for old in args.out.glob("gpu[0-9]*"):

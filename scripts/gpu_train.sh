@@ -26,15 +26,17 @@ if [ "$have" -lt "$want" ]; then
   echo "stored $have of $want parts in $DATA; carry the next part in the next call"
   exit 0
 fi
-# files cut to fit a part (NAME.piece-000, -001, ...) are joined again
-find "$DATA" -name '*.piece-000' | while read -r first; do
-  whole=${first%.piece-000}; cat "$whole".piece-* > "$whole" && rm "$whole".piece-*
-done
+# files cut to fit a part (NAME.piece-0000, -0001, ...) are joined again
+while IFS= read -r -d '' first; do
+  whole=${first%.piece-0000}
+  cat "$whole".piece-* > "$whole.tmp" && mv "$whole.tmp" "$whole" && rm "$whole".piece-* || exit 1
+done < <(find "$DATA" -name '*.piece-0000' -print0)
 if ls "$DATA"/wheels/*.whl >/dev/null 2>&1; then
   "$PY" -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$DATA"/wheels/*.whl
   export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
 fi
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
+mkdir -p "$RUN/weights"
 quiet() { grep -v "it/s\]\|s/it\]\|step/s\]\|s/step\]\|batch/s\]\|s/batch\]" || true; }
 if [ "${MODE:-all}" = members ]; then
   # Candidate ensemble members over the shipped segmenter, the likely tag errors of `label-issues` drawn a
@@ -44,20 +46,21 @@ if [ "${MODE:-all}" = members ]; then
       --export "$RUN/weights" --name "$1" --arch "$2" --view "$3" --input-size "$4" --minutes "$5" --seed "$6" \
       --batch-size 64 --weights-dir inference/weights --cache "$RUN/crops-$3-$4.pt" \
       --sample-weights benchmarks/golden/label_issues/train_issues_members.csv --device "${DEVICE:-cuda}" \
-      ${MEMBER_ARGS:-} || echo "member $1 failed"
+      ${MEMBER_ARGS:-} || { echo "member $1 failed"; touch "$RUN/FAILED-$1"; }
   }
   { member colornet_image_lite2 efficientnet_lite2 image 256 "${M1:-2.2}" 1
     member colornet_image_s2 efficientnet_lite0 image 224 "${M2:-1.2}" 2
     member colornet_garment_lite2 efficientnet_lite2 garment 224 "${M3:-1.6}" 3
-    echo "{}" > "$RUN/summary.json"; } 2>&1 | tee "$OUT/train-all.log" | quiet
+    ls "$RUN"/FAILED-* >/dev/null 2>&1 || echo "{}" > "$RUN/summary.json"; } 2>&1 | tee "$OUT/train-all.log" | quiet \
+    || true
 else
   PYTHONUNBUFFERED=1 "$PY" -m inference train-all --out "$RUN" \
     --ccp "$DATA/clothing-co-parsing" --catalogue "$DATA/fashion-products" --device cuda "$@" 2>&1 \
-    | tee "$OUT/train-all.log" | quiet
+    | tee "$OUT/train-all.log" | quiet || true
 fi
 # What comes back from a device call: at most 8 files of 16 MiB. Weights, cards and figures, in one tar in parts
 # (also after a step failed: what was trained is kept).
 (cd "$RUN" && find . \( -path './weights/*.pt' -o \( -name '*.json' -o -name '*.csv' -o -name '*.png' -o -name '*.log' \) \
   -size -4M \) -print | tar cf - -T - | split -b 15M - "$OUT/train-all.tar.part-")
-test -f "$RUN/summary.json"
 ls -la "$OUT"
+test -f "$RUN/summary.json"  # written only when every step (every member) succeeded

@@ -62,7 +62,7 @@ class TimmColorClassifier(ColorClassifier):
     def __init__(self, weights: str = DEFAULT_WEIGHTS, weights_dir: str | None = None,
                  device: str | None = None, batch_size: int | None = None, fixed_batch: bool | None = None) -> None:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        # on a GPU: large forwards, each padded to batch_size rows (one tuned shape per member)
+        # on a GPU: large forwards, each padded to a power of two (a few tuned shapes per member)
         self.fixed_batch = use_tuned_kernels(self.device) if fixed_batch is None else fixed_batch
         main = load_weights(weights, weights_dir)
         self.card = main.card
@@ -106,10 +106,10 @@ class TimmColorClassifier(ColorClassifier):
         """``forward(model, batch)`` over each member's view in batches, concatenated; in card order."""
         out, size = [], self.batch_size if self.fixed_batch else None
         # each view travels to the device once, whatever the number of members that read it
-        stacked = {view: torch.from_numpy(np.stack(crops)).to(self.device) for view, crops in views.items()
-                   if crops and view in self.views}
+        stacked = {view: torch.from_numpy(np.stack(views[view])).to(self.device) if len(views[view]) else []
+                   for view in self.views}
         for m in self.members:
-            crops = stacked.get(m.view, [])
+            crops = stacked[m.view]
             parts = [padded_forward(lambda x, model=m.model: forward(model, x),
                                     self._tensor(m, crops[i:i + self.batch_size]), size).float().cpu()
                      for i in range(0, len(crops), self.batch_size)]

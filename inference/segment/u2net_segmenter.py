@@ -43,7 +43,7 @@ class U2NetSegmenter(Segmenter):
         self.mean = torch.tensor(self.card["mean"], device=self.device).view(1, 3, 1, 1)
         self.std = torch.tensor(self.card["std"], device=self.device).view(1, 3, 1, 1)
         self.chunk = chunk or (32 if self.device.type == "cuda" else 4)
-        # on a GPU every forward is padded to `chunk` images: one shape, tuned once (inference/shapes.py)
+        # on a GPU every forward is padded to a power of two up to `chunk`: a few shapes, each tuned once
         self.fixed_batch = use_tuned_kernels(self.device) if fixed_batch is None else fixed_batch
         self.min_fraction = min_fraction
 
