@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,6 +11,7 @@ import torch
 from ..colors import ColorNamer, ColorVocabulary, default_vocabulary, dominant_colors
 from ..errors import WeightsError
 from ..fold import fold_batchnorm
+from ..runtime import cpu_runtime, onnx_network
 from ..shapes import padded_forward, use_tuned_kernels
 from ..weights import load_weights
 from .backbones import create_backbone
@@ -47,6 +49,7 @@ class _Member:
     input_size: int
     mean: torch.Tensor
     std: torch.Tensor
+    logits: Callable[[torch.Tensor], torch.Tensor]  # the network's forward: PyTorch, or ONNX Runtime on a CPU
 
 
 class TimmColorClassifier(ColorClassifier):
@@ -60,8 +63,11 @@ class TimmColorClassifier(ColorClassifier):
     name = "timm"
 
     def __init__(self, weights: str = DEFAULT_WEIGHTS, weights_dir: str | None = None,
-                 device: str | None = None, batch_size: int | None = None, fixed_batch: bool | None = None) -> None:
+                 device: str | None = None, batch_size: int | None = None, fixed_batch: bool | None = None,
+                 runtime: str | None = None) -> None:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        # on a CPU, ONNX Runtime unless asked otherwise (``runtime`` or COLORREVIEW_CPU_RUNTIME)
+        self.runtime = cpu_runtime(runtime) if self.device.type == "cpu" else "torch"
         # on a GPU: large forwards, each padded to a power of two (a few tuned shapes per member)
         self.fixed_batch = use_tuned_kernels(self.device) if fixed_batch is None else fixed_batch
         main = load_weights(weights, weights_dir)
@@ -89,9 +95,11 @@ class TimmColorClassifier(ColorClassifier):
         model.eval()
         fold_batchnorm(model)
         model.to(self.device, memory_format=torch.channels_last)
-        return _Member(bundle.name, bundle.version, view, weight, model, int(card["input_size"]),
+        size = int(card["input_size"])
+        logits = onnx_network(model, bundle.version, (size, size)) if self.runtime == "onnx" else model
+        return _Member(bundle.name, bundle.version, view, weight, model, size,
                        torch.tensor(card["mean"], device=self.device).view(1, 3, 1, 1),
-                       torch.tensor(card["std"], device=self.device).view(1, 3, 1, 1))
+                       torch.tensor(card["std"], device=self.device).view(1, 3, 1, 1), logits)
 
     def _tensor(self, member: _Member, crops: torch.Tensor) -> torch.Tensor:
         """``crops`` (N x H x W x 3 uint8, on the device) as the member's normalised input."""
@@ -103,14 +111,14 @@ class TimmColorClassifier(ColorClassifier):
 
     @torch.inference_mode()
     def _per_member(self, views: dict[str, list[np.ndarray]], forward, width) -> list[torch.Tensor]:
-        """``forward(model, batch)`` over each member's view in batches, concatenated; in card order."""
+        """``forward(member, batch)`` over each member's view in batches, concatenated; in card order."""
         out, size = [], self.batch_size if self.fixed_batch else None
         # each view travels to the device once, whatever the number of members that read it
         stacked = {view: torch.from_numpy(np.stack(views[view])).to(self.device) if len(views[view]) else []
                    for view in self.views}
         for m in self.members:
             crops = stacked[m.view]
-            parts = [padded_forward(lambda x, model=m.model: forward(model, x),
+            parts = [padded_forward(lambda x, member=m: forward(member, x),
                                     self._tensor(m, crops[i:i + self.batch_size]), size).float().cpu()
                      for i in range(0, len(crops), self.batch_size)]
             out.append(torch.cat(parts) if parts else torch.zeros((0, width(m.model))))
@@ -118,13 +126,13 @@ class TimmColorClassifier(ColorClassifier):
 
     def member_probabilities(self, views: dict[str, list[np.ndarray]]) -> list[np.ndarray]:
         """Uncalibrated softmax of every member, in card order."""
-        logits = self._per_member(views, lambda model, x: model(x), lambda model: len(self.classes))
+        logits = self._per_member(views, lambda member, x: member.logits(x), lambda model: len(self.classes))
         return [torch.softmax(x, 1).numpy() for x in logits]
 
     def member_features(self, views: dict[str, list[np.ndarray]]) -> list[np.ndarray]:
         """Every member's pooled embedding (the input of its class head), in card order."""
         return [x.numpy() for x in self._per_member(
-            views, lambda model, x: model.forward_head(model.forward_features(x), pre_logits=True),
+            views, lambda member, x: member.model.forward_head(member.model.forward_features(x), pre_logits=True),
             lambda model: model.num_features)]
 
     def combine(self, member_probs: list[np.ndarray], temperature: float | None = None) -> np.ndarray:
@@ -136,7 +144,7 @@ class TimmColorClassifier(ColorClassifier):
         return self.combine(self.member_probabilities(views))
 
     def describe(self) -> dict:
-        return {"name": self.name, "version": self.version, "temperature": self.temperature,
+        return {"name": self.name, "version": self.version, "temperature": self.temperature, "runtime": self.runtime,
                 "members": [{"weights": m.name, "version": m.version, "view": m.view, "weight": m.weight}
                             for m in self.members]}
 

@@ -1,0 +1,83 @@
+"""ONNX Runtime for the classifier on a CPU: same probabilities as PyTorch, exported once, robust cache."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from inference import runtime
+from inference.classify.model import TimmColorClassifier
+from inference.errors import WeightsError
+from inference.garment import whole_image_view
+from inference.imageio import load_image
+
+from ..conftest import DEMO
+
+
+def _tiny() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(),
+                               torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(4, 5)).eval()
+
+
+def test_onnx_and_torch_give_the_same_probabilities_for_the_shipped_members():
+    crops = [whole_image_view(load_image(path).rgb, 224) for path in sorted((DEMO / "images").glob("*.jpg"))[:3]]
+    views = {"garment": crops, "image": crops}
+    onnx = TimmColorClassifier(device="cpu", runtime="onnx")
+    plain = TimmColorClassifier(device="cpu", runtime="torch")
+    assert onnx.runtime == "onnx" and plain.runtime == "torch"
+    assert onnx.describe()["runtime"] == "onnx"
+    assert onnx.version == plain.version  # the runtime does not change a prediction's model version
+    for a, b in zip(onnx.member_probabilities(views), plain.member_probabilities(views)):
+        assert a.shape == (3, len(onnx.classes))
+        np.testing.assert_allclose(a, b, atol=1e-4)
+    np.testing.assert_allclose(onnx.predict_proba(views), plain.predict_proba(views), atol=1e-4)
+
+
+def test_a_network_is_exported_once_then_read_from_the_cache(tmp_path, monkeypatch):
+    model, x = _tiny(), torch.rand(3, 3, 16, 16)
+    first = runtime.onnx_network(model, "tiny-0001", (16, 16), threads=1, directory=tmp_path)
+    files = list(tmp_path.glob("tiny-0001-16x16-*.onnx"))
+    assert len(files) == 1 and not list(tmp_path.glob("*.part"))
+    np.testing.assert_allclose(first(x).numpy(), model(x).detach().numpy(), atol=1e-5)
+
+    def no_export(*args):
+        raise AssertionError("exported again")
+
+    monkeypatch.setattr(runtime, "_export", no_export)
+    again = runtime.onnx_network(model, "tiny-0001", (16, 16), threads=1, directory=tmp_path)
+    np.testing.assert_allclose(again(x).numpy(), first(x).numpy(), atol=1e-6)
+
+
+def test_a_damaged_cache_file_is_exported_again(tmp_path):
+    model, x = _tiny(), torch.rand(2, 3, 16, 16)
+    runtime.onnx_network(model, "tiny-0002", (16, 16), threads=1, directory=tmp_path)
+    path = next(tmp_path.glob("tiny-0002-*.onnx"))
+    path.write_bytes(b"not a network")
+    net = runtime.onnx_network(model, "tiny-0002", (16, 16), threads=1, directory=tmp_path)
+    np.testing.assert_allclose(net(x).numpy(), model(x).detach().numpy(), atol=1e-5)
+    assert path.stat().st_size > 100  # replaced by a good export
+
+
+def test_an_unwritable_cache_keeps_the_export_in_memory(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    model, x = _tiny(), torch.rand(2, 3, 16, 16)
+    net = runtime.onnx_network(model, "tiny-0003", (16, 16), threads=1, directory=blocker / "onnx")
+    np.testing.assert_allclose(net(x).numpy(), model(x).detach().numpy(), atol=1e-5)
+
+
+def test_runtime_choice(monkeypatch):
+    monkeypatch.delenv("COLORREVIEW_CPU_RUNTIME", raising=False)
+    assert runtime.cpu_runtime() == "onnx"
+    monkeypatch.setenv("COLORREVIEW_CPU_RUNTIME", "torch")
+    assert runtime.cpu_runtime() == "torch"
+    assert runtime.cpu_runtime("onnx") == "onnx"  # an explicit choice wins over the environment
+    with pytest.raises(WeightsError, match="unknown CPU runtime 'tensorrt'"):
+        runtime.cpu_runtime("tensorrt")
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # not installed
+    assert runtime.cpu_runtime("onnx") == "torch"
+
