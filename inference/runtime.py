@@ -6,11 +6,13 @@ network alone is faster on ONNX Runtime too, but slower in the pipeline, beside 
 
 Each network is exported once per weights version and kept in a cache folder (``COLORREVIEW_ONNX_CACHE``,
 default ``~/.cache/colorreview/onnx``); where that folder cannot be written, the export is kept in memory
-for the life of the process. ``COLORREVIEW_CPU_RUNTIME=torch`` turns it off. A GPU always runs PyTorch.
+for the life of the process; a network that ONNX Runtime cannot take runs on PyTorch (with a warning).
+``COLORREVIEW_CPU_RUNTIME=torch`` turns it off. A GPU always runs PyTorch.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 
 RUNTIMES = ("onnx", "torch")
 OPSET = 17
+KEEP = 30  # exported networks kept in the cache (the most recently used); a retrain adds one per member
 
 
 def cpu_runtime(requested: str | None = None) -> str:
@@ -79,6 +82,15 @@ def _export(model: torch.nn.Module, shape: tuple[int, int]) -> bytes:
     return buffer.getvalue()
 
 
+def cpu_forward(model: torch.nn.Module, version: str, shape: tuple[int, int]):
+    """The ONNX Runtime network of ``model``, or ``model`` itself where exporting or loading it fails."""
+    try:
+        return onnx_network(model, version, shape)
+    except Exception as exc:
+        log.warning("%s cannot run on ONNX Runtime (%s: %s); it runs on PyTorch", version, type(exc).__name__, exc)
+        return model
+
+
 def onnx_network(model: torch.nn.Module, version: str, shape: tuple[int, int], threads: int | None = None,
                  directory: Path | None = None) -> OnnxNetwork:
     """``model`` (eval mode, on the CPU) as an ONNX Runtime network for inputs of ``shape`` (height, width),
@@ -89,9 +101,13 @@ def onnx_network(model: torch.nn.Module, version: str, shape: tuple[int, int], t
                         f"torch{torch.__version__.split('+')[0]}.onnx")
     if path.is_file():
         try:
-            return OnnxNetwork(str(path), threads)
+            network = OnnxNetwork(str(path), threads)
         except Exception as exc:  # a damaged cache file: export again
             log.warning("cached network %s is unreadable (%s); exporting it again", path, exc)
+        else:
+            with contextlib.suppress(OSError):  # a read-only cache is used as it is
+                os.utime(path)  # used now: kept by the pruning
+            return network
     data = _export(model, shape)
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -104,6 +120,14 @@ def onnx_network(model: torch.nn.Module, version: str, shape: tuple[int, int], t
             os.replace(tmp, path)
         finally:
             Path(tmp).unlink(missing_ok=True)
+        _prune(directory)
     except OSError as exc:
         log.warning("cannot cache the exported network in %s (%s); keeping it in memory", directory, exc)
     return OnnxNetwork(data, threads)
+
+
+def _prune(directory: Path, keep: int = KEEP) -> None:
+    """Remove all but the ``keep`` most recently used networks of the cache."""
+    networks = sorted(directory.glob("*.onnx"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in networks[keep:]:
+        old.unlink(missing_ok=True)

@@ -11,7 +11,7 @@ import torch
 from ..colors import ColorNamer, ColorVocabulary, default_vocabulary, dominant_colors
 from ..errors import WeightsError
 from ..fold import fold_batchnorm
-from ..runtime import cpu_runtime, onnx_network
+from ..runtime import cpu_forward, cpu_runtime
 from ..shapes import padded_forward, use_tuned_kernels
 from ..weights import load_weights
 from .backbones import create_backbone
@@ -96,7 +96,7 @@ class TimmColorClassifier(ColorClassifier):
         fold_batchnorm(model)
         model.to(self.device, memory_format=torch.channels_last)
         size = int(card["input_size"])
-        logits = onnx_network(model, bundle.version, (size, size)) if self.runtime == "onnx" else model
+        logits = cpu_forward(model, bundle.version, (size, size)) if self.runtime == "onnx" else model
         return _Member(bundle.name, bundle.version, view, weight, model, size,
                        torch.tensor(card["mean"], device=self.device).view(1, 3, 1, 1),
                        torch.tensor(card["std"], device=self.device).view(1, 3, 1, 1), logits)

@@ -81,3 +81,26 @@ def test_runtime_choice(monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # not installed
     assert runtime.cpu_runtime("onnx") == "torch"
 
+
+
+def test_a_network_that_cannot_be_exported_runs_on_pytorch(monkeypatch, caplog):
+    def broken(*args):
+        raise RuntimeError("unsupported operator")
+
+    monkeypatch.setattr(runtime, "_export", broken)
+    model = _tiny()
+    assert runtime.cpu_forward(model, "tiny-never-cached", (16, 16)) is model
+    assert "runs on PyTorch" in caplog.text and "unsupported operator" in caplog.text
+
+
+def test_the_cache_keeps_the_most_recently_used_networks(tmp_path):
+    import os
+
+    for i in range(5):
+        path = tmp_path / f"old-{i}.onnx"
+        path.write_bytes(b"x")
+        os.utime(path, (1000 + i, 1000 + i))
+    runtime.onnx_network(_tiny(), "tiny-0004", (16, 16), threads=1, directory=tmp_path)
+    runtime._prune(tmp_path, keep=3)
+    names = sorted(p.name for p in tmp_path.glob("*.onnx"))
+    assert len(names) == 3 and names[:2] == ["old-3.onnx", "old-4.onnx"] and names[2].startswith("tiny-0004-")
