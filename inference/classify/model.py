@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,7 +58,8 @@ class TimmColorClassifier(ColorClassifier):
 
     The main weights may list further members in their card (``ensemble``: weights name,
     view, weight), e.g. a network reading the whole image beside the one reading the
-    garment; their probabilities are averaged, then calibrated by the card's temperature.
+    garment; their probabilities are averaged, then calibrated by the card's temperature and, where the card
+    has one, a bias per colour (``calibration.class_bias``).
     """
 
     name = "timm"
@@ -82,9 +84,10 @@ class TimmColorClassifier(ColorClassifier):
                                              float(extra.get("weight", 1.0))))
         self.views = tuple(dict.fromkeys(m.view for m in self.members))
         self.temperature = float(self.card.get("calibration", {}).get("temperature", 1.0))
+        self.class_bias = class_bias(self.card.get("calibration", {}), self.classes)
         self.input_size = self.members[0].input_size
         self.batch_size = batch_size or (128 if self.device.type == "cuda" else 8)
-        self.version = "+".join(m.version for m in self.members) + f"-t{self.temperature:.3f}"
+        self.version = classifier_version([m.version for m in self.members], self.temperature, self.class_bias)
 
     def _member(self, bundle, view: str, weight: float) -> _Member:
         if view not in VIEWS:
@@ -138,7 +141,7 @@ class TimmColorClassifier(ColorClassifier):
     def combine(self, member_probs: list[np.ndarray], temperature: float | None = None) -> np.ndarray:
         weights = np.array([m.weight for m in self.members], dtype=float)
         mixed = sum(w * p for w, p in zip(weights / weights.sum(), member_probs))
-        return calibrate(mixed, self.temperature if temperature is None else temperature)
+        return calibrate(mixed, self.temperature if temperature is None else temperature, self.class_bias)
 
     def predict_proba(self, views: dict[str, list[np.ndarray]]) -> np.ndarray:
         return self.combine(self.member_probabilities(views))
@@ -149,12 +152,29 @@ class TimmColorClassifier(ColorClassifier):
                             for m in self.members]}
 
 
-def calibrate(probs: np.ndarray, temperature: float) -> np.ndarray:
-    """Temperature scaling of probabilities: p^(1/T), renormalised."""
+def calibrate(probs: np.ndarray, temperature: float, bias: np.ndarray | None = None) -> np.ndarray:
+    """Temperature scaling of probabilities, p^(1/T), then a bias per class (``exp(bias)`` times), renormalised."""
     logp = np.log(np.clip(probs, 1e-12, 1)) / temperature
+    if bias is not None:
+        logp = logp + bias
     logp -= logp.max(axis=1, keepdims=True)
     p = np.exp(logp)
     return p / p.sum(axis=1, keepdims=True)
+
+
+def class_bias(calibration: dict, classes: Sequence[str]) -> np.ndarray | None:
+    """A card's bias per colour, in ``classes`` order (None when it has none)."""
+    bias = calibration.get("class_bias") or {}
+    return np.array([float(bias.get(c, 0.0)) for c in classes]) if bias else None
+
+
+def classifier_version(member_versions: Sequence[str], temperature: float, bias: np.ndarray | None) -> str:
+    """The version of a calibrated ensemble: its members', its temperature and, if any, its class biases."""
+    version = "+".join(member_versions) + f"-t{temperature:.3f}"
+    if bias is not None and np.any(bias):
+        digest = hashlib.sha1(",".join(f"{b:.4f}" for b in bias).encode()).hexdigest()[:6]
+        version += f"-b{digest}"
+    return version
 
 
 class KDTreeColorClassifier(ColorClassifier):

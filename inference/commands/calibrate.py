@@ -38,6 +38,10 @@ def add_arguments(p) -> None:
                    help="noisy catalogues simulated from the split (pooled; each draw's range reported)")
     p.add_argument("--audit", default="benchmarks/golden/val_audit.csv",
                    help="audited tags of the split: fit how real tags go wrong, and judge the flag rules on them")
+    p.add_argument("--class-bias", type=float, default=0.01,
+                   help="L2 penalty of a bias per colour fitted after the temperature (undoes the prior that the "
+                        "class-balanced sampling of training gave the members); shipped when it lowers the "
+                        "cross-fitted log loss; 0: none")
     p.add_argument("--no-write", action="store_true",
                    help="measure only; leave the model card and its report as they are")
     p.add_argument("--limit", type=int, default=None, help="at most this many products (a quick check)")
@@ -87,14 +91,19 @@ def run(args) -> int:
     ensemble = "classifier, both views" if n == 2 and unique_views else f"classifier, {n} members"
     if n > 1:
         variants[ensemble] = study.cross_fitted(readings, classes, equal, betas=(0.0,))
+    plain = ensemble if n > 1 else f"classifier, {names[0]}"
+    priors = f"{plain} + class priors"
+    if args.class_bias > 0:
+        variants[priors] = study.cross_fitted(readings, classes, equal, betas=(0.0,), bias_penalty=args.class_bias)
     variants["classifier + KD-tree fusion"] = study.cross_fitted(readings, classes, equal)
     reports = {name: study.report(p, readings.truth, classes, vocab) for name, p in variants.items()}
     fused_wins = reports["classifier + KD-tree fusion"]["log_loss"] < min(
         r["log_loss"] for k, r in reports.items() if k.startswith("classifier,"))
-    shipped_name = "classifier + KD-tree fusion" if fused_wins else (
-        ensemble if n > 1 else f"classifier, {names[0]}")
+    priors_win = not fused_wins and priors in reports and reports[priors]["log_loss"] < reports[plain]["log_loss"]
+    shipped_name = "classifier + KD-tree fusion" if fused_wins else priors if priors_win else plain
     shipped = variants[shipped_name]
-    final = study.fit(readings, classes, equal, study.BETAS if fused_wins else (0.0,))
+    final = study.fit(readings, classes, equal, study.BETAS if fused_wins else (0.0,),
+                      bias_penalty=args.class_bias if priors_win else None)
     repair = study.repeated_repair(readings, shipped, classes, vocab, args.impute_precision,
                                    args.mislabel_precision, args.simulations)
     catalogue = study.noisy.simulate(readings.truth)
@@ -131,6 +140,7 @@ def run(args) -> int:
         "per_class": reports[shipped_name]["per_class"],
         "paper_class_set": {"classes": PAPER_CLASSES, **_short(paper), "n": paper["n"]},
         "noisy_catalogue": repair,
+        "class_bias": _bias(final, classes),
         "parameters": {**final.pipeline_parameters(), "impute_threshold": chosen.impute,
                        "mislabel_threshold": chosen.mislabel, "shade_threshold": chosen.shade,
                        "rule": chosen.rule},
@@ -179,6 +189,11 @@ def _per_category(args, readings, shipped, classes, vocab, chosen) -> dict | Non
                         vocab, chosen, args.impute_precision, rows, args.min_category_items)
 
 
+def _bias(fit, classes: list[str]) -> dict[str, float]:
+    """The fitted bias per colour (empty when none was fitted)."""
+    return {} if fit.bias is None else {c: round(float(b), 4) for c, b in zip(classes, fit.bias)}
+
+
 def _short(r: dict) -> dict:
     keys = ("accuracy", "family_accuracy", "misclassification_rate", "macro_precision", "macro_recall",
             "macro_average_precision", "macro_roc_auc", "log_loss", "ece")
@@ -214,6 +229,7 @@ def _write_card(args, final, chosen, impute_curve, mislabel_curve, summary) -> N
                      "curve": _curve(mislabel_curve)},
         "rule": chosen.rule,
         "shade": {"threshold": chosen.shade},
+        "class_bias": summary["class_bias"],
         "per_class": dict(chosen.per_class or {}),
         "noise": "audited" if summary.get("flag_rules") else "uniform swaps",
         **({"per_category": summary["per_category"]} if summary["per_category"] else {}),
@@ -245,6 +261,8 @@ def _print(s: dict) -> None:
           f"{g['mislabel_precision'][1]:.3f}] recall {r['mislabel_recall']:.4f} [{g['mislabel_recall'][0]:.3f}-"
           f"{g['mislabel_recall'][1]:.3f}]")
     print(f"shipped: {s['shipped']}; parameters {s['parameters']}")
+    if s["class_bias"]:
+        print("class biases: " + ", ".join(f"{c} {b:+.2f}" for c, b in s["class_bias"].items()))
     if s.get("flag_rules"):
         _print_rules(s["flag_rules"])
     if s.get("per_category"):

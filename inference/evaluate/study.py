@@ -14,7 +14,7 @@ from ..colors import ColorVocabulary
 from ..pipeline import ImageInput, Pipeline
 from ..suggest import IMPUTE, MISLABEL, Thresholds
 from . import noisy
-from .metrics import classification_report, fit_temperature
+from .metrics import classification_report, fit_class_bias, fit_temperature
 
 BETAS = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0)
 
@@ -102,20 +102,24 @@ class Fit:
     weights: tuple[float, ...]
     beta: float  # fusion exponent before temperature
     temperature: float
+    bias: np.ndarray | None = None  # per class, added after the temperature
 
     def apply(self, members: list[np.ndarray], kd: np.ndarray) -> np.ndarray:
         w = np.array(self.weights) / sum(self.weights)
         mixed = sum(wi * p for wi, p in zip(w, members))
         fused = np.log(np.clip(mixed, 1e-12, 1)) + self.beta * np.log(kd)
         fused = np.exp(fused - fused.max(1, keepdims=True))
-        return calibrate(fused / fused.sum(1, keepdims=True), self.temperature)
+        return calibrate(fused / fused.sum(1, keepdims=True), self.temperature, self.bias)
 
     def pipeline_parameters(self) -> dict:
-        """The same model in the pipeline's order (temperature, then fusion): beta / T."""
+        """The same model in the pipeline's order (temperature and class biases, then fusion): beta / T."""
         return {"temperature": self.temperature, "fusion_beta": self.beta / self.temperature}
 
 
-def fit(readings: Readings, classes: list[str], weights: tuple[float, ...], betas=BETAS) -> Fit:
+def fit(readings: Readings, classes: list[str], weights: tuple[float, ...], betas=BETAS,
+        bias_penalty: float | None = None) -> Fit:
+    """Fusion exponent and temperature by log loss on the tags; then, with ``bias_penalty``, a bias per
+    class (L2 penalty ``bias_penalty``) on the temperature-scaled probabilities."""
     index = {c: i for i, c in enumerate(classes)}
     keep = np.array([t in index for t in readings.truth])
     labels = np.array([index[t] for t in readings.truth if t in index])
@@ -127,15 +131,20 @@ def fit(readings: Readings, classes: list[str], weights: tuple[float, ...], beta
         nll = -np.log(np.clip(calibrated[np.arange(len(labels)), labels], 1e-12, 1)).mean()
         if best is None or nll < best[0]:
             best = (nll, Fit(weights, beta, t))
-    return best[1]
+    chosen = best[1]
+    if bias_penalty:
+        scaled = chosen.apply([m[keep] for m in readings.members], readings.kd[keep])
+        chosen = Fit(weights, chosen.beta, chosen.temperature, fit_class_bias(scaled, labels, bias_penalty))
+    return chosen
 
 
-def cross_fitted(readings: Readings, classes: list[str], weights: tuple[float, ...], betas=BETAS) -> np.ndarray:
+def cross_fitted(readings: Readings, classes: list[str], weights: tuple[float, ...], betas=BETAS,
+                 bias_penalty: float | None = None) -> np.ndarray:
     """Out-of-fold probabilities: each half calibrated with parameters fitted on the other half."""
     folds = np.array([fold_of(k) for k in readings.keys])
     out = np.zeros((len(readings.keys), len(classes)))
     for k in (0, 1):
-        params = fit(readings.subset(folds != k), classes, weights, betas)
+        params = fit(readings.subset(folds != k), classes, weights, betas, bias_penalty)
         part = readings.subset(folds == k)
         out[folds == k] = params.apply(part.members, part.kd)
     return out

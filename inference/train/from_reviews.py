@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..classify.model import DEFAULT_WEIGHTS, TimmColorClassifier, calibrate
+from ..classify.model import DEFAULT_WEIGHTS, TimmColorClassifier, calibrate, class_bias, classifier_version
 from ..errors import WeightsError
 from ..pipeline import ImageInput, Pipeline
 from ..weights import WEIGHTS_DIR, load_card, load_weights, save_weights
@@ -143,12 +143,14 @@ class Classifier:
     heads: list[MemberHead]
     temperature: float
     fusion_beta: float
+    bias: np.ndarray | None = None  # per class, after the temperature (the card's ``class_bias``)
 
     def probabilities(self, features: Features) -> np.ndarray:
-        """The pipeline's final probabilities: members averaged, temperature, fusion with the KD-tree."""
+        """The pipeline's final probabilities: members averaged, temperature and class biases, fusion with
+        the KD-tree."""
         total = sum(h.ensemble_weight for h in self.heads)
         mixed = sum(h.ensemble_weight / total * h.probabilities(f) for h, f in zip(self.heads, features.members))
-        p = calibrate(mixed, self.temperature)
+        p = calibrate(mixed, self.temperature, self.bias)
         if self.fusion_beta:
             p = np.exp(np.log(np.clip(p, 1e-12, 1)) + self.fusion_beta * np.log(features.kd))
             p /= p.sum(1, keepdims=True)
@@ -163,8 +165,10 @@ def member_names(weights_dir: str | Path | None, main: str = DEFAULT_WEIGHTS) ->
 def card_version(weights_dir: str | Path | None, main: str = DEFAULT_WEIGHTS) -> str:
     """The classifier version of a weights folder from its cards alone (no hashing of the files)."""
     versions = [f"{name}-{load_card(name, weights_dir)['sha256'][:8]}" for name, _ in member_names(weights_dir, main)]
-    temperature = float(load_card(main, weights_dir).get("calibration", {}).get("temperature", 1.0))
-    return "+".join(versions) + f"-t{temperature:.3f}"
+    card = load_card(main, weights_dir)
+    calibration = card.get("calibration", {})
+    return classifier_version(versions, float(calibration.get("temperature", 1.0)),
+                              class_bias(calibration, card["classes"]))
 
 
 def read_classifier(weights_dir: str | Path | None, main: str = DEFAULT_WEIGHTS) -> Classifier:
@@ -178,8 +182,9 @@ def read_classifier(weights_dir: str | Path | None, main: str = DEFAULT_WEIGHTS)
     card = load_card(main, weights_dir)
     calibration = card.get("calibration", {})
     temperature = float(calibration.get("temperature", 1.0))
-    return Classifier("+".join(versions) + f"-t{temperature:.3f}", list(card["classes"]), heads, temperature,
-                      float(calibration.get("fusion_beta", 0.0)))
+    bias = class_bias(calibration, card["classes"])
+    return Classifier(classifier_version(versions, temperature, bias), list(card["classes"]), heads, temperature,
+                      float(calibration.get("fusion_beta", 0.0)), bias)
 
 
 @dataclass(frozen=True)
@@ -226,7 +231,7 @@ def fine_tune(base: Classifier, features: Features, labels: list[str], sample_we
         fit = fit_head(x, y, sample_weight, head, steps=steps, lr=lr, l2=l2)
         heads.append(MemberHead(head.name, fit.weight, fit.bias, head.ensemble_weight))
         fits[head.name] = {"loss_before": round(fit.loss_before, 4), "loss_after": round(fit.loss_after, 4)}
-    tuned = Classifier("candidate", base.classes, heads, base.temperature, base.fusion_beta)
+    tuned = Classifier("candidate", base.classes, heads, base.temperature, base.fusion_beta, base.bias)
     return tuned, {"steps": steps, "lr": lr, "l2": l2, "members": fits}
 
 

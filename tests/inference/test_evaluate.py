@@ -13,6 +13,7 @@ from inference.evaluate.metrics import (
     average_precision,
     classification_report,
     expected_calibration_error,
+    fit_class_bias,
     fit_temperature,
     roc_auc,
 )
@@ -52,6 +53,26 @@ def test_temperature_scaling_recovers_an_overconfident_model():
     calibrated = sharp ** (1 / t)
     calibrated /= calibrated.sum(1, keepdims=True)
     assert expected_calibration_error(calibrated.max(1), correct) < expected_calibration_error(sharp.max(1), correct)
+
+
+def test_class_biases_undo_a_prior_that_training_imposed():
+    from inference.classify.model import calibrate
+
+    rng = np.random.default_rng(1)
+    prior = np.array([0.6, 0.3, 0.1])
+    labels = rng.choice(3, 6000, p=prior)
+    logits = rng.normal(size=(6000, 3))
+    logits[np.arange(6000), labels] += 1.0
+    balanced = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)  # as if trained on balanced classes
+    bias = fit_class_bias(balanced, labels, penalty=1e-4)
+    assert bias.sum() == pytest.approx(0, abs=1e-6)
+    assert bias[0] > bias[1] > bias[2]  # the common class gets its prior back
+    assert bias[0] - bias[2] == pytest.approx(np.log(6), rel=0.2)
+    corrected = calibrate(balanced, 1.0, bias)
+    nll = [-np.log(p[np.arange(6000), labels]).mean() for p in (balanced, corrected)]
+    assert nll[1] < nll[0]
+    assert np.abs(fit_class_bias(balanced, labels, penalty=100.0)).max() < 0.01  # a strong penalty: no bias
+    np.testing.assert_allclose(calibrate(balanced, 1.0, np.zeros(3)), balanced, atol=1e-9)
 
 
 def test_the_simulated_catalogue_has_the_papers_noise_rates():

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -61,6 +62,34 @@ def test_a_candidate_folder_is_complete_with_new_checksums_and_the_calibration_k
     assert card["calibration"] == shipped_card["calibration"] and card["sha256"] != shipped_card["sha256"]
     assert card["fine_tuning"]["from"].startswith("colornet-") and card["fine_tuning"]["steps"] == 5
     assert read_classifier(tmp_path).probabilities(features).shape == (12, 24)
+
+
+def test_class_biases_of_the_card_are_applied_and_named_in_the_version(tmp_path):
+    from inference.classify.model import TimmColorClassifier, calibrate, class_bias
+    from inference.train.from_reviews import card_version
+
+    shipped = read_classifier(WEIGHTS_DIR)
+    write_candidate(WEIGHTS_DIR, tmp_path, shipped, {"steps": 0})
+    card_file = tmp_path / "colornet.json"
+    card = json.loads(card_file.read_text())
+    card["calibration"]["class_bias"] = {"Blue": 0.5, "Navy Blue": -0.5}
+    card_file.write_text(json.dumps(card))
+    biased = read_classifier(tmp_path)
+    card["calibration"].pop("class_bias")
+    card_file.write_text(json.dumps(card))
+    plain = read_classifier(tmp_path)
+
+    assert re.search(r"-t[0-9.]+-b[0-9a-f]{6}$", biased.version) and re.search(r"-t[0-9.]+$", plain.version)
+    rng = np.random.default_rng(0)
+    features = Features([f"k{i}" for i in range(6)], [rng.random((6, h.weight.shape[1])).astype(np.float32)
+                                                       for h in plain.heads], np.full((6, 24), 1 / 24))
+    p, q = plain.probabilities(features), biased.probabilities(features)
+    blue, navy = plain.classes.index("Blue"), plain.classes.index("Navy Blue")
+    assert (q[:, blue] > p[:, blue]).all() and (q[:, navy] < p[:, navy]).all()
+    bias = class_bias({"class_bias": {"Blue": 0.5, "Navy Blue": -0.5}}, plain.classes)
+    np.testing.assert_allclose(q, calibrate(calibrate(p, 1.0), 1.0, bias), atol=1e-9)
+    # the pipeline's classifier and the cards agree on the version of the shipped folder
+    assert TimmColorClassifier(weights_dir=str(WEIGHTS_DIR)).version == card_version(WEIGHTS_DIR) == shipped.version
 
 
 def test_a_candidate_whose_file_was_replaced_is_refused(tmp_path):

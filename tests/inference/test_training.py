@@ -93,6 +93,7 @@ def test_train_all_runs_every_network_and_calibrates_on_a_tiny_configuration(tin
     assert card["architecture"] == "efficientnet_b3" and card["input_size"] == 64
     assert [m["weights"] for m in card["ensemble"]] == ["colornet_lite2", "colornet_image"]
     assert "temperature" in card["calibration"] and (out / "report" / "report.json").is_file()
+    assert isinstance(card["calibration"]["class_bias"], dict)  # fitted, or empty where it did not lower the loss
     segmenter = json.loads((out / "weights" / "effunet_garment.json").read_text())
     assert segmenter["architecture"] == "EffUNet-Lite0"
     assert create_segmenter("effunet", weights_dir=str(out / "weights")).segment(
