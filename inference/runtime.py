@@ -6,17 +6,21 @@ network alone is faster on ONNX Runtime too, but slower in the pipeline, beside 
 
 Each network is exported once per weights version and kept in a cache folder (``COLORREVIEW_ONNX_CACHE``,
 default ``~/.cache/colorreview/onnx``); where that folder cannot be written, the export is kept in memory
-for the life of the process; a network that ONNX Runtime cannot take runs on PyTorch (with a warning).
+for the life of the process. Every session, cached or new, is checked against the PyTorch network on a
+fixed input before use (a stale or damaged file is exported again); a network that ONNX Runtime cannot
+take, or that disagrees, runs on PyTorch (with a warning).
 ``COLORREVIEW_CPU_RUNTIME=torch`` turns it off. A GPU always runs PyTorch.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import logging
 import os
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -30,6 +34,21 @@ log = logging.getLogger(__name__)
 RUNTIMES = ("onnx", "torch")
 OPSET = 17
 KEEP = 30  # exported networks kept in the cache (the most recently used); a retrain adds one per member
+TOLERANCE = 1e-3  # largest difference of logits from the PyTorch network's on the check input
+# what a failed export raises (the exporter's errors are RuntimeErrors; onnxruntime's own are added by
+# ``failures``); anything else (a task's time limit, say) is no reason to give up ONNX Runtime for good
+EXPORT_ERRORS = (RuntimeError, ValueError, TypeError, OSError, ImportError, AssertionError)
+
+
+@functools.cache
+def failures() -> tuple[type[Exception], ...]:
+    """What a failed export, session or check raises: ``EXPORT_ERRORS`` and onnxruntime's exception types."""
+    try:
+        from onnxruntime.capi import onnxruntime_pybind11_state as state
+    except ImportError:
+        return EXPORT_ERRORS
+    own = tuple(v for v in vars(state).values() if isinstance(v, type) and issubclass(v, Exception))
+    return EXPORT_ERRORS + own
 
 
 def cpu_runtime(requested: str | None = None) -> str:
@@ -48,8 +67,9 @@ def cpu_runtime(requested: str | None = None) -> str:
 
 
 def cache_dir() -> Path:
-    default = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "colorreview" / "onnx"
-    return Path(os.environ.get("COLORREVIEW_ONNX_CACHE") or default)
+    if os.environ.get("COLORREVIEW_ONNX_CACHE"):
+        return Path(os.environ["COLORREVIEW_ONNX_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "colorreview" / "onnx"
 
 
 class OnnxNetwork:
@@ -76,39 +96,62 @@ def _export(model: torch.nn.Module, shape: tuple[int, int]) -> bytes:
     example = torch.zeros((2, 3, *shape))
     buffer = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+        # the TorchScript exporter's deprecation notice; its tracer warnings stay visible
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
         torch.onnx.export(model, (example,), buffer, input_names=["x"], output_names=["logits"],
                           dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}}, opset_version=OPSET, dynamo=False)
     return buffer.getvalue()
 
 
+def _agrees(network: OnnxNetwork, model: torch.nn.Module, shape: tuple[int, int]) -> float:
+    """The largest difference between the session's and the model's logits on a fixed input of 3 rows."""
+    x = torch.from_numpy(np.random.default_rng(0).normal(size=(3, 3, *shape)).astype(np.float32))
+    with torch.inference_mode():
+        expected = model(x).float()
+    return float((network(x) - expected).abs().max())
+
+
 def cpu_forward(model: torch.nn.Module, version: str, shape: tuple[int, int]):
-    """The ONNX Runtime network of ``model``, or ``model`` itself where exporting or loading it fails."""
+    """The ONNX Runtime network of ``model``, or ``model`` itself where exporting or checking it fails."""
     try:
         return onnx_network(model, version, shape)
-    except Exception as exc:
+    except failures() as exc:
         log.warning("%s cannot run on ONNX Runtime (%s: %s); it runs on PyTorch", version, type(exc).__name__, exc)
         return model
+
+
+def cache_name(version: str, shape: tuple[int, int]) -> str:
+    """The cache file of a network: its weights version, input shape, and the exporter's versions."""
+    import timm
+
+    return (f"{version}-{shape[0]}x{shape[1]}-opset{OPSET}-torch{torch.__version__.split('+')[0]}-"
+            f"timm{timm.__version__}.onnx")
 
 
 def onnx_network(model: torch.nn.Module, version: str, shape: tuple[int, int], threads: int | None = None,
                  directory: Path | None = None) -> OnnxNetwork:
     """``model`` (eval mode, on the CPU) as an ONNX Runtime network for inputs of ``shape`` (height, width),
-    exported once per ``version`` and shape."""
+    exported once per ``version`` and shape, and checked against ``model`` before use."""
     threads = threads or torch.get_num_threads()
     directory = directory or cache_dir()
-    path = directory / (f"{version}-{shape[0]}x{shape[1]}-opset{OPSET}-"
-                        f"torch{torch.__version__.split('+')[0]}.onnx")
+    path = directory / cache_name(version, shape)
     if path.is_file():
         try:
             network = OnnxNetwork(str(path), threads)
-        except Exception as exc:  # a damaged cache file: export again
+            difference = _agrees(network, model, shape)
+        except failures() as exc:
             log.warning("cached network %s is unreadable (%s); exporting it again", path, exc)
         else:
-            with contextlib.suppress(OSError):  # a read-only cache is used as it is
-                os.utime(path)  # used now: kept by the pruning
-            return network
+            if difference <= TOLERANCE:
+                with contextlib.suppress(OSError):  # a read-only cache is used as it is
+                    os.utime(path)  # used now: kept by the pruning
+                return network
+            log.warning("cached network %s differs from its weights by %.2g; exporting it again", path, difference)
     data = _export(model, shape)
+    network = OnnxNetwork(data, threads)
+    difference = _agrees(network, model, shape)
+    if difference > TOLERANCE:
+        raise RuntimeError(f"the exported network differs from PyTorch by {difference:.2g}")
     try:
         directory.mkdir(parents=True, exist_ok=True)
         # written aside, then renamed: worker processes starting together never read a partial file
@@ -120,14 +163,27 @@ def onnx_network(model: torch.nn.Module, version: str, shape: tuple[int, int], t
             os.replace(tmp, path)
         finally:
             Path(tmp).unlink(missing_ok=True)
-        _prune(directory)
     except OSError as exc:
         log.warning("cannot cache the exported network in %s (%s); keeping it in memory", directory, exc)
-    return OnnxNetwork(data, threads)
+    else:
+        _prune(directory)
+    return network
 
 
-def _prune(directory: Path, keep: int = KEEP) -> None:
-    """Remove all but the ``keep`` most recently used networks of the cache."""
-    networks = sorted(directory.glob("*.onnx"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in networks[keep:]:
-        old.unlink(missing_ok=True)
+def _prune(directory: Path, keep: int = KEEP, stale_parts: float = 3600.0) -> None:
+    """Remove all but the ``keep`` most recently used networks of the cache, and parts that a process killed
+    while writing left behind."""
+    def used(path: Path) -> float:
+        try:
+            return path.stat().st_mtime
+        except OSError:  # removed by another process meanwhile
+            return 0.0
+
+    now = time.time()
+    for old in sorted(directory.glob("*.onnx"), key=used, reverse=True)[keep:]:
+        with contextlib.suppress(OSError):
+            old.unlink()
+    for part in directory.glob("*.part"):
+        if now - used(part) > stale_parts:
+            with contextlib.suppress(OSError):
+                part.unlink()

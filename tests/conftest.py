@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,9 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "demo"
 SHARED = ROOT.parent / "shared" / "data"
 REQUIRE_SERVICES = os.environ.get("COLORREVIEW_REQUIRE_SERVICES") == "1"
+# the networks the tests export for ONNX Runtime stay in a folder of their own, not the user's cache (and the
+# worker processes the tests start inherit it)
+os.environ.setdefault("COLORREVIEW_ONNX_CACHE", str(Path(tempfile.gettempdir()) / "colorreview-test-onnx"))
 
 
 def need(condition: bool, why: str) -> None:

@@ -12,7 +12,7 @@ import torch
 from ..colors import ColorNamer, ColorVocabulary, default_vocabulary, dominant_colors
 from ..errors import WeightsError
 from ..fold import fold_batchnorm
-from ..runtime import cpu_forward, cpu_runtime
+from ..runtime import OnnxNetwork, cpu_forward, cpu_runtime
 from ..shapes import padded_forward, use_tuned_kernels
 from ..weights import load_weights
 from .backbones import create_backbone
@@ -148,7 +148,8 @@ class TimmColorClassifier(ColorClassifier):
 
     def describe(self) -> dict:
         return {"name": self.name, "version": self.version, "temperature": self.temperature, "runtime": self.runtime,
-                "members": [{"weights": m.name, "version": m.version, "view": m.view, "weight": m.weight}
+                "members": [{"weights": m.name, "version": m.version, "view": m.view, "weight": m.weight,
+                             "runtime": "onnx" if isinstance(m.logits, OnnxNetwork) else "torch"}
                             for m in self.members]}
 
 

@@ -196,9 +196,13 @@ class HeadFit:
 
 
 def fit_head(features: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray, start: MemberHead, *,
-             steps: int = 300, lr: float = 0.01, l2: float = 0.01) -> HeadFit:
-    """Weighted cross-entropy from the shipped head, plus ``l2`` times the squared distance to it."""
+             steps: int = 300, lr: float = 0.01, l2: float = 0.01, offset: np.ndarray | None = None) -> HeadFit:
+    """Weighted cross-entropy from the shipped head, plus ``l2`` times the squared distance to it.
+
+    ``offset`` (per class) is added to the logits while fitting and is not part of the head: the class
+    priors that the calibration adds after the head, so that the head does not learn them a second time."""
     x = torch.from_numpy(np.asarray(features, np.float32))
+    shift = torch.zeros(len(start.bias)) if offset is None else torch.from_numpy(np.asarray(offset, np.float32))
     y = torch.from_numpy(np.asarray(labels, np.int64))
     w = torch.from_numpy(np.asarray(sample_weight, np.float32))
     w = w / w.sum()
@@ -207,7 +211,7 @@ def fit_head(features: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray
     optimiser = torch.optim.Adam([weight, bias], lr=lr)
 
     def data_loss() -> torch.Tensor:
-        return (torch.nn.functional.cross_entropy(x @ weight.T + bias, y, reduction="none") * w).sum()
+        return (torch.nn.functional.cross_entropy(x @ weight.T + bias + shift, y, reduction="none") * w).sum()
 
     with torch.no_grad():
         before = float(data_loss())
@@ -227,8 +231,10 @@ def fine_tune(base: Classifier, features: Features, labels: list[str], sample_we
     index = {c: i for i, c in enumerate(base.classes)}
     y = np.array([index[c] for c in labels])
     heads, fits = [], {}
+    # the calibration adds the class priors after the heads (bias b after temperature T: T * b on the logits)
+    offset = None if base.bias is None else base.temperature * base.bias
     for head, x in zip(base.heads, features.members):
-        fit = fit_head(x, y, sample_weight, head, steps=steps, lr=lr, l2=l2)
+        fit = fit_head(x, y, sample_weight, head, steps=steps, lr=lr, l2=l2, offset=offset)
         heads.append(MemberHead(head.name, fit.weight, fit.bias, head.ensemble_weight))
         fits[head.name] = {"loss_before": round(fit.loss_before, 4), "loss_after": round(fit.loss_after, 4)}
     tuned = Classifier("candidate", base.classes, heads, base.temperature, base.fusion_beta, base.bias)

@@ -75,6 +75,34 @@ def test_class_biases_undo_a_prior_that_training_imposed():
     np.testing.assert_allclose(calibrate(balanced, 1.0, np.zeros(3)), balanced, atol=1e-9)
 
 
+def test_calibration_fits_class_biases_in_the_pipelines_order():
+    from inference.classify.model import calibrate
+    from inference.evaluate import study
+
+    rng = np.random.default_rng(3)
+    classes = ["Blue", "Navy Blue", "Red"]
+    labels = rng.choice(3, 900, p=[0.6, 0.3, 0.1])
+    members = []
+    for _ in range(2):
+        logits = rng.normal(size=(900, 3))
+        logits[np.arange(900), labels] += 1.5
+        members.append(np.exp(logits) / np.exp(logits).sum(1, keepdims=True))  # balanced: no prior
+    kd = rng.dirichlet(np.ones(3), 900)
+    readings = study.Readings([f"k{i}" for i in range(900)], [classes[i] for i in labels], members, kd, {})
+    fit = study.fit(readings, classes, (1.0, 1.0), betas=(0.35,), bias_penalty=0.01)
+    assert fit.bias is not None and fit.bias[0] > fit.bias[2]  # the common colour gains
+    assert study.fit(readings, classes, (1.0, 1.0), betas=(0.35,)).bias is None
+    # the pipeline: average, temperature and biases, then fusion with beta / T
+    params = fit.pipeline_parameters()
+    p = calibrate((members[0] + members[1]) / 2, params["temperature"], fit.bias)
+    p = p * kd ** params["fusion_beta"]
+    np.testing.assert_allclose(fit.apply(members, kd), p / p.sum(1, keepdims=True), atol=1e-9)
+    out = study.cross_fitted(readings, classes, (1.0, 1.0), betas=(0.0,), bias_penalty=0.01)
+    plain = study.cross_fitted(readings, classes, (1.0, 1.0), betas=(0.0,))
+    nll = [-np.log(q[np.arange(900), labels]).mean() for q in (plain, out)]
+    assert nll[1] < nll[0]  # held out, the biases lower the log loss
+
+
 def test_the_simulated_catalogue_has_the_papers_noise_rates():
     truth = ["Red", "Blue", "Black", "White"] * 250
     c = noisy.simulate(truth, seed=1)

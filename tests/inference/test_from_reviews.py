@@ -36,6 +36,20 @@ def test_fit_head_learns_the_labels_and_a_strong_pull_keeps_the_shipped_head():
     assert np.abs(held.weight).max() < 0.05 < np.abs(free.weight).max()
 
 
+def test_a_head_refitted_under_the_class_priors_does_not_learn_them_twice():
+    rng = np.random.default_rng(2)
+    prior = np.array([0.7, 0.2, 0.1])
+    y = rng.choice(3, 3000, p=prior)
+    x = rng.normal(size=(3000, 4)).astype(np.float32)  # features that say nothing: only the prior is learnt
+    start = MemberHead("m", np.zeros((3, 4)), np.zeros(3), 1.0)
+    offset = np.log(prior) - np.log(prior).mean()  # what the calibration already adds after the head
+    plain = fit_head(x, y, np.ones(len(y)), start, steps=300, lr=0.05, l2=0.0)
+    under = fit_head(x, y, np.ones(len(y)), start, steps=300, lr=0.05, l2=0.0, offset=offset)
+    learnt = plain.bias - plain.bias.mean()
+    assert learnt[0] - learnt[2] == pytest.approx(np.log(7), rel=0.15)  # without the offset: the prior itself
+    assert np.abs(under.bias - under.bias.mean()).max() < 0.15  # with it: nothing left to learn
+
+
 def test_weighted_labels_win_over_contradicting_ones():
     x, y, start = _toy()
     flipped = (y + 1) % 3
