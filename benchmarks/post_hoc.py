@@ -35,15 +35,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def log_probs(p: np.ndarray) -> np.ndarray:
-    return np.log(np.clip(p, 1e-12, 1))
-
-
-def softmax(z: np.ndarray) -> np.ndarray:
-    z = np.exp(z - z.max(1, keepdims=True))
-    return z / z.sum(1, keepdims=True)
-
-
 def flipped_members(keys: list[str], data: Path) -> list[np.ndarray]:
     """Every member's probabilities on the val products, each averaged with its reading of the mirror image."""
     from inference.pipeline import ImageInput, Pipeline
@@ -97,9 +88,8 @@ def judge(name, probs, keys, truth, classes, vocab, rows, args):
     by_key = {k: i for i, k in enumerate(keys)}
     verified = [(by_key[r.image.removesuffix(".jpg")], r.color) for r in rows
                 if r.color and r.image.removesuffix(".jpg") in by_key]
-    pred = [classes[int(probs[i].argmax())] for i, _ in verified]
-    exact = np.mean([p == c for p, (_, c) in zip(pred, verified)])
-    family = np.mean([vocab.family(p) == vocab.family(c) for p, (_, c) in zip(pred, verified)])
+    audited = study.report(probs[[i for i, _ in verified]], [c for _, c in verified], classes, vocab)
+    exact, family = audited["accuracy"], audited["family_accuracy"]
     report = study.report(probs, truth, classes, vocab)
     _, summary, _ = tuning.compare_rules(keys, truth, probs, classes, vocab, rows, args.impute_precision,
                                          args.mislabel_precision, args.simulations)
@@ -125,6 +115,7 @@ def main() -> int:
     p.add_argument("--simulations", type=int, default=10)
     args = p.parse_args()
 
+    from inference.classify.model import calibrate
     from inference.colors import default_vocabulary
     from inference.evaluate import study
     from inference.evaluate.audit import load_audit
@@ -143,19 +134,19 @@ def main() -> int:
               "run calibrate --no-write again", file=sys.stderr)
         return 2
     equal = tuple([1.0] * len(members))
-    shipped = study.cross_fitted(study.Readings(keys, truth, members, kd, {}), classes, equal, betas=(0.0,))
+    readings = study.Readings(keys, truth, members, kd, {})
+    shipped = study.cross_fitted(readings, classes, equal, betas=(0.0,))
     print(f"{len(keys)} val products, {sum(1 for r in rows if r.color)} verified; cross-fitted by halves")
     print(f"{'variant':34s} {'audited':>13s}   {'val tags: exact family logloss':>20s}   "
           f"{'real flags: wrong right ambiguous':>22s}  {'imputations acc/cov':>13s}")
     judge("members averaged, no priors", shipped, keys, truth, classes, vocab, rows, args)
-    readings = study.Readings(keys, truth, members, kd, {})
     for penalty in [float(x) for x in args.penalties.split(",") if x]:
         probs = study.cross_fitted(readings, classes, equal, betas=(0.0,), bias_penalty=penalty)
         judge(f"class priors (val tags, {penalty})", probs, keys, truth, classes, vocab, rows, args)
     counts = np.array([card["training"]["train_images_per_class"][c] for c in classes], dtype=float)
     mixed = np.mean(members, 0)
     for tau in [float(x) for x in args.taus.split(",") if x]:
-        adjusted = softmax(log_probs(mixed) + tau * np.log(counts))
+        adjusted = calibrate(mixed, 1.0, tau * np.log(counts))
         probs = study.cross_fitted(study.Readings(keys, truth, [adjusted], kd, {}), classes, (1.0,), betas=(0.0,))
         judge(f"logit adjustment ({tau})", probs, keys, truth, classes, vocab, rows, args)
     if args.native:

@@ -83,8 +83,7 @@ class TimmColorClassifier(ColorClassifier):
             self.members.append(self._member(bundle, extra.get("view", bundle.card.get("view", "garment")),
                                              float(extra.get("weight", 1.0))))
         self.views = tuple(dict.fromkeys(m.view for m in self.members))
-        self.temperature = float(self.card.get("calibration", {}).get("temperature", 1.0))
-        self.class_bias = class_bias(self.card.get("calibration", {}), self.classes)
+        self.temperature, self.class_bias = card_calibration(self.card)
         self.input_size = self.members[0].input_size
         self.batch_size = batch_size or (128 if self.device.type == "cuda" else 8)
         self.version = classifier_version([m.version for m in self.members], self.temperature, self.class_bias)
@@ -167,6 +166,12 @@ def class_bias(calibration: dict, classes: Sequence[str]) -> np.ndarray | None:
     """A card's bias per colour, in ``classes`` order (None when it has none)."""
     bias = calibration.get("class_bias") or {}
     return np.array([float(bias.get(c, 0.0)) for c in classes]) if bias else None
+
+
+def card_calibration(card: dict) -> tuple[float, np.ndarray | None]:
+    """A classifier card's temperature and bias per colour (None when it has none)."""
+    calibration = card.get("calibration", {})
+    return float(calibration.get("temperature", 1.0)), class_bias(calibration, card["classes"])
 
 
 def classifier_version(member_versions: Sequence[str], temperature: float, bias: np.ndarray | None) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..classify.model import DEFAULT_WEIGHTS, TimmColorClassifier, calibrate, class_bias, classifier_version
+from ..classify.model import DEFAULT_WEIGHTS, TimmColorClassifier, calibrate, card_calibration, classifier_version
 from ..errors import WeightsError
 from ..pipeline import ImageInput, Pipeline
 from ..weights import WEIGHTS_DIR, load_card, load_weights, save_weights
@@ -165,10 +165,7 @@ def member_names(weights_dir: str | Path | None, main: str = DEFAULT_WEIGHTS) ->
 def card_version(weights_dir: str | Path | None, main: str = DEFAULT_WEIGHTS) -> str:
     """The classifier version of a weights folder from its cards alone (no hashing of the files)."""
     versions = [f"{name}-{load_card(name, weights_dir)['sha256'][:8]}" for name, _ in member_names(weights_dir, main)]
-    card = load_card(main, weights_dir)
-    calibration = card.get("calibration", {})
-    return classifier_version(versions, float(calibration.get("temperature", 1.0)),
-                              class_bias(calibration, card["classes"]))
+    return classifier_version(versions, *card_calibration(load_card(main, weights_dir)))
 
 
 def read_classifier(weights_dir: str | Path | None, main: str = DEFAULT_WEIGHTS) -> Classifier:
@@ -180,11 +177,9 @@ def read_classifier(weights_dir: str | Path | None, main: str = DEFAULT_WEIGHTS)
                                 bundle.state_dict[f"{HEAD}.bias"].numpy(), ensemble_weight))
         versions.append(bundle.version)
     card = load_card(main, weights_dir)
-    calibration = card.get("calibration", {})
-    temperature = float(calibration.get("temperature", 1.0))
-    bias = class_bias(calibration, card["classes"])
+    temperature, bias = card_calibration(card)
     return Classifier(classifier_version(versions, temperature, bias), list(card["classes"]), heads, temperature,
-                      float(calibration.get("fusion_beta", 0.0)), bias)
+                      float(card.get("calibration", {}).get("fusion_beta", 0.0)), bias)
 
 
 @dataclass(frozen=True)
