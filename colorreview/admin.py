@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db import transaction
 from django.template.response import TemplateResponse
@@ -21,6 +21,7 @@ from .models import (
     Suggestion,
     Worker,
 )
+from .services.queue import QueueUnavailable, check_queue, send
 
 
 class RoleAdmin(admin.ModelAdmin):
@@ -52,7 +53,20 @@ class ColorNameAdmin(RoleAdmin):
         from .tasks import remap_seller_colors  # not at import: the tasks load the vision stack
 
         super().save_model(request, obj, form, change)
-        transaction.on_commit(lambda: remap_seller_colors.delay())
+        try:
+            check_queue()
+        except QueueUnavailable as exc:
+            self.message_user(request, f"Saved, but seller colours could not be mapped again: {exc}. Save the "
+                                       "colour again when the queue is back.", level=messages.ERROR)
+            return
+
+        def queue() -> None:
+            try:
+                send(remap_seller_colors)
+            except QueueUnavailable:  # gone in between: logged; saving the colour again maps them
+                pass
+
+        transaction.on_commit(queue)
         self.message_user(request, "Seller colours are being mapped again in the background; products whose tag "
                                    "now maps differently get their suggestions brought up to date.")
 

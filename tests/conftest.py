@@ -123,3 +123,19 @@ def fast_pipeline(settings, thresholds):
     settings.COLORREVIEW_SEGMENTER = "border"
     settings.COLORREVIEW_CLASSIFIER = "kdtree"
     return settings
+
+
+@pytest.fixture
+def damaged_weights(settings, tmp_path):
+    """The shipped weights copied with ``colornet_image.pt`` damaged (no longer its card's SHA-256), in use."""
+    import shutil
+
+    from inference.weights import WEIGHTS_DIR
+
+    damaged = tmp_path / "weights"
+    shutil.copytree(WEIGHTS_DIR, damaged, ignore=shutil.ignore_patterns("report", "*.md"))
+    with open(damaged / "colornet_image.pt", "r+b") as fh:
+        fh.seek(-64, 2)
+        fh.write(b"\0" * 64)
+    settings.COLORREVIEW_WEIGHTS_DIR = str(damaged)
+    return damaged

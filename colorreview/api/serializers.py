@@ -81,5 +81,5 @@ class BulkApprovalSerializer(serializers.ModelSerializer):
     class Meta:
         model = BulkApproval
         fields = ["id", "kind", "criteria", "status", "matched", "accepted", "reverted", "created_by", "created_at",
-                  "finished_at", "undone_at"]
+                  "finished_at", "undone_at", "error"]
         read_only_fields = fields

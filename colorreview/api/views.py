@@ -20,7 +20,14 @@ from ..services.review import (
     suggestion_reopen,
     suggestion_undo_last,
 )
-from ..services.runs import QueueUnavailable, RunAlreadyActive, pipeline_run_cancel, pipeline_run_start, run_resume
+from ..services.runs import (
+    ModelUnavailable,
+    QueueUnavailable,
+    RunAlreadyActive,
+    pipeline_run_cancel,
+    pipeline_run_start,
+    run_resume,
+)
 from .filters import PredictionFilter, ProductFilter, SuggestionFilter
 from .permissions import HasRole, IsAdminRole
 from .serializers import (
@@ -158,6 +165,8 @@ class SuggestionViewSet(viewsets.ReadOnlyModelViewSet):
             approval = bulk_approval_start(user=request.user, kind=v["kind"], note=v["note"], **criteria)
         except RoleError as exc:
             raise PermissionDenied(str(exc)) from exc
+        except QueueUnavailable as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
         body = BulkApprovalSerializer(approval).data
         if not approval.active:
             accepted = set(Suggestion.objects.filter(bulk=approval).values_list("pk", flat=True))
@@ -190,6 +199,8 @@ class BulkApprovalViewSet(viewsets.ReadOnlyModelViewSet):
             raise PermissionDenied(str(exc)) from exc
         except ServiceError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        except QueueUnavailable as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
         return Response(BulkApprovalSerializer(approval).data)
 
 
@@ -208,7 +219,7 @@ class PipelineRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet)
         except RunAlreadyActive as exc:
             return Response({"detail": str(exc), "run": PipelineRunSerializer(exc.run).data},
                             status=status.HTTP_409_CONFLICT)
-        except QueueUnavailable as exc:
+        except (QueueUnavailable, ModelUnavailable) as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
         if run is None:
             return Response({"detail": "every product already has a prediction for the current model"},

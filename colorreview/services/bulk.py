@@ -14,6 +14,7 @@ from .. import roles, selectors
 from ..models import BulkApproval, Product, ReviewEvent, Suggestion
 from . import ServiceError
 from .claims import free_for
+from .queue import send
 
 #: suggestions decided per statement
 CHUNK = 2000
@@ -46,7 +47,13 @@ def bulk_approval_start(*, user, kind: str = "impute", note: str = "", **criteri
                                            matched=matched)
     if matched <= settings.COLORREVIEW_BULK_INLINE:
         return bulk_approval_run(approval_id=approval.pk)
-    transaction.on_commit(lambda: bulk_approve_job.delay(approval.pk))
+
+    def not_queued(exc: BaseException) -> None:  # nothing was approved: say so on the approval
+        BulkApproval.objects.filter(pk=approval.pk, status=BulkApproval.Status.QUEUED).update(
+            status=BulkApproval.Status.FAILED, finished_at=timezone.now(),
+            error=f"not started: the task queue was unavailable ({exc}); nothing was approved")
+
+    send(bulk_approve_job, approval.pk, on_failure=not_queued, then="nothing was approved; try again when it is back")
     return approval
 
 
@@ -109,7 +116,11 @@ def bulk_approval_undo(*, approval: BulkApproval, user) -> BulkApproval:
         return bulk_undo_run(approval_id=approval.pk)
     from ..tasks import bulk_undo_job
 
-    transaction.on_commit(lambda: bulk_undo_job.delay(approval.pk))
+    def not_queued(exc: BaseException) -> None:  # the batch stays approved, and can be undone again
+        BulkApproval.objects.filter(pk=approval.pk, status=BulkApproval.Status.UNDONE, reverted=0).update(
+            status=BulkApproval.Status.FINISHED, undone_by=None, undone_at=None)
+
+    send(bulk_undo_job, approval.pk, on_failure=not_queued, then="nothing was undone; try again when it is back")
     approval.refresh_from_db()
     return approval
 

@@ -11,12 +11,14 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Max, Min, Sum
 from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerError
+
+from inference.errors import WeightsError
 
 from ..models import PipelineRun, Product, RunBatch
 from . import ServiceError, progress
 from .predictions import RunPlan, batches_of, model_version, pipeline_run_create, products_to_predict
 from .progress import ACTIVE_RUN, UNFINISHED, run_finish_if_done
+from .queue import BROKER_ERRORS, QueueUnavailable, unavailable
 from .workers import live_workers
 
 log = logging.getLogger(__name__)
@@ -28,11 +30,17 @@ ENQUEUE_WINDOW = 2000
 RANGE_BATCHES = 4
 
 
-class QueueUnavailable(Exception):
-    """The task queue (broker) cannot be reached; nothing was queued. ``report`` carries the import
-    that was done before, if any."""
+class ModelUnavailable(ServiceError):
+    """The pipeline's weights cannot be loaded (missing, damaged, not matching their card); no run starts."""
 
-    report = None
+
+def checked_model_version() -> str:
+    """The current model version; ``ModelUnavailable`` when its weights cannot be loaded."""
+    try:
+        return model_version()
+    except WeightsError as exc:
+        raise ModelUnavailable(f"the colour models cannot be loaded ({exc}); no run was started. "
+                               "Restore the weights (or the promoted model's folder) and try again") from exc
 
 
 class RunAlreadyActive(ServiceError):
@@ -53,6 +61,7 @@ def pipeline_run_start(*, user=None, product_ids: list[int] | None = None,
     (``RunAlreadyActive``). Raises ``QueueUnavailable`` when the broker cannot be reached (the run is
     then marked failed and its products released, so that a later run takes them).
     """
+    checked_model_version()
     if product_ids is None and not reread:
         return _run_start_in_background(user)
     plan = pipeline_run_create(user=user, product_ids=product_ids, reread=reread)
@@ -78,10 +87,10 @@ def _publish(run_id: int, batches: list[list[int]], release: bool = True,
                 extra = {"kwargs": {"batch_id": batch_ids[i]}} if batch_ids else {}
                 predict_products.apply_async((batch, run_id), producer=producer, **extra)
                 sent += 1
-    except (BrokerError, OSError) as exc:
+    except BROKER_ERRORS as exc:
         if release and not batch_ids:
             _release(run_id, [pk for batch in batches[sent:] for pk in batch], exc)
-        raise QueueUnavailable(f"the task queue is unavailable ({exc}); try again when it is back") from exc
+        raise unavailable(exc) from exc
 
 
 def _publish_ranges(run_id: int, batch_ids: list[int]) -> None:
@@ -110,11 +119,11 @@ def _send_enqueue(run: PipelineRun, fail: bool = True) -> None:
 
     try:
         enqueue_run.delay(run.pk)
-    except (BrokerError, OSError) as exc:
+    except BROKER_ERRORS as exc:
         if fail:  # a run that never got queued
             PipelineRun.objects.filter(pk=run.pk).update(status=PipelineRun.Status.FAILED, finished_at=timezone.now(),
                                                          error=f"the task queue was unavailable: {exc}"[:2000])
-        raise QueueUnavailable(f"the task queue is unavailable ({exc}); try again when it is back") from exc
+        raise unavailable(exc) from exc
 
 
 def run_enqueue(*, run_id: int, window: int = ENQUEUE_WINDOW, publish: bool = True) -> int:

@@ -178,6 +178,8 @@ def run_start(request):
         return _queue_unavailable(exc)
     except RunAlreadyActive as exc:
         return render(request, "runs/_progress.html", {"run": _with_state([exc.run])[0], "message": str(exc)})
+    except ServiceError as exc:  # the models cannot be loaded
+        return HttpResponse(f'<p class="error">{escape(str(exc))}</p>')
     if run is None:
         return HttpResponse('<p class="note">Every product already has a prediction for the current model.</p>')
     return render(request, "runs/_progress.html", {"run": _with_state([run])[0]})

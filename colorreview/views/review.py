@@ -16,6 +16,7 @@ from ..roles import RoleError
 from ..services import AlreadyDecided, ServiceError
 from ..services.bulk import bulk_approval_count, bulk_approval_start, bulk_approval_undo
 from ..services.claims import ClaimedByOther, suggestion_release, suggestions_claim
+from ..services.queue import QueueUnavailable
 from ..services.review import (
     suggestion_accept,
     suggestion_correct,
@@ -188,7 +189,7 @@ def bulk(request):
             return _bulk_page(request, {"confirm": {"count": count, "scope": request.POST.get("scope"),
                                                     "percent": request.POST.get("min_confidence"), **criteria}})
         approval = bulk_approval_start(user=request.user, kind="impute", **criteria)
-    except ValueError as exc:
+    except (ValueError, QueueUnavailable) as exc:
         return _bulk_page(request, {"error": f"Not approved: {exc}"})
     except RoleError as exc:
         return forbidden(request, str(exc))
@@ -203,7 +204,8 @@ def bulk_progress(request, pk: int):
             approval = bulk_approval_undo(approval=approval, user=request.user)
         except RoleError as exc:
             return forbidden(request, str(exc))
-        except ServiceError as exc:
+        except (ServiceError, QueueUnavailable) as exc:
+            approval.refresh_from_db()
             return render(request, "review/_bulk_progress.html", {"approval": approval, "message": str(exc)})
         return render(request, "review/_bulk_progress.html", {"approval": approval})
     response = render(request, "review/_bulk_progress.html", {"approval": approval})

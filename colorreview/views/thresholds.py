@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db import transaction
 from django.shortcuts import redirect, render
 
 from .. import roles
 from ..services import ServiceError
+from ..services.queue import QueueUnavailable, check_queue, send
 from ..services.thresholds import KINDS, category_threshold_set, category_threshold_table, validation_by_category
 from .common import role_required
 
@@ -28,15 +28,21 @@ def thresholds(request):
     if request.method == "POST":
         category = request.POST.get("category", "").strip()
         try:
+            check_queue()  # a change whose suggestions cannot be brought in line is not made
             changed = [kind for kind in KINDS if category_threshold_set(
                 user=request.user, category=category, kind=kind, value=_percent(request.POST.get(kind, "")))]
-        except ServiceError as exc:
-            messages.error(request, f"{category}: {exc}")
+        except (ServiceError, QueueUnavailable) as exc:
+            messages.error(request, f"{category}: not changed: {exc}")
             return redirect("thresholds")
         if changed:
             from ..tasks import refresh_category_suggestions
 
-            transaction.on_commit(lambda: refresh_category_suggestions.delay(category))
+            try:
+                send(refresh_category_suggestions, category)
+            except QueueUnavailable as exc:
+                messages.warning(request, f"{category}: {' and '.join(changed)} threshold changed, but its suggestions "
+                                          f"could not be brought in line: {exc}")
+                return redirect("thresholds")
             messages.success(request, f"{category}: {' and '.join(changed)} threshold changed; its suggestions "
                                       "are being brought in line.")
         return redirect("thresholds")

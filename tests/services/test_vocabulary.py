@@ -41,7 +41,7 @@ def test_the_admin_remaps_after_an_edit_in_the_background(client, admin_user, th
                                                           django_capture_on_commit_callbacks):
     from colorreview import tasks
 
-    monkeypatch.setattr(tasks.remap_seller_colors, "delay", lambda: tasks.remap_seller_colors.apply())
+    monkeypatch.setattr(tasks.remap_seller_colors, "apply_async", lambda *a, **kw: tasks.remap_seller_colors.apply())
     admin_user.is_staff = admin_user.is_superuser = True
     admin_user.save()
     product = ProductFactory(tag="Sunset Glow")

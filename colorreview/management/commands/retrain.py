@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
 from ...models import ModelVersion
 from ...services import ServiceError
+from ...services.queue import BROKER_ERRORS, unavailable
 from ...services.retrain import model_retrain, retrain_check
 from ...services.runs import embedded_queue
 
@@ -19,7 +21,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--wait", action="store_true", help="show progress and wait for the end")
-        parser.add_argument("--timeout", type=float, default=None, help="with --wait and a broker: give up after N s")
+        parser.add_argument("--timeout", type=float, default=None,
+                            help="with --wait and a broker: give up after N s (default: the task time limit, "
+                                 "COLORREVIEW_TASK_TIME_LIMIT, plus 10 minutes)")
 
     def handle(self, *args, **opts):
         try:
@@ -33,13 +37,17 @@ class Command(BaseCommand):
         from ...tasks import retrain_job
 
         started = timezone.now()
-        retrain_job.delay()
+        try:
+            retrain_job.delay()
+        except BROKER_ERRORS as exc:
+            raise CommandError(str(unavailable(exc))) from exc
         self.stdout.write("retrain queued on the default queue")
         if not opts["wait"]:
             if embedded_queue():
                 self.stdout.write("the embedded queue is served by `python manage.py serve`")
             return
-        self._report(self._follow(started, opts["timeout"]))
+        timeout = opts["timeout"] if opts["timeout"] is not None else settings.CELERY_TASK_TIME_LIMIT + 600
+        self._report(self._follow(started, timeout))
 
     def _run_here(self) -> ModelVersion:
         with tqdm(desc="retrain: reading images", unit="image") as bar:
@@ -56,7 +64,8 @@ class Command(BaseCommand):
             if version is not None:
                 return version
             if timeout and time.perf_counter() - begun > timeout:
-                raise CommandError(f"no retrain result after {timeout:.0f}s; see the workers' log")
+                raise CommandError(f"no retrain result after {timeout:.0f}s: the job is still waiting for a worker "
+                                   "of the default queue, or a worker refused or lost it; see the workers' log")
             time.sleep(2)
 
     def _report(self, version: ModelVersion) -> None:

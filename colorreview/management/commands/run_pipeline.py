@@ -6,10 +6,12 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from ...models import PipelineRun
-from ...services.predictions import model_version, pipeline_run_create
+from ...services import ServiceError
+from ...services.predictions import pipeline_run_create
 from ...services.runs import (
     QueueUnavailable,
     RunAlreadyActive,
+    checked_model_version,
     embedded_queue,
     pipeline_run_here,
     pipeline_run_start,
@@ -26,7 +28,10 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=None, help="with --wait: give up after N seconds")
 
     def handle(self, *args, **opts):
-        version = model_version()
+        try:
+            version = checked_model_version()
+        except ServiceError as exc:
+            raise CommandError(str(exc)) from exc
         self.stdout.write(f"model version {version}")
         if embedded_queue() and opts["wait"]:
             return self._run_here()
@@ -71,7 +76,7 @@ class Command(BaseCommand):
                 bar.total = run.total
                 bar.n = run.done + run.failed
                 bar.refresh()
-                if run.status in (PipelineRun.Status.FINISHED, PipelineRun.Status.FAILED):
+                if not run.active:  # finished, failed or cancelled
                     break
                 if timeout and time.perf_counter() - started > timeout:
                     raise CommandError(f"run {run.pk} not finished after {timeout:.0f}s ({bar.n}/{run.total})")

@@ -1,0 +1,57 @@
+"""Handing jobs to the task queue. A broker that cannot be reached is said plainly (``QueueUnavailable``)
+and what the message was for is put back, never a server error or a state left waiting for ever."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from django.db import transaction
+from kombu.exceptions import OperationalError as BrokerError
+
+log = logging.getLogger(__name__)
+
+#: what publishing raises when the broker is down or unreachable
+BROKER_ERRORS = (BrokerError, OSError)
+
+
+class QueueUnavailable(Exception):
+    """The task queue (broker) cannot be reached; nothing was queued. ``report`` carries the import
+    that was done before, if any."""
+
+    report = None
+
+
+def unavailable(exc: BaseException, then: str = "try again when it is back") -> QueueUnavailable:
+    return QueueUnavailable(f"the task queue is unavailable ({exc}); {then}")
+
+
+def send(task, *args, on_failure: Callable[[BaseException], None] | None = None,
+         then: str = "try again when it is back", **kwargs) -> None:
+    """Queue ``task(*args, **kwargs)`` once the current transaction commits (at once outside one).
+
+    When the broker cannot be reached, ``on_failure(exc)`` puts back the state the job was for, and
+    ``QueueUnavailable`` is raised to the caller (from the commit, when inside a transaction: the rows
+    are written by then, so ``on_failure`` is what undoes them)."""
+
+    def publish() -> None:
+        try:
+            task.apply_async(args, kwargs)
+        except BROKER_ERRORS as exc:
+            log.warning("could not queue %s: %s", task.name, exc)
+            if on_failure is not None:
+                on_failure(exc)
+            raise unavailable(exc, then) from exc
+
+    transaction.on_commit(publish)
+
+
+def check_queue(app=None) -> None:
+    """Raise ``QueueUnavailable`` when the broker cannot be reached now (before a change that needs it)."""
+    if app is None:
+        from ..celery import app
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=app.conf.broker_connection_timeout)
+    except BROKER_ERRORS as exc:
+        raise unavailable(exc) from exc

@@ -1,0 +1,125 @@
+"""Actions that need the task queue, with the broker down (a port where nothing listens): each says so,
+with no server error, and leaves nothing half done: what it was for is put back or never made."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from colorreview.models import BulkApproval, CategoryThreshold, ColorName, Product, Suggestion
+from colorreview.services import bulk
+from tests.factories import PredictionFactory, ProductFactory, SuggestionFactory
+
+# outside a transaction, as a request is: the jobs are queued at once
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def dead_broker():
+    """The configured broker replaced by a port where nothing listens, for every publish and check."""
+    from colorreview.celery import app
+
+    saved = app.conf.broker_write_url, app._pool, app.amqp._producer_pool
+    app.conf.broker_write_url, app._pool, app.amqp._producer_pool = "redis://127.0.0.1:1/0", None, None
+    yield  # the refused connections hold nothing open
+    app.conf.broker_write_url, app._pool, app.amqp._producer_pool = saved
+
+
+@pytest.fixture
+def jobs_run_here(monkeypatch):
+    """A broker that is back: each job runs in this process when queued."""
+    from colorreview import tasks
+
+    for job in (tasks.bulk_approve_job, tasks.bulk_undo_job, tasks.refresh_category_suggestions,
+                tasks.remap_seller_colors):
+        monkeypatch.setattr(job, "apply_async", lambda args=(), kwargs=None, _job=job, **kw: _job.apply(args, kwargs))
+
+
+def _imputations(n: int) -> list[Suggestion]:
+    return [SuggestionFactory(kind="impute", prediction=PredictionFactory(
+        product=ProductFactory(tag=""), confidence=0.97, predicted_color="Red")) for _ in range(n)]
+
+
+def test_a_large_bulk_approval_says_the_queue_is_down_and_approves_nothing(client, merchandiser, settings,
+                                                                          dead_broker):
+    settings.COLORREVIEW_BULK_INLINE = 2
+    _imputations(4)
+    client.force_login(merchandiser)
+    response = client.post("/imputations/", {"scope": "threshold", "min_confidence": "90", "confirm": "1"}, **HTMX)
+    page = response.content.decode()
+    assert response.status_code == 200 and "Not approved" in page and "task queue is unavailable" in page
+    approval = BulkApproval.objects.get()
+    assert approval.status == "failed" and "nothing was approved" in approval.error
+    assert set(Suggestion.objects.values_list("status", flat=True)) == {"pending"}
+    api = client.post("/api/suggestions/bulk-accept/", {"kind": "impute", "min_confidence": 0.9},
+                      content_type="application/json")
+    assert api.status_code == 503 and "task queue is unavailable" in api.json()["detail"]
+
+
+def test_an_undo_with_the_queue_down_keeps_the_batch_approved_and_can_be_done_later(client, merchandiser,
+                                                                                    settings, dead_broker):
+    items = _imputations(4)
+    approval = bulk.bulk_approval_start(user=merchandiser, ids=[s.pk for s in items])  # small: runs at once
+    settings.COLORREVIEW_BULK_INLINE = 2  # its undo goes to the queue
+    client.force_login(merchandiser)
+    response = client.post(f"/api/bulk-approvals/{approval.pk}/undo/")
+    assert response.status_code == 503 and "nothing was undone" in response.json()["detail"]
+    approval.refresh_from_db()
+    assert (approval.status, approval.undone_by, approval.reverted) == ("finished", None, 0)
+    assert set(Suggestion.objects.values_list("status", flat=True)) == {"accepted"}
+    page = client.post(f"/imputations/bulk/{approval.pk}/", **HTMX).content.decode()
+    assert "task queue is unavailable" in page and "already undone" not in page
+
+
+def test_an_undo_refused_while_the_queue_was_down_goes_through_when_it_is_back(client, merchandiser, settings,
+                                                                               dead_broker, jobs_run_here):
+    items = _imputations(3)
+    approval = bulk.bulk_approval_start(user=merchandiser, ids=[s.pk for s in items])
+    settings.COLORREVIEW_BULK_INLINE = 1
+    client.force_login(merchandiser)
+    response = client.post(f"/api/bulk-approvals/{approval.pk}/undo/")
+    assert response.status_code == 200 and response.json()["status"] == "undone"
+    assert set(Suggestion.objects.values_list("status", flat=True)) == {"pending"}
+
+
+def test_a_threshold_is_not_changed_while_its_suggestions_cannot_be_brought_in_line(client, admin_user,
+                                                                                   dead_broker):
+    client.force_login(admin_user)
+    response = client.post("/thresholds/", {"category": "Jeans", "impute": "92", "mislabel": ""}, follow=True)
+    page = response.content.decode()
+    assert response.status_code == 200 and "Jeans: not changed: the task queue is unavailable" in page
+    assert not CategoryThreshold.objects.exists()
+
+
+def test_a_vocabulary_edit_is_saved_and_says_the_remap_waits_for_the_queue(client, admin_user, thresholds,
+                                                                          dead_broker):
+    admin_user.is_staff = admin_user.is_superuser = True
+    admin_user.save()
+    orange = ColorName.objects.get(name="Orange")
+    client.force_login(admin_user)
+    response = client.post(f"/admin/colorreview/colorname/{orange.pk}/change/", {
+        "name": "Orange", "hex": orange.hex, "family": "Orange", "nameable": "on", "active": "on",
+        "aliases": orange.aliases + "|sunset glow"}, follow=True)
+    page = response.content.decode()
+    assert response.status_code == 200 and "could not be mapped again: the task queue is unavailable" in page
+    assert "sunset glow" in ColorName.objects.get(pk=orange.pk).aliases
+
+
+def test_a_retrain_with_the_queue_down_says_so(settings, dead_broker):
+    settings.COLORREVIEW_RETRAIN_MIN_LABELS = 0
+    with pytest.raises(CommandError, match="task queue is unavailable"):
+        call_command("retrain")
+
+
+def test_starting_a_run_with_damaged_weights_says_so(client, admin_user, damaged_weights):
+    ProductFactory(status="pending")
+    client.force_login(admin_user)
+    page = client.post("/runs/start/", **HTMX).content.decode()
+    assert "colour models cannot be loaded" in page and "does not match its model card" in page
+    api = client.post("/api/runs/")
+    assert api.status_code == 503 and "no run was started" in api.json()["detail"]
+    with pytest.raises(CommandError, match="colornet_image.pt does not match its model card"):
+        call_command("run_pipeline")
+    assert Product.objects.get().status == "pending"
