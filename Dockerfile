@@ -15,7 +15,8 @@ COPY manage.py ./
 COPY templates templates
 COPY static static
 COPY demo demo
-RUN useradd --create-home --uid 1000 colorreview && mkdir -p /data/media && chown colorreview /data/media
+RUN useradd --create-home --uid 1000 colorreview && mkdir -p /data/media /data/var && chown colorreview /data/media /data/var
+ENV COLORREVIEW_VAR_DIR=/data/var
 USER colorreview
 EXPOSE 8000
 CMD ["python", "manage.py", "serve", "--host", "0.0.0.0", "--port", "8000", "--no-worker"]

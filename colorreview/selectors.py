@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
@@ -253,12 +252,17 @@ def shipped_classifier_version() -> str | None:
 
 
 def active_model_version() -> ModelVersion | None:
-    """The latest promoted version fine-tuned from the weights shipped now, whose folder is there."""
+    """The latest promoted version fine-tuned from the weights shipped now, whose folder is here or in the
+    media storage (``services/model_store.py``)."""
     base = shipped_classifier_version()
     if base is None:
         return None
+    from .services.model_store import local_weights_dir
+
     for version in ModelVersion.objects.filter(status=ModelVersion.Status.PROMOTED, base_version=base)[:5]:
-        if Path(version.weights_dir).is_dir():
+        folder = local_weights_dir(version.weights_dir)
+        if folder is not None:
+            version.weights_dir = str(folder)  # this host's copy (fetched from the media storage if need be)
             return version
     return None
 

@@ -31,6 +31,8 @@ from inference.train.from_reviews import (
 from .. import selectors
 from ..models import ModelVersion, Product
 from . import ServiceError
+from .media import media_read_many
+from .model_store import model_publish
 from .predictions import current_pipeline, model_version
 from .retrain_judge import Evaluation, audit_evaluation, comparison_message, held_out_evaluation
 from .retrain_select import products_to_repredict
@@ -106,9 +108,16 @@ def product_features(pipeline, cache: FeatureCache, labels: list[selectors.Train
             continue
         key = f"{product.image_checksum}:{product.category}"
         if key not in colors:
-            inputs.append(ImageInput(Path(settings.MEDIA_ROOT) / product.image, product.category or None, key))
+            inputs.append(ImageInput(product.image, product.category or None, key))
         colors[key] = label.color
-    return extract_features(pipeline, inputs, cache, progress=progress), colors
+    return extract_features(pipeline, inputs, cache, progress=progress, fetch=_from_storage), colors
+
+
+def _from_storage(chunk: list[ImageInput]) -> list[ImageInput | str]:
+    """The images' bytes from the media storage (file system or S3), as the pipeline's workers read them."""
+    data = media_read_many([str(item.source) for item in chunk])
+    return [f"the image cannot be read from the media storage: {got}" if isinstance(got, OSError)
+            else ImageInput(got, item.category, item.key) for item, got in zip(chunk, data)]
 
 
 def model_retrain(*, user=None, progress: Callable[[int], None] | None = None) -> ModelVersion:
@@ -127,6 +136,11 @@ def _retrain(user, progress: Callable[[int], None] | None) -> ModelVersion:
     pipeline = current_pipeline()
     cache = feature_cache(pipeline, shipped.version)
     reviewed, reviewed_colors = product_features(pipeline, cache, labels.reviewed, progress)
+    needed = settings.COLORREVIEW_RETRAIN_MIN_LABELS
+    if len(reviewed.keys) < needed:  # unreadable images and products sharing one image count once at most
+        raise TooFewLabels(f"only {len(reviewed.keys)} of the {len(labels.reviewed)} reviewed labels have a readable "
+                           f"image of their own; a retrain needs at least {needed} "
+                           "(COLORREVIEW_RETRAIN_MIN_LABELS). Nothing was changed.")
     catalogue, catalogue_colors = product_features(pipeline, cache, labels.catalogue, progress)
     evaluation = audit_evaluation(pipeline, cache, progress) or held_out_evaluation(reviewed, reviewed_colors)
     train = _stack([part.take([k for k in part.keys if k not in evaluation.keys]) for part in (reviewed, catalogue)])
@@ -169,6 +183,7 @@ def _judge_and_record(shipped: Classifier, tuned: Classifier, training: dict, la
             status=ModelVersion.Status.REFUSED, weights_dir="", finished_at=timezone.now(),
             message=comparison_message(evaluation, before, after, promoted=False))
     else:
+        model_publish(folder)  # workers on other hosts fetch it from the media storage
         _promote(version, in_use.version, comparison_message(evaluation, before, after, promoted=True))
     version.refresh_from_db()
     return version

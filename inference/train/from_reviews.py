@@ -74,8 +74,11 @@ class FeatureCache:
 
 
 def extract_features(pipeline: Pipeline, inputs: list[ImageInput], cache: FeatureCache | None = None,
-                     batch: int = 16, progress: Callable[[int], None] | None = None) -> Features:
-    """Features of ``inputs`` (each with a unique ``key``), read through the pipeline where not cached."""
+                     batch: int = 16, progress: Callable[[int], None] | None = None,
+                     fetch: Callable[[list[ImageInput]], list[ImageInput | str]] | None = None) -> Features:
+    """Features of ``inputs`` (each with a unique ``key``), read through the pipeline where not cached.
+    ``fetch`` turns a chunk's sources into what the pipeline reads (e.g. names in a media storage into
+    their bytes), only for the images not cached; it gives a message instead of an image it cannot read."""
     if not isinstance(pipeline.classifier, TimmColorClassifier):
         raise WeightsError("retraining needs the timm classifier (COLORREVIEW_CLASSIFIER=timm)")
     found: dict[str, tuple[list[np.ndarray], np.ndarray]] = {}
@@ -91,6 +94,10 @@ def extract_features(pipeline: Pipeline, inputs: list[ImageInput], cache: Featur
         progress(len(inputs) - len(todo))
     for start in range(0, len(todo), batch):
         chunk = todo[start:start + batch]
+        if fetch is not None:
+            fetched = fetch(chunk)
+            failed.update((item.key, got) for item, got in zip(chunk, fetched) if isinstance(got, str))
+            chunk = [got for got in fetched if not isinstance(got, str)]
         _read_chunk(pipeline, chunk, cache, found, failed)
         if progress:
             progress(len(chunk))

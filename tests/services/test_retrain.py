@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -78,13 +79,7 @@ def test_too_few_reviewed_labels_are_refused_and_change_nothing(settings, curato
     assert not ModelVersion.objects.exists() and not PipelineRun.objects.exists()
 
 
-def test_weights_whose_checksum_does_not_match_their_card_are_refused(settings, tmp_path, curator):
-    damaged = tmp_path / "weights"
-    shutil.copytree(WEIGHTS_DIR, damaged, ignore=shutil.ignore_patterns("report", "*.md"))
-    with open(damaged / "colornet_image.pt", "r+b") as fh:
-        fh.seek(-64, 2)
-        fh.write(b"\0" * 64)
-    settings.COLORREVIEW_WEIGHTS_DIR = str(damaged)
+def test_weights_whose_checksum_does_not_match_their_card_are_refused(damaged_weights, curator):
     with pytest.raises(CommandError, match="colornet_image.pt does not match its model card"):
         call_command("retrain", "--wait")
     assert not ModelVersion.objects.exists()
@@ -157,7 +152,8 @@ def _decide(user, wrong: bool) -> None:
 
 
 @pytest.mark.slow
-def test_a_promoted_version_changes_the_model_version_and_requeues_only_the_chosen(retrain_setup, merchandiser):
+def test_a_promoted_version_changes_the_model_version_and_requeues_only_the_chosen(retrain_setup, merchandiser,
+                                                                                  settings, tmp_path):
     _decide(merchandiser, wrong=False)
     before = model_version()
     version = model_retrain()
@@ -177,6 +173,39 @@ def test_a_promoted_version_changes_the_model_version_and_requeues_only_the_chos
     assert cards["colornet.json"]["fine_tuning"]["labels"]["reviewed"] == 3
     assert cards["colornet.json"]["calibration"] == json.loads((WEIGHTS_DIR / "colornet.json").read_text())[
         "calibration"]
+    # a host without the folder (a worker elsewhere) fetches it from the media storage: the same version
+    folder = Path(version.weights_dir)
+    assert set(default_storage.listdir(f"models/{folder.name}")[1]) == {p.name for p in folder.iterdir()}
+    shutil.rmtree(folder)
+    settings.COLORREVIEW_MODELS_DIR = tmp_path / "another-host"
+    assert active_model_version().weights_dir == str(tmp_path / "another-host" / folder.name)
+    assert model_version() == version.pipeline_version
+
+
+def test_reviewed_labels_without_a_readable_image_do_not_count(retrain_setup, merchandiser, settings):
+    _decide(merchandiser, wrong=False)
+    for product in Product.objects.filter(sku__in=["P0", "P1"]):  # gone from the media storage
+        (Path(settings.MEDIA_ROOT) / product.image).unlink()
+    with pytest.raises(TooFewLabels, match="only 1 of the 3 reviewed labels have a readable image"):
+        model_retrain()
+    assert not ModelVersion.objects.exists()
+
+
+def test_a_promoted_folder_missing_on_this_host_is_fetched_from_the_media_storage(settings, tmp_path):
+    from colorreview.services.model_store import local_weights_dir, model_publish
+
+    folder = tmp_path / "trained-elsewhere" / "r20261128-000000-000001"
+    folder.mkdir(parents=True)
+    (folder / "colornet.json").write_text("{}")
+    (folder / "colornet.pt").write_bytes(bytes(range(256)) * 40)
+    assert model_publish(folder) == 2
+    shutil.rmtree(folder)
+    settings.COLORREVIEW_MODELS_DIR = tmp_path / "this-host"
+    here = local_weights_dir(str(folder))
+    assert here == tmp_path / "this-host" / folder.name
+    assert (here / "colornet.pt").read_bytes() == bytes(range(256)) * 40 and (here / "colornet.json").read_text() == "{}"
+    assert local_weights_dir(str(folder)) == here  # fetched once
+    assert local_weights_dir(str(tmp_path / "nowhere" / "r0")) is None
 
 
 @pytest.mark.slow
