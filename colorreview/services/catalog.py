@@ -12,10 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.utils import timezone
+
 from inference.errors import ImageError
 
 from ..models import ImportBatch
-from .catalog_csv import COLUMNS, CatalogReader, CsvRow, ImportFailed
+from .catalog_csv import COLUMNS, CatalogReader, CsvRow, ImportFailed, printable
 from .catalog_images import StoredImage, image_stat, resolve_image, store_image_file
 from .catalog_write import ChunkWriter, RowData
 
@@ -74,11 +76,6 @@ class ImportReport:
     def summary(self) -> str:
         return (f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged, "
                 f"{self.rejected} rows rejected, {self.flagged} imported with an image problem")
-
-
-def printable(text: str) -> str:
-    """Text that any database and page can hold (no NUL, no undecodable bytes)."""
-    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
 def _clean(values: dict, name: str) -> str:
@@ -167,12 +164,32 @@ def import_catalog(*, csv_bytes: bytes | None = None, csv_path: Path | None = No
     ``confine_images`` (uploads): image paths must point inside ``images_dir``. ``progress`` is called
     after each chunk with the batch (its counters up to date); returning False stops the import there.
     """
+    if batch is not None:  # an upload: its job records how it ended
+        return _import_into(batch, csv_bytes, csv_path, images_dir, csv_dir, confine_images, progress)
+    batch = ImportBatch.objects.create(source_name=source_name[:255], created_by=user)
+    try:
+        report = _import_into(batch, csv_bytes, csv_path, images_dir, csv_dir, confine_images, progress)
+    except Exception as exc:
+        _end(batch, ImportBatch.Status.FAILED,
+             str(exc) if isinstance(exc, ImportFailed) else f"unexpected error: {exc}")
+        raise
+    _end(batch, ImportBatch.Status.FINISHED, "")
+    return report
+
+
+def _end(batch: ImportBatch, status: str, error: str) -> None:
+    batch.status, batch.error, batch.finished_at = status, printable(error)[:5000], timezone.now()
+    batch.save(update_fields=["status", "error", "finished_at"])
+
+
+def _import_into(batch: ImportBatch, csv_bytes: bytes | None, csv_path: Path | None, images_dir: Path | None,
+                 csv_dir: Path | None, confine_images: bool,
+                 progress: Callable[[ImportBatch], bool] | None) -> ImportReport:
     source = open(csv_path, "rb") if csv_path is not None else io.BytesIO(csv_bytes or b"")
     with source:
         size = source.seek(0, io.SEEK_END)
         source.seek(0)
         reader = CatalogReader(source)
-        batch = batch or ImportBatch.objects.create(source_name=source_name[:255], created_by=user)
         batch.bytes_total = size
         report = ImportReport(batch=batch)
         importer = _Importer(report, (images_dir, csv_dir, confine_images), batch)

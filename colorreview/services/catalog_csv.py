@@ -54,6 +54,24 @@ def detect_encoding(head: bytes) -> str:
     return "cp1252" if bad and not wide else "utf-8"
 
 
+#: first bytes of files that are uploaded by mistake instead of a catalogue
+_NOT_CSV = ((b"\xff\xd8\xff", "a JPEG image"), (b"\x89PNG", "a PNG image"), (b"GIF8", "a GIF image"),
+            (b"RIFF", "a WebP image or other RIFF file"), (b"PK\x03\x04", "a ZIP archive (or an Excel workbook)"),
+            (b"%PDF", "a PDF document"), (b"\x1f\x8b", "a gzip archive"),
+            (b"\xd0\xcf\x11\xe0", "an old Excel or Word document"))
+
+
+def printable(text: str) -> str:
+    """``text`` with the bytes that could not be decoded shown as U+FFFD and NULs left out (safe to store
+    in any database and to print)."""
+    return _UNDECODABLE.sub("\ufffd", text).replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
+def not_csv(head: bytes) -> str | None:
+    """What the file is instead of a CSV catalogue, from its first bytes; None when it may be text."""
+    return next((kind for magic, kind in _NOT_CSV if head.startswith(magic)), None)
+
+
 class CatalogReader:
     """Iterate over a catalogue's rows; ``bytes_read`` tells how far into the file it got."""
 
@@ -62,6 +80,10 @@ class CatalogReader:
         head = binary.read(_SNIFF_BYTES)
         binary.seek(0)
         self.encoding = detect_encoding(head)
+        kind = not_csv(head)
+        if kind:
+            raise ImportFailed(f"this file is not a CSV catalogue: it looks like {kind}. Upload the catalogue "
+                               "as a CSV file (UTF-8 or Windows-1252), and the images in a ZIP beside it")
         self._text = io.TextIOWrapper(binary, encoding=self.encoding, errors="surrogateescape", newline="")
         self._reader = csv.reader(self._text)
         self.header = self._read_header()
@@ -80,7 +102,7 @@ class CatalogReader:
         missing = [c for c in REQUIRED if c not in header]
         if missing:
             raise ImportFailed(f"the catalogue has no column {', '.join(missing)} "
-                               f"(expected columns: {','.join(COLUMNS)}; found: {','.join(header)[:300]})")
+                               f"(expected columns: {','.join(COLUMNS)}; found: {printable(','.join(header))[:300]})")
         return header
 
     def __iter__(self) -> Iterator[CsvRow]:

@@ -96,10 +96,14 @@ class ChunkWriter:
             status=Product.Status.FAILED if row.image_error else Product.Status.PENDING,
             status_detail=row.image_error, import_batch=self.batch)
 
-    @staticmethod
-    def _update(product: Product, current: dict, outcome: ChunkOutcome, superseded: dict[int, str]) -> bool:
+    def _tag_colour(self, raw: str) -> str:
+        """The final colour a seller tag gives a product on import."""
+        return (self.vocabulary.match(raw) or raw) if raw else ""
+
+    def _update(self, product: Product, current: dict, outcome: ChunkOutcome, superseded: dict[int, str]) -> bool:
         """Fill ``product`` from the stored row and what changed; False when nothing needs writing. An
-        archived product takes the new row but stays archived: it is neither queued nor re-judged."""
+        archived product takes the new row but stays archived: it is neither queued nor re-judged. A tag
+        emptied by the seller does not erase a colour that a reviewer decided (one the old tag did not give)."""
         tag_changed = product.seller_color_raw != current["seller_color_raw"]
         image_changed = (product.image_checksum, product.image_error) != (current["image_checksum"],
                                                                            current["image_error"])
@@ -115,6 +119,9 @@ class ChunkWriter:
         archived = current["archived_at"] is not None
         if not tag_changed:
             product.seller_color_id, product.final_color = current["seller_color_id"], current["final_color"]
+        elif not product.seller_color_raw and current["final_color"] and \
+                current["final_color"] != self._tag_colour(current["seller_color_raw"]):
+            product.final_color = current["final_color"]
         if image_changed or category_changed:
             superseded[current["id"]] = "image changed" if image_changed else "category changed"
             outcome.to_predict += not (product.image_error or archived)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from ..models import ImportBatch
-from .catalog_csv import ImportFailed
+from .catalog_csv import ImportFailed, printable
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ def import_job_run(*, batch_id: int) -> ImportBatch:
         shutil.rmtree(folder, ignore_errors=True)
     if status == ImportBatch.Status.FINISHED and not _still_wanted(batch):
         status = ImportBatch.Status.CANCELLED
-    ImportBatch.objects.filter(pk=batch.pk).update(status=status, error=error[:5000], finished_at=timezone.now(),
-                                                   upload_dir="", run=run)
+    ImportBatch.objects.filter(pk=batch.pk).update(status=status, error=printable(error)[:5000],
+                                                   finished_at=timezone.now(), upload_dir="", run=run)
     batch.refresh_from_db()
     return batch

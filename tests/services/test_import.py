@@ -176,8 +176,52 @@ def test_rows_are_written_in_a_constant_number_of_statements(tmp_path, django_as
     small = _catalogue(tmp_path, ["A1,Tee,Tshirts,imgs/red.jpg,Red,Acme"])
     (tmp_path / "second").mkdir()
     big = _catalogue(tmp_path / "second", [f"B{i},Tee,Tshirts,imgs/red.jpg,Red,Acme" for i in range(200)])
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(13):  # with the one that records the import's end
         _import(small)
-    with django_assert_max_num_queries(16):  # SQLite splits the product and history inserts into batches of ~90
+    with django_assert_max_num_queries(17):  # SQLite splits the product and history inserts into batches of ~90
         _import(big)
     assert Product.objects.count() == 201
+
+
+def test_an_emptied_tag_keeps_the_colour_a_reviewer_decided(tmp_path, curator):
+    from colorreview.services.review import product_color_set
+
+    _import(_catalogue(tmp_path, ["A1,Tee,Tshirts,imgs/red.jpg,Blue,", "A2,Tee,Tshirts,imgs/blue.jpg,Blue,"]))
+    product_color_set(product=Product.objects.get(sku="A1"), user=curator, color="Navy Blue", note="darker")
+    _import(_catalogue(tmp_path, ["A1,Tee,Tshirts,imgs/red.jpg,,", "A2,Tee,Tshirts,imgs/blue.jpg,,"]))
+    assert dict(Product.objects.values_list("sku", "final_color")) == {"A1": "Navy Blue", "A2": ""}
+    _import(_catalogue(tmp_path, ["A1,Tee,Tshirts,imgs/red.jpg,Red,"]))  # a new tag is the seller's new claim
+    assert Product.objects.get(sku="A1").final_color == "Red"
+
+
+@pytest.mark.parametrize("head, kind", [(jpeg_bytes(), "a JPEG image"), (b"PK\x03\x04rest", "a ZIP archive"),
+                                        (b"%PDF-1.7\n", "a PDF document")])
+def test_a_file_that_is_not_a_csv_is_refused_saying_what_it_is(head, kind):
+    with pytest.raises(ImportFailed, match=f"not a CSV catalogue: it looks like {kind}"):
+        import_catalog(csv_bytes=head, source_name="catalog.csv")
+    batch = ImportBatch.objects.get()  # run from the command line: recorded as failed, not left running
+    assert batch.status == "failed" and kind in batch.error and batch.finished_at is not None
+
+
+def test_an_uploaded_image_renamed_csv_fails_its_import_with_a_message(settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from colorreview.services.imports import import_job_run, import_upload_store
+
+    settings.COLORREVIEW_UPLOAD_DIR = tmp_path / "uploads"
+    batch = import_upload_store(catalog=SimpleUploadedFile("img.csv", jpeg_bytes()))
+    batch = import_job_run(batch_id=batch.pk)
+    assert batch.status == "failed" and "it looks like a JPEG image" in batch.error
+
+
+def test_undecodable_bytes_in_a_header_are_stored_and_shown_replaced():
+    with pytest.raises(ImportFailed, match="no column sku") as caught:
+        import_catalog(csv_bytes=b"\x81\x8dname,\x90pic\nx,y\n", source_name="odd.csv")
+    assert "\ufffd" in str(caught.value) and not any(0xDC80 <= ord(c) <= 0xDCFF for c in str(caught.value))
+    assert "\ufffd" in ImportBatch.objects.get().error
+
+
+def test_a_command_line_import_ends_finished(tmp_path):
+    _import(_catalogue(tmp_path, ["A1,Tee,Tshirts,imgs/red.jpg,Blue,"]))
+    batch = ImportBatch.objects.get()
+    assert batch.status == "finished" and batch.finished_at is not None and batch.rows_created == 1
