@@ -30,9 +30,18 @@ def bulk_selection(*, user, kind: str, ids: list[int] | None = None, min_confide
     return qs.filter(pk__in=ids) if ids is not None else qs
 
 
+#: bulk approval is the merchandisers' tool (flags are reviewed one by one by curators); admins may use it
+BULK_ROLES = (roles.MERCHANDISER, roles.ADMIN)
+
+
+def _require_bulk(user, kind: str) -> None:
+    roles.require(user, *BULK_ROLES, action="bulk approval")
+    roles.require_decider(user, kind)
+
+
 def bulk_approval_count(*, user, kind: str = "impute", **criteria) -> int:
     """How many suggestions the approval would accept now (shown before it runs)."""
-    roles.require_decider(user, kind)
+    _require_bulk(user, kind)
     return bulk_selection(user=user, kind=kind, **criteria).count()
 
 
@@ -40,7 +49,7 @@ def bulk_approval_start(*, user, kind: str = "impute", note: str = "", **criteri
     """Record the approval; a small one runs at once, a large one in the background with progress."""
     from ..tasks import bulk_approve_job
 
-    roles.require_decider(user, kind)
+    _require_bulk(user, kind)
     criteria = {k: v for k, v in criteria.items() if k in CRITERIA and v is not None}
     matched = bulk_selection(user=user, kind=kind, **criteria).count()
     approval = BulkApproval.objects.create(created_by=user, kind=kind, criteria=criteria, note=note,

@@ -85,7 +85,7 @@ class CatalogReader:
             raise ImportFailed(f"this file is not a CSV catalogue: it looks like {kind}. Upload the catalogue "
                                "as a CSV file (UTF-8 or Windows-1252), and the images in a ZIP beside it")
         self._text = io.TextIOWrapper(binary, encoding=self.encoding, errors="surrogateescape", newline="")
-        self._reader = csv.reader(self._text)
+        self._reader = csv.reader(self._text, strict=True)  # a quote left open is an error, not a silent merge
         self.header = self._read_header()
 
     @property
@@ -113,10 +113,17 @@ class CatalogReader:
             except StopIteration:
                 return
             except (csv.Error, UnicodeError) as exc:
-                yield CsvRow(line, {}, f"the row cannot be read ({exc})")
+                yield CsvRow(line, {}, self._unreadable(line, exc))
                 continue
             if any(c.strip() for c in cells):
                 yield self._row(line, cells)
+
+    def _unreadable(self, line: int, exc: Exception) -> str:
+        if "unexpected end of data" in str(exc):
+            return (f"a quote opened in this row is never closed, so lines {line}–{self._reader.line_num} "
+                    "(the rest of the file) were read as one field and not imported; close the quote and "
+                    "import the file again")
+        return f"the row cannot be read ({exc})"
 
     def _row(self, line: int, cells: list[str]) -> CsvRow:
         values = dict(zip(self.header, cells))

@@ -9,7 +9,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpResponse,
+    HttpResponseBadRequest,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.html import escape
 from django.views.decorators.http import require_POST
@@ -249,11 +256,17 @@ def export_csv(request):
 
     writer = csv.writer(_Echo())
     g = request.GET
+    allowed = {"kind": ("impute", "mislabel"), "status": ("pending", "accepted", "rejected", "corrected"),
+               "archived": tuple(ARCHIVED_OPTIONS), "changed": ("0", "1")}
+    wrong = [f"{key}={g[key]!r} (one of: {', '.join(values)})" for key, values in allowed.items()
+             if g.get(key) and g[key] not in values]
+    if wrong:  # a typo must not export the whole catalogue as if it were the selection
+        return HttpResponseBadRequest("Nothing exported: unknown filter value " + "; ".join(wrong) + "\n",
+                                      content_type="text/plain; charset=utf-8")
     filters = ExportFilters(
-        kind=g.get("kind") if g.get("kind") in ("impute", "mislabel") else None,
-        status=g.get("status") if g.get("status") in ("pending", "accepted", "rejected", "corrected") else None,
+        kind=g.get("kind") or None, status=g.get("status") or None,
         category=g.get("category") or None, changed_only=g.get("changed") == "1",
-        archived=g.get("archived") if g.get("archived") in ARCHIVED_OPTIONS else "exclude")
+        archived=g.get("archived") or "exclude")
 
     def stream():
         yield writer.writerow(filters.columns)

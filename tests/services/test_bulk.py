@@ -77,3 +77,16 @@ def test_only_its_author_or_an_admin_undoes_a_batch_and_decided_cards_are_skippe
 def test_curators_cannot_approve_imputations(curator):
     with pytest.raises(RoleError):
         bulk.bulk_approval_start(user=curator, kind="impute", min_confidence=0.5)
+
+
+def test_flags_are_not_bulk_accepted_by_curators_nor_merchandisers(client, curator, merchandiser, admin_user):
+    SuggestionFactory(prediction=PredictionFactory(predicted_color="Blue", product__tag="Red"), kind="mislabel")
+    for user in (curator, merchandiser):
+        client.force_login(user)
+        response = client.post("/api/suggestions/bulk-accept/", {"kind": "mislabel", "min_confidence": 0.3,
+                                                                 "count_only": True}, content_type="application/json")
+        assert response.status_code == 403
+    client.force_login(admin_user)
+    response = client.post("/api/suggestions/bulk-accept/", {"kind": "mislabel", "min_confidence": 0.3,
+                                                             "count_only": True}, content_type="application/json")
+    assert response.status_code == 200 and response.json() == {"matched": 1}

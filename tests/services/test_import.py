@@ -225,3 +225,14 @@ def test_a_command_line_import_ends_finished(tmp_path):
     _import(_catalogue(tmp_path, ["A1,Tee,Tshirts,imgs/red.jpg,Blue,"]))
     batch = ImportBatch.objects.get()
     assert batch.status == "finished" and batch.finished_at is not None and batch.rows_created == 1
+
+
+def test_a_quote_left_open_is_reported_with_the_lines_it_swallowed(tmp_path):
+    data = (b"sku,title,category,image,seller_color\n"
+            b"G1,Good,Tshirts,imgs/red.jpg,Red\n"
+            b'Q1,"Unclosed quote,Tshirts,imgs/red.jpg,Red\n'
+            b"L1,Last,Tshirts,imgs/red.jpg,Red\n")
+    report = _import(_write(tmp_path, data))
+    reasons = {p.line: p.reason for p in report.problems}
+    assert "quote opened in this row is never closed" in reasons[3] and "lines 3–4" in reasons[3]
+    assert list(Product.objects.values_list("sku", flat=True)) == ["G1"]

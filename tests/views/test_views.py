@@ -198,6 +198,15 @@ def test_export_download_for_admins_only(client, curator, admin_user):
     assert rows[0][0] == "sku" and rows[1][0] == "'=cmd"
 
 
+def test_an_export_with_an_unknown_filter_value_exports_nothing_and_says_why(client, admin_user):
+    ProductFactory(sku="A1", tag="Red")
+    client.force_login(admin_user)
+    response = client.get("/export.csv?status=bogus&archived=only")
+    assert response.status_code == 400 and not response.has_header("Content-Disposition")
+    assert "status='bogus' (one of: pending, accepted, rejected, corrected)" in response.content.decode()
+    assert client.get("/export.csv?status=accepted&changed=1").status_code == 200
+
+
 def test_media_is_served_to_reviewers_only(client, curator, settings):
     path = settings.MEDIA_ROOT / "images" / "ab" / "x.jpg"
     path.parent.mkdir(parents=True)
