@@ -13,6 +13,8 @@ from .vocabulary import db_vocabulary
 _EXISTING = ("id", "sku", "title", "category", "seller_color_raw", "seller_color_id", "final_color", "image",
              "image_checksum", "image_error", "image_source", "image_source_stat", "attributes", "status",
              "status_detail", "archived_at")
+#: how the history says that a re-import changed the seller's tag (reopening a decision looks for it)
+TAG_CHANGE = "seller colour"
 _UPSERT_FIELDS = ["title", "category", "seller_color_raw", "seller_color", "final_color", "image",
                   "image_checksum", "image_error", "image_source", "image_source_stat", "attributes", "status",
                   "status_detail", "import_batch", "updated_at"]
@@ -139,7 +141,7 @@ def _reimport_reason(current: dict, product: Product) -> str:
     changes = []
     if product.seller_color_raw != current["seller_color_raw"]:
         before, after = current["seller_color_raw"] or "(none)", product.seller_color_raw or "(none)"
-        changes.append(f"seller colour {before} → {after}")
+        changes.append(f"{TAG_CHANGE} {before} → {after}")
     if product.image_checksum != current["image_checksum"]:
         changes.append("new image")
     if changes and current["archived_at"] is not None:

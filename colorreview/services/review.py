@@ -12,6 +12,7 @@ from django.utils import timezone
 from .. import roles
 from ..models import Product, ReviewEvent, Suggestion
 from . import AlreadyDecided, ServiceError
+from .catalog_write import TAG_CHANGE
 from .claims import ClaimedByOther, free_for, holder_message, lease_end
 from .suggestions import suggestion_supersede
 from .vocabulary import db_vocabulary
@@ -98,7 +99,7 @@ def _reopen(*, suggestion: Suggestion, user, action: str, note: str) -> Suggesti
             raise ServiceError("a newer suggestion for this product is open; decide that one instead")
         decision = current.events.filter(action__in=DECISION_ACTIONS).order_by("-created_at", "-id").first()
         still_ours = decision is not None and product.final_color == decision.to_color
-        restored = decision.from_color if still_ours else product.final_color
+        restored = _undecided_colour(product, decision) if still_ours else product.final_color
         updated = Suggestion.objects.filter(pk=current.pk, status=current.status).update(
             status=Suggestion.Status.PENDING, final_color="", decided_by=None, decided_at=None,
             claimed_by=user, claimed_until=lease_end())
@@ -113,6 +114,16 @@ def _reopen(*, suggestion: Suggestion, user, action: str, note: str) -> Suggesti
             model_version=current.prediction.model_version)
     suggestion.refresh_from_db()
     return suggestion
+
+
+def _undecided_colour(product: Product, decision: ReviewEvent) -> str:
+    """The colour the product has without the decision: the one it had before, unless a re-import has
+    changed the seller's tag since (then the colour the tag gives now)."""
+    retagged = ReviewEvent.objects.filter(product=product, action=ReviewEvent.Action.IMPORT, pk__gt=decision.pk,
+                                          note__contains=TAG_CHANGE).exists()
+    if not retagged:
+        return decision.from_color
+    return product.seller_color.name if product.seller_color_id else product.seller_color_raw
 
 
 def suggestion_undo_last(*, user, note: str = "") -> Suggestion:

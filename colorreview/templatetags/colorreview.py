@@ -61,3 +61,13 @@ def get(mapping, key):
 @register.filter
 def split(value: str) -> list[str]:
     return value.split()
+
+
+@register.filter
+def duration_words(value) -> str:
+    """A timedelta in words: 15 minutes, 1 hour, 1 hour 30 minutes, 45 seconds."""
+    seconds = int(value.total_seconds()) if hasattr(value, "total_seconds") else int(value or 0)
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [(hours, "hour"), (minutes, "minute")] + ([(seconds, "second")] if not hours and not minutes else [])
+    return " ".join(f"{n} {unit}{'' if n == 1 else 's'}" for n, unit in parts if n) or "a moment"

@@ -236,3 +236,27 @@ def test_a_quote_left_open_is_reported_with_the_lines_it_swallowed(tmp_path):
     reasons = {p.line: p.reason for p in report.problems}
     assert "quote opened in this row is never closed" in reasons[3] and "lines 3–4" in reasons[3]
     assert list(Product.objects.values_list("sku", flat=True)) == ["G1"]
+
+
+def test_reopening_a_decision_after_a_retag_restores_the_colour_of_the_new_tag(tmp_path, curator, admin_user):
+    from colorreview.services.review import suggestion_accept, suggestion_reopen
+
+    _import(_catalogue(tmp_path, ["A1,Tee,Tshirts,imgs/red.jpg,Grey,"]))
+    product = Product.objects.get(sku="A1")
+    flag = SuggestionFactory(prediction=PredictionFactory(product=product, predicted_color="Olive"), kind="mislabel")
+    suggestion_accept(suggestion=flag, user=curator)
+    _import(_catalogue(tmp_path, ["A1,Tee,Tshirts,imgs/red.jpg,Olive,"]))  # the seller fixes the tag
+    suggestion_reopen(suggestion=flag, user=admin_user)
+    assert Product.objects.get(pk=product.pk).final_color == "Olive"
+
+
+def test_reopening_a_decision_without_a_retag_restores_the_colour_before_it(tmp_path, curator, admin_user):
+    from colorreview.services.review import suggestion_accept, suggestion_reopen
+
+    _import(_catalogue(tmp_path, ["A1,Tee,Tshirts,imgs/red.jpg,Grey,"]))
+    product = Product.objects.get(sku="A1")
+    flag = SuggestionFactory(prediction=PredictionFactory(product=product, predicted_color="Olive"), kind="mislabel")
+    suggestion_accept(suggestion=flag, user=curator)
+    _import(_catalogue(tmp_path, ["A1,New title,Tshirts,imgs/red.jpg,Grey,"]))
+    suggestion_reopen(suggestion=flag, user=admin_user)
+    assert Product.objects.get(pk=product.pk).final_color == "Grey"

@@ -59,6 +59,7 @@ def test_sign_ins_are_locked_out_after_repeated_failures(client, settings):
         assert response.status_code in (200, 429)
     locked = client.post("/login/", {"username": "victim", "password": "right-password"}, REMOTE_ADDR="203.0.113.9")
     assert locked.status_code == 429 and b"Too many failed sign-ins" in locked.content
+    assert f"Wait {settings.AXES_COOLOFF_TIME.seconds // 60} minutes and try again".encode() in locked.content
     assert "_auth_user_id" not in client.session
     call_command("axes_reset_username", "victim")
     unlocked = client.post("/login/", {"username": "victim", "password": "right-password"}, REMOTE_ADDR="203.0.113.9")
