@@ -60,6 +60,19 @@ def suggestion_work_queue(*, user, skipped: list[int] = (), **filters) -> QueryS
     return unclaimed(suggestion_queue(user=user, **filters), user).exclude(pk__in=list(skipped))
 
 
+def suggestions_set_aside(*, user, skipped: list[int] = (), **filters) -> dict:
+    """Why pending suggestions are not in the user's work queue: how many other reviewers hold (and when
+    the first lease ends), how many the user skipped this session."""
+    from django.db.models import Min
+
+    from .services.claims import free_for
+
+    pending = suggestion_queue(user=user, **filters).filter(status=Suggestion.Status.PENDING)
+    held = pending.exclude(free_for(user)).aggregate(n=Count("id"), until=Min("claimed_until"))
+    return {"held": held["n"], "held_until": held["until"],
+            "skipped": pending.filter(free_for(user), pk__in=list(skipped)).count() if skipped else 0}
+
+
 def suggestion_categories(*, user) -> list[str]:
     """Categories of the products in the user's pending queue, for the filter (from the catalogue summary)."""
     from .services.summary import catalog_summary

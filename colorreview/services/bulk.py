@@ -45,6 +45,16 @@ def bulk_approval_count(*, user, kind: str = "impute", **criteria) -> int:
     return bulk_selection(user=user, kind=kind, **criteria).count()
 
 
+def bulk_held_count(*, user, kind: str = "impute", **criteria) -> int:
+    """Pending suggestions the criteria select that another reviewer holds now (a bulk approval leaves them)."""
+    from .claims import free_for
+
+    _require_bulk(user, kind)
+    qs = selectors.suggestion_queue(user=user, kind=kind, min_confidence=criteria.get("min_confidence"))
+    qs = qs.filter(pk__in=criteria["ids"]) if criteria.get("ids") is not None else qs
+    return qs.exclude(free_for(user)).count()
+
+
 def bulk_approval_start(*, user, kind: str = "impute", note: str = "", **criteria) -> BulkApproval:
     """Record the approval; a small one runs at once, a large one in the background with progress."""
     from ..tasks import bulk_approve_job

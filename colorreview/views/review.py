@@ -14,7 +14,7 @@ from ..models import BulkApproval, ColorName, Suggestion
 from ..paging import keyset_page
 from ..roles import RoleError
 from ..services import AlreadyDecided, ServiceError
-from ..services.bulk import bulk_approval_count, bulk_approval_start, bulk_approval_undo
+from ..services.bulk import bulk_approval_count, bulk_approval_start, bulk_approval_undo, bulk_held_count
 from ..services.claims import ClaimedByOther, suggestion_release, suggestions_claim
 from ..services.queue import QueueUnavailable
 from ..services.review import (
@@ -68,8 +68,10 @@ def queue(request):
         page.items = [s for s in page.items if s.pk in held]
     counts = selectors.queue_counts(user=request.user)
     unfiltered = working and not any(v for k, v in filters.items() if k not in ("kind", "status"))
+    aside = selectors.suggestions_set_aside(user=request.user, skipped=request.session.get(SKIPPED, []),
+                                            **filters) if working and not page.items else None
     context = {
-        "page": page, "filters": filters, "counts": counts,
+        "page": page, "filters": filters, "counts": counts, "aside": aside,
         "total": (counts.get(filters["kind"], 0) if filters["kind"] else sum(counts.values())) if unfiltered else None,
         "colors": _colors(), "thresholds": active_thresholds(), "query": query_without_page(request),
         "categories": selectors.suggestion_categories(user=request.user),
@@ -186,7 +188,8 @@ def bulk(request):
         criteria = _bulk_criteria(request.POST)
         if request.POST.get("confirm") != "1":
             count = bulk_approval_count(user=request.user, kind="impute", **criteria)
-            return _bulk_page(request, {"confirm": {"count": count, "scope": request.POST.get("scope"),
+            held = bulk_held_count(user=request.user, kind="impute", **criteria)
+            return _bulk_page(request, {"confirm": {"count": count, "held": held, "scope": request.POST.get("scope"),
                                                     "percent": request.POST.get("min_confidence"), **criteria}})
         approval = bulk_approval_start(user=request.user, kind="impute", **criteria)
     except (ValueError, QueueUnavailable) as exc:

@@ -1,0 +1,40 @@
+"""Suggestions another reviewer holds are not silently missing: the queue and bulk approval say so."""
+
+from __future__ import annotations
+
+import pytest
+
+from colorreview.services.claims import suggestions_claim
+from tests.factories import PredictionFactory, ProductFactory, SuggestionFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def _flags(n: int):
+    return [SuggestionFactory(prediction=PredictionFactory(product=ProductFactory(tag="Red"), predicted_color="Blue"),
+                              kind="mislabel") for _ in range(n)]
+
+
+def _imputations(n: int):
+    return [SuggestionFactory(kind="impute", prediction=PredictionFactory(
+        product=ProductFactory(tag=""), confidence=0.97, predicted_color="Red")) for _ in range(n)]
+
+
+def test_an_empty_queue_says_how_many_others_hold_and_when_they_come_back(client, curator):
+    flags = _flags(3)
+    other = UserFactory(username="other-curator", roles=["curator"])
+    assert suggestions_claim(user=other, suggestion_ids=[s.pk for s in flags]) == {s.pk for s in flags}
+    client.force_login(curator)
+    page = client.get("/review/").content.decode()
+    assert "Nothing to review here: 3 suggestions are being reviewed by someone else (the first comes back at" in page
+
+
+def test_a_bulk_confirmation_says_how_many_held_ones_are_left_out(client, merchandiser):
+    items = _imputations(4)
+    other = UserFactory(username="other-merchandiser", roles=["merchandiser"])
+    suggestions_claim(user=other, suggestion_ids=[items[0].pk])
+    client.force_login(merchandiser)
+    page = client.post("/imputations/", {"ids": [s.pk for s in items]}, **HTMX).content.decode()
+    assert "<b>3</b> imputations selected will be approved" in page
+    assert "1 more is being reviewed by someone else and is left out." in page
