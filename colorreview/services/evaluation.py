@@ -15,8 +15,9 @@ DECIDED = [Suggestion.Status.ACCEPTED, Suggestion.Status.REJECTED, Suggestion.St
 
 
 def reviewed_evaluation(model_version: str | None = None) -> dict:
-    """Precision of each suggestion kind as the reviewers decided it, and the classifier's metrics
-    against the reviewed colours (the final colour of each reviewed product)."""
+    """Precision of each suggestion kind as the reviewers decided it (``precision``: the suggested colour was
+    taken; ``tag_wrong``: the flag was right, the reviewer accepting or correcting it), and the classifier's
+    metrics against the reviewed colours (the final colour of each reviewed product)."""
     qs = Suggestion.objects.filter(status__in=DECIDED).select_related("prediction")
     if model_version:
         qs = qs.filter(prediction__model_version=model_version)
@@ -28,6 +29,8 @@ def reviewed_evaluation(model_version: str | None = None) -> dict:
         out["kinds"][kind] = {
             "decided": decided, **{s: statuses.get(s, 0) for s in ("accepted", "rejected", "corrected")},
             "precision": statuses.get("accepted", 0) / decided if decided else None,
+            # a flag is right when the tag was wrong, whatever colour the reviewer chose instead
+            "tag_wrong": (statuses.get("accepted", 0) + statuses.get("corrected", 0)) / decided if decided else None,
             "family_precision": _family_precision(qs.filter(kind=kind), vocab) if decided else None,
         }
     items = [(s.prediction.probabilities, s.final_color) for s in qs if s.final_color and s.prediction.probabilities]

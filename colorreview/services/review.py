@@ -80,9 +80,13 @@ def vocabulary_color(color: str) -> str:
 
 
 def suggestion_correct(*, suggestion: Suggestion, user, color: str, note: str = "") -> Suggestion:
-    """Neither: the reviewer names the right colour (a vocabulary colour, aliases accepted)."""
+    """Neither: the reviewer names the right colour (a vocabulary colour, aliases accepted). Naming the
+    suggested colour itself is an acceptance."""
+    name = vocabulary_color(color)
+    if name == suggestion.suggested_color:
+        return suggestion_accept(suggestion=suggestion, user=user, note=note)
     return _decide(suggestion=suggestion, user=user, action=ReviewEvent.Action.CORRECT,
-                   status=Suggestion.Status.CORRECTED, final_color=vocabulary_color(color), note=note)
+                   status=Suggestion.Status.CORRECTED, final_color=name, note=note)
 
 
 def _reopen(*, suggestion: Suggestion, user, action: str, note: str) -> Suggestion:

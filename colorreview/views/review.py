@@ -174,7 +174,13 @@ def _bulk_criteria(post) -> dict:
 def _bulk_page(request, extra: dict):
     qs = selectors.suggestion_queue(user=request.user, kind="impute")
     page = keyset_page(qs, ordering=["-score", "id"], size=BULK_PAGE_SIZE, cursor=request.GET.get("page"))
+    recent = BulkApproval.objects.select_related("created_by").order_by("-id")
+    if not roles.has_role(request.user, roles.ADMIN):
+        recent = recent.filter(created_by=request.user)
+    shown = extra.get("approval")
+    recent = [a for a in recent[:11] if shown is None or a.pk != shown.pk][:10]
     context = {"suggestions": page, "page": page, "total": selectors.queue_counts(user=request.user)["impute"],
+               "recent": recent,
                "threshold": active_thresholds()["impute"], "query": query_without_page(request), **extra}
     return render(request, "review/_bulk_table.html" if request.htmx else "review/bulk.html", context)
 

@@ -29,7 +29,14 @@ def test_reviewed_decisions_give_precision_per_kind(capsys, curator, merchandise
     mis = result["kinds"]["mislabel"]
     assert (mis["decided"], mis["accepted"], mis["rejected"], mis["corrected"]) == (3, 1, 1, 1)
     assert mis["precision"] == pytest.approx(1 / 3) and mis["family_precision"] == pytest.approx(2 / 3)
+    assert mis["tag_wrong"] == pytest.approx(2 / 3)  # accepted or corrected: the flag was right
     assert result["kinds"]["impute"]["precision"] == 1.0
     assert result["classifier"]["n"] == 4 and 0 <= result["classifier"]["accuracy"] <= 1
     call_command("evaluate")
-    assert "precision 0.333" in capsys.readouterr().out
+    assert "flags right (tag wrong) 0.667; suggested colour taken 0.333" in capsys.readouterr().out
+
+
+def test_correcting_to_the_suggested_colour_is_an_acceptance(curator):
+    flag = _suggestion("mislabel", "Navy Blue", "Red")
+    decided = suggestion_correct(suggestion=flag, user=curator, color="navy")
+    assert decided.status == "accepted" and decided.final_color == "Navy Blue"

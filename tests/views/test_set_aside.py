@@ -38,3 +38,25 @@ def test_a_bulk_confirmation_says_how_many_held_ones_are_left_out(client, mercha
     page = client.post("/imputations/", {"ids": [s.pk for s in items]}, **HTMX).content.decode()
     assert "<b>3</b> imputations selected will be approved" in page
     assert "1 more is being reviewed by someone else and is left out." in page
+
+
+def test_past_bulk_approvals_are_listed_with_an_undo(client, merchandiser, admin_user, settings):
+    from colorreview.services import bulk
+
+    items = _imputations(3)
+    done = bulk.bulk_approval_start(user=merchandiser, ids=[s.pk for s in items])
+    failed = bulk.BulkApproval.objects.create(created_by=merchandiser, kind="impute", matched=2, status="failed",
+                                              error="not started: the task queue was unavailable")
+    mine = UserFactory(username="another-merchandiser", roles=["merchandiser"])
+    client.force_login(mine)
+    assert "recent-approvals" not in client.get("/imputations/").content.decode()  # only one's own
+    client.force_login(merchandiser)
+    page = client.get("/imputations/").content.decode()
+    assert f'id="recent-{done.pk}">3 accepted <button hx-post="/imputations/bulk/{done.pk}/"' in page
+    assert f'id="recent-{failed.pk}">did not run' in page
+    client.force_login(admin_user)
+    assert f'id="recent-{done.pk}"' in client.get("/imputations/").content.decode()  # admins see every batch
+    client.force_login(merchandiser)
+    settings.COLORREVIEW_BULK_INLINE = 100
+    fragment = client.post(f"/imputations/bulk/{done.pk}/", **HTMX).content.decode()
+    assert f"Bulk approval {done.pk} undone: 3 of 3" in fragment

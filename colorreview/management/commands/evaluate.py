@@ -25,9 +25,10 @@ class Command(BaseCommand):
             if not k["decided"]:
                 self.stdout.write(f"  {kind:9s} none decided yet")
                 continue
+            flags = f"flags right (tag wrong) {k['tag_wrong']:.3f}; " if kind == "mislabel" else ""
             self.stdout.write(f"  {kind:9s} {k['decided']} decided: {k['accepted']} accepted, {k['corrected']} "
-                              f"corrected, {k['rejected']} rejected; precision {k['precision']:.3f} "
-                              f"(same colour family {k['family_precision']:.3f})")
+                              f"corrected, {k['rejected']} rejected; {flags}suggested colour taken "
+                              f"{k['precision']:.3f} (same colour family {k['family_precision']:.3f})")
         c = result.get("classifier")
         if c:
             self.stdout.write(f"  classifier vs reviewed colours: accuracy {c['accuracy']:.3f}, family accuracy "
