@@ -4,7 +4,15 @@ from rest_framework.routers import DefaultRouter
 
 from . import views
 
-router = DefaultRouter()
+
+class Router(DefaultRouter):
+    """A detail action is tried before the plain detail route, so that a lookup value may hold '/': a
+    product's SKU may (``products/A/B/archive/`` is the archive action of SKU ``A/B``)."""
+
+    routes = [*DefaultRouter.routes[:2], DefaultRouter.routes[3], DefaultRouter.routes[2]]
+
+
+router = Router()
 router.register("products", views.ProductViewSet, basename="product")
 router.register("predictions", views.PredictionViewSet, basename="prediction")
 router.register("suggestions", views.SuggestionViewSet, basename="suggestion")

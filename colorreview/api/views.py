@@ -64,7 +64,7 @@ class ProductViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = ProductFilter
     keyset_ordering = ["sku"]
     lookup_field = "sku"
-    lookup_value_regex = "[^/]+"
+    lookup_value_regex = ".+"  # a SKU may hold '/' (see urls.Router)
 
     def get_queryset(self):
         listing = self.action == "list" and "archived" not in self.request.query_params

@@ -156,3 +156,20 @@ def test_archive_and_unarchive_through_the_api(curator, admin_user):
     r = client.post("/api/products/Z1/unarchive/")
     assert r.status_code == 200 and r.json()["archived_at"] is None
     assert client.post("/api/products/Z1/unarchive/").status_code == 409
+
+
+def test_a_sku_holding_a_slash_is_reached_and_archived(client, admin_user):
+    from urllib.parse import quote
+
+    from tests.factories import ProductFactory
+
+    ProductFactory(sku="T-SLASH/A?B#C", tag="Red")
+    ProductFactory(sku="T-SLASH", tag="Blue")
+    client.force_login(admin_user)
+    url = f"/api/products/{quote('T-SLASH/A?B#C', safe='')}/"
+    response = client.get(url)
+    assert response.status_code == 200 and response.json()["sku"] == "T-SLASH/A?B#C"
+    assert client.get(f"/api/products/{quote('T-SLASH/A', safe='')}/").status_code == 404
+    archived = client.post(url + "archive/", {"note": "gone"}, content_type="application/json")
+    assert archived.status_code == 200 and archived.json()["sku"] == "T-SLASH/A?B#C"
+    assert client.get("/api/products/T-SLASH/").json()["archived_at"] is None
