@@ -3,6 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from ..models import BulkApproval, PipelineRun, Prediction, Product, Suggestion
+from ..services import NOTE_MAX
 
 
 class ProductSerializer(serializers.ModelSerializer):
@@ -42,7 +43,7 @@ class SuggestionSerializer(serializers.ModelSerializer):
 
 
 class DecisionSerializer(serializers.Serializer):
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=NOTE_MAX)
 
 
 class CorrectionSerializer(DecisionSerializer):
@@ -53,7 +54,7 @@ class BulkAcceptSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["impute", "mislabel"], default="impute")
     ids = serializers.ListField(child=serializers.IntegerField(), required=False)
     min_confidence = serializers.FloatField(required=False, min_value=0, max_value=1)
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=NOTE_MAX)
     count_only = serializers.BooleanField(required=False, default=False)
 
     def validate(self, attrs):

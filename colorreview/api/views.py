@@ -167,6 +167,8 @@ class SuggestionViewSet(viewsets.ReadOnlyModelViewSet):
             raise PermissionDenied(str(exc)) from exc
         except QueueUnavailable as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        except ServiceError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         body = BulkApprovalSerializer(approval).data
         if not approval.active:
             accepted = set(Suggestion.objects.filter(bulk=approval).values_list("pk", flat=True))

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from .. import roles
 from ..models import Product, ReviewEvent
-from . import ServiceError
+from . import ServiceError, note_text
 from .suggestions import pending_supersede, suggestions_refresh_products
 from .summary import summary_request_refresh
 
@@ -43,6 +43,7 @@ def _require_admin(user) -> None:
 
 def product_archive(*, product: Product, user, note: str = "") -> Product:
     """Archive one product (admin): its pending suggestions are withdrawn, each with an event."""
+    note = note_text(note)
     _require_admin(user)
     if not _archive_chunk([product.pk], user, note.strip()):
         product.refresh_from_db()
@@ -55,6 +56,7 @@ def product_archive(*, product: Product, user, note: str = "") -> Product:
 def product_unarchive(*, product: Product, user, note: str = "") -> Product:
     """Bring an archived product back (admin). Its latest prediction is judged again, so a suggestion it
     still warrants opens anew with its own event; what reviewers decided stays decided."""
+    note = note_text(note)
     _require_admin(user)
     if not _unarchive_chunk([product.pk], user, note.strip()):
         raise ArchiveConflict(f"{product.sku} is not archived")
@@ -65,12 +67,14 @@ def product_unarchive(*, product: Product, user, note: str = "") -> Product:
 
 def products_archive(*, user, skus: Iterable[str], note: str = "") -> ArchiveOutcome:
     """Archive many products by sku, a chunk at a time (a stream of any length, in constant memory)."""
+    note = note_text(note)
     _require_admin(user)
     return _each_chunk(skus, lambda ids: _archive_chunk(ids, user, note.strip()))
 
 
 def products_unarchive(*, user, skus: Iterable[str], note: str = "") -> ArchiveOutcome:
     """Bring many archived products back by sku, a chunk at a time."""
+    note = note_text(note)
     _require_admin(user)
     return _each_chunk(skus, lambda ids: _unarchive_chunk(ids, user, note.strip()))
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from .. import roles, selectors
 from ..models import BulkApproval, Product, ReviewEvent, Suggestion
-from . import ServiceError
+from . import ServiceError, note_text
 from .claims import free_for
 from .queue import send
 
@@ -57,6 +57,7 @@ def bulk_held_count(*, user, kind: str = "impute", **criteria) -> int:
 
 def bulk_approval_start(*, user, kind: str = "impute", note: str = "", **criteria) -> BulkApproval:
     """Record the approval; a small one runs at once, a large one in the background with progress."""
+    note = note_text(note)
     from ..tasks import bulk_approve_job
 
     _require_bulk(user, kind)

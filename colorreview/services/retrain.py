@@ -84,7 +84,9 @@ def retrain_check() -> LabelSet:
     labels = training_labels(classes=_shipped().classes)
     needed = settings.COLORREVIEW_RETRAIN_MIN_LABELS
     if len(labels.reviewed) < needed:
-        outside = f" ({labels.outside} more name colours the classifier lacks)" if labels.outside else ""
+        outside = (f" ({labels.outside} more reviewed label{'s' if labels.outside != 1 else ''} name"
+                   f"{'' if labels.outside != 1 else 's'} a colour the classifier does not have, and cannot "
+                   "teach it)") if labels.outside else ""
         raise TooFewLabels(f"only {len(labels.reviewed)} reviewed labels{outside}; a retrain needs at least "
                            f"{needed} (COLORREVIEW_RETRAIN_MIN_LABELS). Nothing was changed.")
     return labels

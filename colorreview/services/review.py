@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from .. import roles
 from ..models import Product, ReviewEvent, Suggestion
-from . import AlreadyDecided, ServiceError
+from . import AlreadyDecided, ServiceError, note_text
 from .catalog_write import TAG_CHANGE
 from .claims import ClaimedByOther, free_for, holder_message, lease_end
 from .suggestions import suggestion_supersede
@@ -30,6 +30,7 @@ class NothingToUndo(ServiceError):
 
 
 def _decide(*, suggestion: Suggestion, user, action: str, status: str, final_color: str, note: str) -> Suggestion:
+    note = note_text(note)
     roles.require_decider(user, suggestion.kind)
     with transaction.atomic():
         now = timezone.now()
@@ -92,6 +93,7 @@ def suggestion_correct(*, suggestion: Suggestion, user, color: str, note: str = 
 def _reopen(*, suggestion: Suggestion, user, action: str, note: str) -> Suggestion:
     """Back to pending (held by ``user``); the product's colour goes back to what it was before the
     decision, unless it has been changed since (then it stays, and the event says so)."""
+    note = note_text(note)
     with transaction.atomic():
         product = Product.objects.select_for_update().get(pk=suggestion.product_id)
         current = Suggestion.objects.select_related("prediction").get(pk=suggestion.pk)
@@ -154,6 +156,7 @@ MANUAL_EDITORS = (roles.CURATOR, roles.MERCHANDISER, roles.ADMIN)
 def product_color_set(*, product: Product, user, color: str, note: str) -> Product:
     """Set the product's final colour by hand (a vocabulary colour, with a reason). An open
     suggestion for the product is superseded: the person has decided."""
+    note = note_text(note)
     roles.require(user, *MANUAL_EDITORS, action="setting a colour by hand")
     if not note.strip():
         raise ServiceError("say why the colour is set by hand (a note is required)")

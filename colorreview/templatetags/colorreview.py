@@ -71,3 +71,13 @@ def duration_words(value) -> str:
     minutes, seconds = divmod(rest, 60)
     parts = [(hours, "hour"), (minutes, "minute")] + ([(seconds, "second")] if not hours and not minutes else [])
     return " ".join(f"{n} {unit}{'' if n == 1 else 's'}" for n, unit in parts if n) or "a moment"
+
+
+@register.filter
+def swatches(dominant_colors, limit: int = 3) -> list[dict]:
+    """The first dominant colours, each with a label: its catalogue colour, and its finer name where two
+    of them share a catalogue colour (two shades of purple read "Purple (indigo)", "Purple (orchid)")."""
+    shown = list(dominant_colors or [])[:limit]
+    repeated = {c for c in (d.get("color") for d in shown) if sum(d.get("color") == c for d in shown) > 1}
+    return [{**d, "label": f"{d.get('color')} ({d.get('name')})" if d.get("color") in repeated and d.get("name")
+             else d.get("color")} for d in shown]

@@ -173,3 +173,19 @@ def test_a_sku_holding_a_slash_is_reached_and_archived(client, admin_user):
     archived = client.post(url + "archive/", {"note": "gone"}, content_type="application/json")
     assert archived.status_code == 200 and archived.json()["sku"] == "T-SLASH/A?B#C"
     assert client.get("/api/products/T-SLASH/").json()["archived_at"] is None
+
+
+def test_a_note_longer_than_the_pages_allow_is_refused_and_nothing_changes(client, curator):
+    from colorreview.models import Suggestion
+    from tests.factories import PredictionFactory, ProductFactory, SuggestionFactory
+
+    flag = SuggestionFactory(prediction=PredictionFactory(product=ProductFactory(tag="Red"), predicted_color="Blue"),
+                             kind="mislabel")
+    client.force_login(curator)
+    response = client.post(f"/api/suggestions/{flag.pk}/accept/", {"note": "x" * 100_000},
+                           content_type="application/json")
+    assert response.status_code == 400 and "500" in str(response.json())
+    assert Suggestion.objects.get(pk=flag.pk).status == "pending"
+    page = client.post(f"/review/{flag.pk}/accept/", {"note": "y" * 501}, HTTP_HX_REQUEST="true")
+    assert "a note is at most 500 characters" in page.content.decode()
+    assert Suggestion.objects.get(pk=flag.pk).status == "pending"

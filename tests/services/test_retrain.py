@@ -79,6 +79,15 @@ def test_too_few_reviewed_labels_are_refused_and_change_nothing(settings, curato
     assert not ModelVersion.objects.exists() and not PipelineRun.objects.exists()
 
 
+def test_labels_in_colours_the_classifier_lacks_are_counted_apart_and_said_so(settings, curator):
+    settings.COLORREVIEW_RETRAIN_MIN_LABELS = 50
+    flag = SuggestionFactory(prediction=PredictionFactory(predicted_color="Blue", product__tag="Red"))
+    suggestion_correct(suggestion=flag, user=curator, color="Teal")
+    with pytest.raises(TooFewLabels, match=r"only 0 reviewed labels \(1 more reviewed label names a colour the "
+                                           r"classifier does not have, and cannot teach it\)"):
+        model_retrain()
+
+
 def test_weights_whose_checksum_does_not_match_their_card_are_refused(damaged_weights, curator):
     with pytest.raises(CommandError, match="colornet_image.pt does not match its model card"):
         call_command("retrain", "--wait")

@@ -60,3 +60,14 @@ def test_past_bulk_approvals_are_listed_with_an_undo(client, merchandiser, admin
     settings.COLORREVIEW_BULK_INLINE = 100
     fragment = client.post(f"/imputations/bulk/{done.pk}/", **HTMX).content.decode()
     assert f"Bulk approval {done.pk} undone: 3 of 3" in fragment
+
+
+def test_two_shades_of_one_catalogue_colour_are_told_apart_on_a_card(client, curator):
+    prediction = PredictionFactory(product=ProductFactory(tag="Red"), predicted_color="Purple", dominant_colors=[
+        {"color": "Purple", "name": "indigo", "hex": "#4b0082", "fraction": 0.59},
+        {"color": "Purple", "name": "orchid", "hex": "#da70d6", "fraction": 0.35},
+        {"color": "White", "name": "white", "hex": "#ffffff", "fraction": 0.06}])
+    SuggestionFactory(prediction=prediction, kind="mislabel")
+    client.force_login(curator)
+    page = client.get("/review/").content.decode()
+    assert "Purple (indigo) 59%" in page and "Purple (orchid) 35%" in page and "White 6%" in page
