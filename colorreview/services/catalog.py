@@ -130,7 +130,7 @@ class _Importer:
         else:
             try:
                 path = resolve_image(row.image_source, *self.where)
-                row.image_stat = image_stat(path)
+                row.image_stat = image_stat(path, row.image_source)
                 if current and current["image_source_stat"] == row.image_stat and current["image_checksum"] \
                         and current["image_source"] == row.image_source:
                     row.image, row.image_checksum = current["image"], current["image_checksum"]
@@ -219,7 +219,7 @@ def _record(batch: ImportBatch, report: ImportReport, bytes_read: int) -> None:
     batch.rows_failed, batch.rows_flagged = report.rejected, report.flagged
     batch.rows_total = report.rows_read + report.rejected
     batch.bytes_done = bytes_read
-    batch.problems = [p.as_dict() for p in report.problems]
+    batch.problems = [p.as_dict() for p in sorted(report.problems, key=lambda p: p.line)]  # in file order
     batch.save(update_fields=["rows_created", "rows_updated", "rows_unchanged", "rows_failed", "rows_flagged",
                               "rows_total", "bytes_done", "bytes_total", "problems"])
 

@@ -44,14 +44,15 @@ def resolve_image(value: str, images_dir: Path | None, csv_dir: Path | None, con
     return (images_dir or csv_dir or Path.cwd()) / candidate
 
 
-def image_stat(path: Path) -> str:
-    """Size and modification time: an unchanged file is not read again on a re-import."""
+def image_stat(path: Path, written: str | None = None) -> str:
+    """Size and modification time: an unchanged file is not read again on a re-import. A missing file is
+    named as the catalogue wrote it (``written``), else by its file name."""
     try:
         st = path.stat()
     except FileNotFoundError as exc:
-        raise ImageError(f"image file not found: {path.name}") from exc
+        raise ImageError(f"image file not found: {written or path.name}") from exc
     if not path.is_file():
-        raise ImageError(f"image file not found: {path.name}")
+        raise ImageError(f"image file not found: {written or path.name}")
     return f"{st.st_size}:{st.st_mtime_ns}"
 
 

@@ -260,3 +260,10 @@ def test_reopening_a_decision_without_a_retag_restores_the_colour_before_it(tmp_
     _import(_catalogue(tmp_path, ["A1,New title,Tshirts,imgs/red.jpg,Grey,"]))
     suggestion_reopen(suggestion=flag, user=admin_user)
     assert Product.objects.get(pk=product.pk).final_color == "Grey"
+
+
+def test_problems_are_listed_in_file_order_with_the_image_path_as_written(tmp_path):
+    report = _import(_catalogue(tmp_path, ["A1,Tee,Tshirts,imgs/nope.jpg,Red,", ",No sku,Tshirts,imgs/red.jpg,Red,",
+                                           "A3,Tee,Tshirts,imgs/red.jpg,Red,"]))
+    assert any(p.reason == "image file not found: imgs/nope.jpg" for p in report.problems)
+    assert [p["line"] for p in ImportBatch.objects.get().problems] == [2, 3]
