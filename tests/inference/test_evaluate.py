@@ -166,3 +166,23 @@ def test_repeated_simulations_pool_their_counts_and_report_each_draws_range():
     assert out["mislabel_recall"] == 1.0  # no two of these colours share a family
     for low, high in out["range_over_simulations"].values():
         assert low <= high
+
+
+def test_evaluate_on_an_audit_file_reports_both_truths_and_the_real_mislabels(tmp_path):
+    audit_file = tmp_path / "audit.csv"
+    audit_file.write_text("image,category,seller_color,verdict,color\n"
+                          "19557.jpg,Tshirts,Red,wrong colour,Olive\n"
+                          "12677.jpg,Trousers,Grey,confirmed,Grey\n"
+                          "12244.jpg,Shirts,Blue,confirmed,Blue\n"
+                          "13760.jpg,Shirts,Purple,ambiguous,\n")
+    out = tmp_path / "eval"
+    proc = subprocess.run([sys.executable, "-m", "inference", "evaluate", "--images", str(DEMO / "images"),
+                           "--truth", str(audit_file), "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads((out / "audit.json").read_text())
+    assert (result["rows"], result["verified"]) == (4, 3)
+    assert 0 <= result["audited"]["accuracy"] <= 1 and 0 <= result["tag_based"]["accuracy"] <= 1
+    assert result["seller_tags"]["accuracy"] == pytest.approx(2 / 3)  # two of the three verified tags are right
+    flags = result["real_mislabels"]
+    assert (flags["wrong"], flags["confirmed"], flags["ambiguous"]) == (1, 2, 1)
+    assert "model vs audited colour" in proc.stdout and "flags on the real tags" in proc.stdout
