@@ -55,7 +55,7 @@ def retrain_job(user_id: int | None = None) -> int | None:
         return retrain.model_retrain(user=user).pk
     except ServiceError as exc:
         log.warning("retrain refused: %s", exc)
-        return None
+        return retrain.refusal_record(exc, user).pk  # the dashboard and `retrain --wait` see why
 
 
 @shared_task(acks_late=True)

@@ -148,6 +148,8 @@ def bulk_approval_undo(*, approval: BulkApproval, user) -> BulkApproval:
 def bulk_undo_run(*, approval_id: int) -> BulkApproval:
     """Put the batch's suggestions back, chunk by chunk (a batch already put back changes nothing)."""
     approval = BulkApproval.objects.select_related("undone_by").get(pk=approval_id)
+    if approval.status != BulkApproval.Status.UNDONE:  # its undo was taken back (the queue refused it)
+        return approval
     reverted, last = approval.reverted, 0
     while True:
         done, last = _undo_chunk(approval, approval.undone_by, last)

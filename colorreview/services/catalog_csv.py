@@ -72,6 +72,21 @@ def not_csv(head: bytes) -> str | None:
     return next((kind for magic, kind in _NOT_CSV if head.startswith(magic)), None)
 
 
+class _Taken:
+    """The lines of a text stream, remembering those of the record being read."""
+
+    def __init__(self, text):
+        self._text, self.taken = text, []
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._text)
+        self.taken.append(line)
+        return line
+
+
 class CatalogReader:
     """Iterate over a catalogue's rows; ``bytes_read`` tells how far into the file it got."""
 
@@ -85,7 +100,11 @@ class CatalogReader:
             raise ImportFailed(f"this file is not a CSV catalogue: it looks like {kind}. Upload the catalogue "
                                "as a CSV file (UTF-8 or Windows-1252), and the images in a ZIP beside it")
         self._text = io.TextIOWrapper(binary, encoding=self.encoding, errors="surrogateescape", newline="")
-        self._reader = csv.reader(self._text, strict=True)  # a quote left open is an error, not a silent merge
+        # strict, so that a quote left open until the end of the file is an error rather than a silent merge
+        # of every following row; a record that strict parsing refuses for another reason (text after a
+        # closing quote, as in "Red" ,) is read again leniently, as spreadsheets write and read it
+        self._lines = _Taken(self._text)
+        self._reader = csv.reader(self._lines, strict=True)
         self.header = self._read_header()
 
     @property
@@ -108,11 +127,21 @@ class CatalogReader:
     def __iter__(self) -> Iterator[CsvRow]:
         while True:
             line = self._reader.line_num + 1
+            self._lines.taken.clear()
             try:
                 cells = next(self._reader)
             except StopIteration:
                 return
-            except (csv.Error, UnicodeError) as exc:
+            except csv.Error as exc:
+                if "unexpected end of data" in str(exc):
+                    yield CsvRow(line, {}, self._unreadable(line, exc))
+                    continue
+                try:
+                    cells = next(csv.reader(list(self._lines.taken)), [])
+                except csv.Error as lenient:
+                    yield CsvRow(line, {}, self._unreadable(line, lenient))
+                    continue
+            except UnicodeError as exc:
                 yield CsvRow(line, {}, self._unreadable(line, exc))
                 continue
             if any(c.strip() for c in cells):

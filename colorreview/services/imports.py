@@ -85,7 +85,7 @@ def _still_wanted(batch: ImportBatch) -> bool:
 
 def import_job_run(*, batch_id: int) -> ImportBatch:
     """Import a stored upload (safe to deliver twice: an import of the same rows changes nothing)."""
-    from .runs import QueueUnavailable, catalog_import_and_queue
+    from .runs import ModelUnavailable, QueueUnavailable, catalog_import_and_queue
 
     batch = ImportBatch.objects.get(pk=batch_id)
     if not batch.active:
@@ -103,7 +103,7 @@ def import_job_run(*, batch_id: int) -> ImportBatch:
             user=batch.created_by, confine_images=True, batch=batch, progress=_still_wanted)
     except (ImportFailed, zipfile.BadZipFile) as exc:
         status, error = ImportBatch.Status.FAILED, str(exc)
-    except QueueUnavailable as exc:  # imported; the pipeline run waits for the queue
+    except (QueueUnavailable, ModelUnavailable) as exc:  # imported; the pipeline run waits
         error = f"imported, but not queued for the pipeline: {exc}"
     except Exception as exc:
         log.exception("import %s failed", batch.pk)

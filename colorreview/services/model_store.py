@@ -57,7 +57,7 @@ def local_weights_dir(weights_dir: str) -> Path | None:
         return None
     try:
         found = _fetch(recorded.name, local)
-    except OSError as exc:
+    except Exception as exc:  # noqa: BLE001 - any storage backend's error (S3 clients raise their own)
         log.warning("model folder %s is neither here nor in the media storage: %s", recorded.name, exc)
         found = None
     if found is None:

@@ -28,11 +28,13 @@ def unavailable(exc: BaseException, then: str = "try again when it is back") -> 
 
 def send(task, *args, on_failure: Callable[[BaseException], None] | None = None,
          then: str = "try again when it is back", **kwargs) -> None:
-    """Queue ``task(*args, **kwargs)`` once the current transaction commits (at once outside one).
+    """Queue ``task(*args, **kwargs)``: at once outside a transaction, else once it commits.
 
-    When the broker cannot be reached, ``on_failure(exc)`` puts back the state the job was for, and
-    ``QueueUnavailable`` is raised to the caller (from the commit, when inside a transaction: the rows
-    are written by then, so ``on_failure`` is what undoes them)."""
+    When the broker cannot be reached, ``on_failure(exc)`` puts back the state the job was for. Outside a
+    transaction ``QueueUnavailable`` is then raised to the caller; inside one the rows are committed by the
+    time the message is sent, so the failure is only logged and put back (an exception there would
+    skip the transaction's other callbacks)."""
+    in_transaction = transaction.get_connection().in_atomic_block
 
     def publish() -> None:
         try:
@@ -41,9 +43,13 @@ def send(task, *args, on_failure: Callable[[BaseException], None] | None = None,
             log.warning("could not queue %s: %s", task.name, exc)
             if on_failure is not None:
                 on_failure(exc)
-            raise unavailable(exc, then) from exc
+            if not in_transaction:
+                raise unavailable(exc, then) from exc
 
-    transaction.on_commit(publish)
+    if in_transaction:
+        transaction.on_commit(publish)
+    else:
+        publish()
 
 
 def check_queue(app=None) -> None:

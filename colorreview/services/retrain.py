@@ -185,10 +185,28 @@ def _judge_and_record(shipped: Classifier, tuned: Classifier, training: dict, la
             status=ModelVersion.Status.REFUSED, weights_dir="", finished_at=timezone.now(),
             message=comparison_message(evaluation, before, after, promoted=False))
     else:
-        model_publish(folder)  # workers on other hosts fetch it from the media storage
+        try:
+            model_publish(folder)  # workers on other hosts fetch it from the media storage
+        except Exception as exc:  # noqa: BLE001 - any storage backend's error: not promoted, said why
+            log.exception("model %s could not be copied to the media storage", folder.name)
+            shutil.rmtree(folder, ignore_errors=True)
+            ModelVersion.objects.filter(pk=version.pk).update(
+                status=ModelVersion.Status.REFUSED, weights_dir="", finished_at=timezone.now(),
+                message=f"not promoted: the weights could not be copied to the media storage ({exc}), so workers "
+                        "on other hosts could not load them. Nothing was changed.")
+            version.refresh_from_db()
+            return version
         _promote(version, in_use.version, comparison_message(evaluation, before, after, promoted=True))
     version.refresh_from_db()
     return version
+
+
+def refusal_record(exc: Exception, user=None) -> ModelVersion:
+    """A retrain refused before a candidate was trained, recorded as a refused version with the reason."""
+    base = selectors.shipped_classifier_version() or ""
+    return ModelVersion.objects.create(version="(not trained)", base_version=base, status=ModelVersion.Status.REFUSED,
+                                       message=f"refused before training: {exc}", created_by=user,
+                                       finished_at=timezone.now())
 
 
 def worse(before: dict, after: dict) -> bool:

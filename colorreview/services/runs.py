@@ -31,7 +31,10 @@ RANGE_BATCHES = 4
 
 
 class ModelUnavailable(ServiceError):
-    """The pipeline's weights cannot be loaded (missing, damaged, not matching their card); no run starts."""
+    """The pipeline's weights cannot be loaded (missing, damaged, not matching their card); no run starts.
+    ``report`` carries the import that was done before, if any."""
+
+    report = None
 
 
 def checked_model_version() -> str:
@@ -310,7 +313,8 @@ def catalog_import_and_queue(*, queue: bool = True, user=None, **import_kwargs):
     """Import a catalogue, re-check suggestions of retagged products and queue the new images.
 
     Returns (report, run); run is None when nothing needs the pipeline or ``queue`` is off.
-    Raises ``QueueUnavailable`` (after the import) when the task queue cannot be reached.
+    Raises ``QueueUnavailable`` (after the import) when the task queue cannot be reached, ``ModelUnavailable``
+    when the models cannot be loaded.
     """
     from .catalog import import_catalog
     from .suggestions import suggestion_refresh
@@ -324,6 +328,6 @@ def catalog_import_and_queue(*, queue: bool = True, user=None, **import_kwargs):
         return report, pipeline_run_start(user=user)
     except RunAlreadyActive as exc:  # the running run's keyset reaches the new products, else the next run does
         return report, exc.run
-    except QueueUnavailable as exc:
+    except (QueueUnavailable, ModelUnavailable) as exc:  # imported; the pipeline run waits
         exc.report = report
         raise

@@ -105,6 +105,8 @@ def candidate_for(product: Product, prediction: Prediction, vocabulary: ColorVoc
                        rules)
     if proposal is None:
         return None
+    if proposal.kind == "impute" and product.final_color and not product.seller_color_raw:
+        return None  # no tag, but a colour a person decided (an accepted imputation, a colour set by hand)
     if proposal.severity == "shade":
         source = "settings" if settings.COLORREVIEW_SHADE_THRESHOLD is not None else "model card"
         return Candidate(proposal, Threshold("shade", rules.shade, None, None, source))

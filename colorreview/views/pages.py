@@ -281,11 +281,16 @@ def export_csv(request):
 
 
 
+#: the media storage's folders the pages show (product images, mask overlays)
+MEDIA_SERVED = ("images", "masks")
+
+
 @role_required(*ANY_ROLE)
 def media(request, path: str):
-    """Product images and masks from the media storage, for signed-in reviewers only."""
+    """Product images and masks from the media storage, for signed-in reviewers only (not the models that
+    retrain copies there)."""
     try:
-        if not default_storage.exists(path):
+        if path.split("/", 1)[0] not in MEDIA_SERVED or not default_storage.exists(path):
             raise Http404("no such file")
         response = FileResponse(default_storage.open(path, "rb"))
     except SuspiciousFileOperation as exc:  # a path that leaves the storage

@@ -174,7 +174,7 @@ def _bulk_criteria(post) -> dict:
 def _bulk_page(request, extra: dict):
     qs = selectors.suggestion_queue(user=request.user, kind="impute")
     page = keyset_page(qs, ordering=["-score", "id"], size=BULK_PAGE_SIZE, cursor=request.GET.get("page"))
-    recent = BulkApproval.objects.select_related("created_by").order_by("-id")
+    recent = BulkApproval.objects.filter(kind="impute").select_related("created_by").order_by("-id")
     if not roles.has_role(request.user, roles.ADMIN):
         recent = recent.filter(created_by=request.user)
     shown = extra.get("approval")

@@ -191,6 +191,23 @@ def test_a_promoted_version_changes_the_model_version_and_requeues_only_the_chos
     assert model_version() == version.pipeline_version
 
 
+@pytest.mark.slow
+def test_a_model_that_cannot_be_copied_to_the_media_storage_is_not_promoted(retrain_setup, merchandiser,
+                                                                            monkeypatch, settings):
+    from colorreview.services import retrain
+
+    def storage_down(folder):
+        raise ConnectionError("the bucket cannot be reached")
+
+    monkeypatch.setattr(retrain, "model_publish", storage_down)
+    _decide(merchandiser, wrong=False)
+    before = model_version()
+    version = model_retrain()
+    assert version.status == "refused" and "could not be copied to the media storage" in version.message
+    assert version.weights_dir == "" and active_model_version() is None and model_version() == before
+    assert not any(Path(settings.COLORREVIEW_MODELS_DIR).iterdir())  # the candidate's folder is gone
+
+
 def test_reviewed_labels_without_a_readable_image_do_not_count(retrain_setup, merchandiser, settings):
     _decide(merchandiser, wrong=False)
     for product in Product.objects.filter(sku__in=["P0", "P1"]):  # gone from the media storage
@@ -200,7 +217,8 @@ def test_reviewed_labels_without_a_readable_image_do_not_count(retrain_setup, me
     assert not ModelVersion.objects.exists()
 
 
-def test_a_promoted_folder_missing_on_this_host_is_fetched_from_the_media_storage(settings, tmp_path):
+def test_a_promoted_folder_missing_on_this_host_is_fetched_from_the_media_storage(settings, tmp_path, monkeypatch):
+    from colorreview.services import model_store
     from colorreview.services.model_store import local_weights_dir, model_publish
 
     folder = tmp_path / "trained-elsewhere" / "r20261128-000000-000001"
@@ -213,7 +231,9 @@ def test_a_promoted_folder_missing_on_this_host_is_fetched_from_the_media_storag
     here = local_weights_dir(str(folder))
     assert here == tmp_path / "this-host" / folder.name
     assert (here / "colornet.pt").read_bytes() == bytes(range(256)) * 40 and (here / "colornet.json").read_text() == "{}"
+    monkeypatch.setattr(model_store, "_fetch", lambda *a: pytest.fail("fetched a second time"))
     assert local_weights_dir(str(folder)) == here  # fetched once
+    monkeypatch.undo()
     assert local_weights_dir(str(tmp_path / "nowhere" / "r0")) is None
 
 
@@ -236,5 +256,21 @@ def test_the_retrain_task_runs_on_the_default_queue_and_reports_a_refusal(settin
 
     settings.COLORREVIEW_RETRAIN_MIN_LABELS = 1
     assert app.amqp.router.route({}, retrain_job.name)["queue"].name == "default"
-    assert retrain_job.apply().get() is None  # no reviewed label: refused before anything is read
-    assert not ModelVersion.objects.exists()
+    refused = ModelVersion.objects.get(pk=retrain_job.apply().get())  # no reviewed label: refused before reading
+    assert refused.status == "refused" and refused.message.startswith("refused before training: only 0 reviewed")
+    assert active_model_version() is None and not PipelineRun.objects.exists()
+
+
+def test_retrain_wait_on_a_broker_reports_a_refusal_made_by_the_worker(settings, monkeypatch):
+    from colorreview import tasks
+
+    settings.COLORREVIEW_RETRAIN_MIN_LABELS = 0
+    monkeypatch.setattr("colorreview.management.commands.retrain.embedded_queue", lambda: False)
+
+    def worker_refuses(*args, **kwargs):  # what a worker does with the job: here, nothing can be read
+        settings.COLORREVIEW_RETRAIN_MIN_LABELS = 1
+        tasks.retrain_job.apply()
+
+    monkeypatch.setattr(tasks.retrain_job, "delay", worker_refuses)
+    with pytest.raises(CommandError, match="^refused before training: only 0 reviewed labels"):
+        call_command("retrain", "--wait", "--timeout", "10")

@@ -215,6 +215,10 @@ def test_media_is_served_to_reviewers_only(client, curator, settings):
     client.force_login(curator)
     assert client.get("/media/images/ab/x.jpg").status_code == 200
     assert client.get("/media/images/../../etc/passwd").status_code in (400, 404)
+    weights = settings.MEDIA_ROOT / "models" / "r1" / "colornet.pt"  # a promoted model's copy: not served
+    weights.parent.mkdir(parents=True)
+    weights.write_bytes(b"weights")
+    assert client.get("/media/models/r1/colornet.pt").status_code == 404
 
 
 def test_product_page_shows_history(client, curator):

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from ...services.catalog import ImportFailed
-from ...services.runs import QueueUnavailable, catalog_import_and_queue, embedded_queue
+from ...services.runs import ModelUnavailable, QueueUnavailable, catalog_import_and_queue, embedded_queue
 
 
 class Command(BaseCommand):
@@ -39,7 +39,7 @@ class Command(BaseCommand):
                     images_dir=images, csv_dir=path.resolve().parent, progress=progress)
         except ImportFailed as exc:
             raise CommandError(str(exc)) from exc
-        except QueueUnavailable as exc:
+        except (QueueUnavailable, ModelUnavailable) as exc:
             report, run = exc.report, None
             self.stderr.write(f"imported, but not queued: {exc}")
         for problem in report.problems:

@@ -70,7 +70,7 @@ class Command(BaseCommand):
 
     def _report(self, version: ModelVersion) -> None:
         if version.status == ModelVersion.Status.REFUSED:
-            raise CommandError(f"candidate {version.version} {version.message}")
+            raise CommandError(f"candidate {version.version} {version.message}" if version.figures else version.message)
         self.stdout.write(self.style.SUCCESS(f"model version {version.version} {version.message}"))
         self.stdout.write(f"{version.requeued} products queued to be read again"
                           + (f" (run {version.run_id})" if version.run_id else ""))
