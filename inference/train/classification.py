@@ -61,6 +61,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prepare-only", action="store_true", help="build the crops cache and stop")
     p.add_argument("--all-categories", action="store_true", help="not only Apparel")
     p.add_argument("--min-count", type=int, default=8, help="colours with fewer train images are left out")
+    p.add_argument("--classes-from", default=None,
+                   help="a classifier card (JSON) whose colours this network learns, in its order (e.g. an ensemble "
+                        "member trained on more categories than apparel: images of other colours are left out)")
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--minutes", type=float, default=None)
     p.add_argument("--batch-size", type=int, default=32)
@@ -150,7 +153,8 @@ def train(args: argparse.Namespace) -> dict:
                                segmenter, args.weights_dir)
     if args.prepare_only:
         return {"crops": len(data.ids)}
-    classes = class_list(rows, args.min_count)
+    classes = json.loads(Path(args.classes_from).read_text())["classes"] if args.classes_from \
+        else class_list(rows, args.min_count)
     if not classes:
         raise SystemExit(f"no colour has {args.min_count} or more training images in {args.data} "
                          "(lower --min-count, or give more data)")

@@ -78,6 +78,14 @@ def test_classifier_training_runs_and_exports_a_card(tiny_catalogue, tmp_path):
     assert card["training"]["optimizer"] == {"name": "SGD", "lr": 0.01, "momentum": 0.95, "weight_decay": 1e-06,
                                              "nesterov": True, "batch_size": 4}
     assert "val_accuracy" in json.loads((out / "history.json").read_text())[0]
+    # a member that learns another card's colours, in its order (images of other colours left out)
+    (tmp_path / "wanted.json").write_text(json.dumps({"classes": ["Red", "Black"]}))
+    assert main(["train-classifier", "--data", str(tiny_catalogue), "--out", str(tmp_path / "run2"), "--export",
+                 str(export), "--name", "member", "--classes-from", str(tmp_path / "wanted.json"), "--all-categories",
+                 "--segmenter", "border", "--pretrained", "none", "--input-size", "64", "--epochs", "1",
+                 "--batch-size", "4", "--device", "cpu"]) == 0
+    member = json.loads((export / "member.json").read_text())
+    assert member["classes"] == ["Red", "Black"]
 
 
 @pytest.mark.slow
