@@ -23,7 +23,7 @@ class RecordingTask(Task):
                                     batch_id=kwargs.get("batch_id"))
 
 
-@shared_task(bind=True, base=RecordingTask, acks_late=True, reject_on_worker_lost=True, max_retries=3,
+@shared_task(bind=True, base=RecordingTask, max_retries=3,
              autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, retry_jitter=True)
 def predict_products(self, product_ids: list[int], run_id: int | None = None,
                      batch_id: int | None = None) -> dict[str, int]:
@@ -32,13 +32,13 @@ def predict_products(self, product_ids: list[int], run_id: int | None = None,
     return predictions.predict_products(product_ids=product_ids, run_id=run_id, batch_id=batch_id)
 
 
-@shared_task(acks_late=True)
+@shared_task
 def import_catalog_job(batch_id: int) -> None:
     """Import an uploaded catalogue that was stored on disk (safe to deliver twice)."""
     imports.import_job_run(batch_id=batch_id)
 
 
-@shared_task(acks_late=True)
+@shared_task
 def refresh_category_suggestions(category: str) -> int:
     """Re-judge a category's products after its thresholds changed (idempotent)."""
     return thresholds.category_suggestions_refresh(category=category)
@@ -58,31 +58,31 @@ def retrain_job(user_id: int | None = None) -> int | None:
         return retrain.refusal_record(exc, user).pk  # the dashboard and `retrain --wait` see why
 
 
-@shared_task(acks_late=True)
+@shared_task
 def bulk_approve_job(approval_id: int) -> None:
     """Accept a large bulk approval chunk by chunk (resumes after its cursor if delivered again)."""
     bulk.bulk_approval_run(approval_id=approval_id)
 
 
-@shared_task(acks_late=True)
+@shared_task
 def bulk_undo_job(approval_id: int) -> None:
     """Put a large bulk approval's suggestions back in the queue."""
     bulk.bulk_undo_run(approval_id=approval_id)
 
 
-@shared_task(acks_late=True)
+@shared_task
 def refresh_summary() -> None:
     """Recompute the dashboard's figures."""
     summary.summary_refresh()
 
 
-@shared_task(acks_late=True)
+@shared_task
 def enqueue_run(run_id: int) -> None:
     """Queue the batches of a run started over the whole catalogue (resumes after its cursor)."""
     runs.run_enqueue(run_id=run_id)
 
 
-@shared_task(acks_late=True)
+@shared_task
 def remap_seller_colors() -> int:
     """Map every seller tag again after a vocabulary edit (set-based; running it twice changes nothing)."""
     return len(vocabulary.seller_colors_remap())

@@ -35,6 +35,8 @@ def test_pipeline_batches_go_to_the_gpu_queue_and_every_other_job_to_default():
     assert tasks.predict_products.name in ours and len(ours) > 5
     assert queue(tasks.predict_products) == "gpu"
     assert {queue(t) for name, t in ours.items() if name != tasks.predict_products.name} == {"default"}
+    # every job is acknowledged when it ends and handed back when its worker dies, from the settings alone
+    assert all(t.acks_late and t.reject_on_worker_lost for t in ours.values())
 
 
 def test_on_redis_a_lost_batch_goes_back_and_no_batch_runs_twice_at_once():
