@@ -55,7 +55,8 @@ def retrain_job(user_id: int | None = None) -> int | None:
         return retrain.model_retrain(user=user).pk
     except ServiceError as exc:
         log.warning("retrain refused: %s", exc)
-        return retrain.refusal_record(exc, user).pk  # the dashboard and `retrain --wait` see why
+        # the dashboard and `retrain --wait` see why: on the candidate's row, or on one of its own
+        return getattr(exc, "version_id", None) or retrain.refusal_record(exc, user).pk
 
 
 @shared_task

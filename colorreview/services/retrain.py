@@ -10,6 +10,7 @@ import shutil
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -129,12 +130,43 @@ def model_retrain(*, user=None, progress: Callable[[int], None] | None = None) -
     try:
         return _retrain(user, progress)
     except WeightsError as exc:
-        raise RetrainError(f"weights refused: {exc}. Nothing was changed.") from exc
+        refused = RetrainError(f"weights refused: {exc}. Nothing was changed.")
+        refused.version_id = getattr(exc, "version_id", None)
+        raise refused from exc
+
+
+def _begin(shipped: Classifier, labels: LabelSet, user) -> ModelVersion:
+    """The candidate's row, shown as being trained; RetrainError while another retrain runs. A candidate
+    older than the task time limit was lost with its worker and is marked so."""
+    started_since = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    ModelVersion.objects.filter(status=ModelVersion.Status.CANDIDATE, created_at__lt=started_since).update(
+        status=ModelVersion.Status.REFUSED, finished_at=timezone.now(),
+        message="lost: its retrain stopped before it was judged (the worker died or ran out of time)")
+    running = ModelVersion.objects.filter(status=ModelVersion.Status.CANDIDATE).select_related("created_by").first()
+    if running is not None:
+        by = f" by {running.created_by}" if running.created_by else ""
+        raise RetrainError(f"a retrain is already running (started {timezone.localtime(running.created_at):%H:%M}"
+                           f"{by}); wait for it to end. Nothing was changed.")
+    return ModelVersion.objects.create(version="(training)", base_version=shipped.version, created_by=user,
+                                       labels=labels.counts())
 
 
 def _retrain(user, progress: Callable[[int], None] | None) -> ModelVersion:
     shipped = _shipped()
     labels = retrain_check()
+    record = _begin(shipped, labels, user)
+    try:
+        return _train_and_judge(shipped, labels, record, progress)
+    except Exception as exc:
+        ModelVersion.objects.filter(pk=record.pk, status=ModelVersion.Status.CANDIDATE).update(
+            status=ModelVersion.Status.REFUSED, finished_at=timezone.now(),
+            message=f"refused before it was judged: {exc}"[:5000])
+        exc.version_id = record.pk  # the row that says why (see tasks.retrain_job)
+        raise
+
+
+def _train_and_judge(shipped: Classifier, labels: LabelSet, record: ModelVersion,
+                     progress: Callable[[int], None] | None) -> ModelVersion:
     pipeline = current_pipeline()
     cache = feature_cache(pipeline, shipped.version)
     reviewed, reviewed_colors = product_features(pipeline, cache, labels.reviewed, progress)
@@ -155,7 +187,7 @@ def _retrain(user, progress: Callable[[int], None] | None) -> ModelVersion:
     training["labels"] = {"reviewed": sum(k in reviewed_colors for k in train.keys),
                           "catalogue": sum(k not in reviewed_colors for k in train.keys),
                           "review_weight": settings.COLORREVIEW_RETRAIN_REVIEW_WEIGHT}
-    return _judge_and_record(shipped, tuned, training, labels, evaluation, user)
+    return _judge_and_record(shipped, tuned, training, evaluation, record)
 
 
 def _stack(parts: list[Features]) -> Features:
@@ -167,18 +199,19 @@ def _stack(parts: list[Features]) -> Features:
                     np.concatenate([p.kd for p in parts]))
 
 
-def _judge_and_record(shipped: Classifier, tuned: Classifier, training: dict, labels: LabelSet,
-                      evaluation: Evaluation, user) -> ModelVersion:
+def _judge_and_record(shipped: Classifier, tuned: Classifier, training: dict, evaluation: Evaluation,
+                      version: ModelVersion) -> ModelVersion:
     folder = Path(settings.COLORREVIEW_MODELS_DIR) / timezone.now().strftime("r%Y%m%d-%H%M%S-%f")
     write_candidate(settings.COLORREVIEW_WEIGHTS_DIR, folder, tuned, training)
     candidate = read_classifier(folder)
     active = selectors.active_model_version()
     in_use = read_classifier(active.weights_dir) if active else shipped
     before, after = evaluation.figures(in_use), evaluation.figures(candidate)
-    version = ModelVersion.objects.create(
-        version=candidate.version, base_version=shipped.version, weights_dir=str(folder), created_by=user,
-        labels=labels.counts(), figures={"evaluation": evaluation.name, "n": evaluation.size,
-                                         "before": before, "after": after, "in_use": in_use.version})
+    ModelVersion.objects.filter(pk=version.pk).update(
+        version=candidate.version, weights_dir=str(folder),
+        figures={"evaluation": evaluation.name, "n": evaluation.size, "before": before, "after": after,
+                 "in_use": in_use.version})
+    version.refresh_from_db()
     if worse(before, after):
         shutil.rmtree(folder, ignore_errors=True)
         ModelVersion.objects.filter(pk=version.pk).update(

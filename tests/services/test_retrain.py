@@ -214,7 +214,29 @@ def test_reviewed_labels_without_a_readable_image_do_not_count(retrain_setup, me
         (Path(settings.MEDIA_ROOT) / product.image).unlink()
     with pytest.raises(TooFewLabels, match="only 1 of the 3 reviewed labels have a readable image"):
         model_retrain()
-    assert not ModelVersion.objects.exists()
+    refused = ModelVersion.objects.get()  # the candidate's row says why, and nothing is in use
+    assert refused.status == "refused" and "only 1 of the 3 reviewed labels" in refused.message
+    assert active_model_version() is None and not PipelineRun.objects.exists()
+
+
+def test_a_second_retrain_is_refused_while_one_runs_and_a_lost_one_is_marked(settings, curator):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from colorreview.services.retrain import RetrainError
+
+    settings.COLORREVIEW_RETRAIN_MIN_LABELS = 0
+    settings.COLORREVIEW_AUDIT_CSV = settings.MEDIA_ROOT / "no-audit.csv"
+    running = ModelVersion.objects.create(version="(training)", base_version="b", created_by=curator)
+    with pytest.raises(RetrainError, match="a retrain is already running .* by curator.*Nothing was changed"):
+        model_retrain()
+    ModelVersion.objects.filter(pk=running.pk).update(
+        created_at=timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 1))
+    with pytest.raises(RetrainError):  # no label at all: refused on its own row, after the lost one is marked
+        model_retrain()
+    lost = ModelVersion.objects.get(pk=running.pk)
+    assert lost.status == "refused" and lost.message.startswith("lost:")
 
 
 def test_a_promoted_folder_missing_on_this_host_is_fetched_from_the_media_storage(settings, tmp_path, monkeypatch):
