@@ -10,7 +10,7 @@ mkdir -p var
 export SECRET_KEY="${SECRET_KEY:-$(cat var/secret_key)}"
 export DJANGO_SETTINGS_MODULE=colorreview.settings
 .venv/bin/python manage.py migrate --noinput -v0
-.venv/bin/python manage.py seed_demo
+.venv/bin/python manage.py seed_demo --no-logins
 .venv/bin/python manage.py run_pipeline --wait
 echo "main job ready in $(( $(date +%s) - started ))s"
 .venv/bin/python manage.py seed_demo --no-catalog --print-logins

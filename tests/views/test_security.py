@@ -101,6 +101,13 @@ def test_seed_demo_refuses_production_settings(settings):
     assert not User.objects.filter(username="admin").exists()
 
 
+def test_seed_demo_prints_the_logins_once_when_asked(capsys):
+    call_command("seed_demo", "--no-catalog", "--no-logins", "--allow-outside-demo")
+    assert "logins" not in capsys.readouterr().out and User.objects.filter(username="curator").exists()
+    call_command("seed_demo", "--print-logins")
+    assert capsys.readouterr().out.count("curator-demo") == 1
+
+
 def test_assign_role_gives_and_takes_roles(capsys):
     user = User.objects.create_user("rita", password="pw")
     call_command("assign_role", "rita", "admin")

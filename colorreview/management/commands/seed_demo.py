@@ -22,6 +22,8 @@ class Command(BaseCommand):
         parser.add_argument("--reset-passwords", action="store_true")
         parser.add_argument("--print-logins", action="store_true",
                             help="only print the demo logins (as configured) and exit")
+        parser.add_argument("--no-logins", action="store_true",
+                            help="do not print the logins (scripts/run.sh prints them once, at the end)")
         parser.add_argument("--allow-outside-demo", action="store_true",
                             help="create the demo logins even with production settings (never on a public site)")
 
@@ -55,6 +57,8 @@ class Command(BaseCommand):
             self.stdout.write(f"demo catalogue: {report.summary()}")
             for problem in report.problems:
                 self.stdout.write(f"  {problem}")
+        if opts["no_logins"]:
+            return
         self.stdout.write("logins (user / password):")
         for role, password in logins:
             self.stdout.write(f"  {role:13s} {password}")
