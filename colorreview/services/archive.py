@@ -45,7 +45,7 @@ def product_archive(*, product: Product, user, note: str = "") -> Product:
     """Archive one product (admin): its pending suggestions are withdrawn, each with an event."""
     note = note_text(note)
     _require_admin(user)
-    if not _archive_chunk([product.pk], user, note.strip()):
+    if not _archive_chunk([product.pk], user, note):
         product.refresh_from_db()
         raise ArchiveConflict(f"{product.sku} was already archived{archived_since(product)}")
     summary_request_refresh()
@@ -58,7 +58,7 @@ def product_unarchive(*, product: Product, user, note: str = "") -> Product:
     still warrants opens anew with its own event; what reviewers decided stays decided."""
     note = note_text(note)
     _require_admin(user)
-    if not _unarchive_chunk([product.pk], user, note.strip()):
+    if not _unarchive_chunk([product.pk], user, note):
         raise ArchiveConflict(f"{product.sku} is not archived")
     summary_request_refresh()
     product.refresh_from_db()
@@ -69,14 +69,14 @@ def products_archive(*, user, skus: Iterable[str], note: str = "") -> ArchiveOut
     """Archive many products by sku, a chunk at a time (a stream of any length, in constant memory)."""
     note = note_text(note)
     _require_admin(user)
-    return _each_chunk(skus, lambda ids: _archive_chunk(ids, user, note.strip()))
+    return _each_chunk(skus, lambda ids: _archive_chunk(ids, user, note))
 
 
 def products_unarchive(*, user, skus: Iterable[str], note: str = "") -> ArchiveOutcome:
     """Bring many archived products back by sku, a chunk at a time."""
     note = note_text(note)
     _require_admin(user)
-    return _each_chunk(skus, lambda ids: _unarchive_chunk(ids, user, note.strip()))
+    return _each_chunk(skus, lambda ids: _unarchive_chunk(ids, user, note))
 
 
 def archived_since(product: Product) -> str:

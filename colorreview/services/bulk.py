@@ -21,13 +21,17 @@ CHUNK = 2000
 CRITERIA = ("ids", "min_confidence", "color", "category", "search")
 
 
-def bulk_selection(*, user, kind: str, ids: list[int] | None = None, min_confidence: float | None = None,
-                   color: str | None = None, category: str | None = None,
-                   search: str | None = None) -> QuerySet[Suggestion]:
-    """The pending suggestions a bulk approval with these criteria takes (none another reviewer holds)."""
+def _matching(*, user, kind: str, ids: list[int] | None = None, min_confidence: float | None = None,
+              color: str | None = None, category: str | None = None, search: str | None = None) -> QuerySet[Suggestion]:
+    """The pending suggestions these criteria select, whoever holds them."""
     qs = selectors.suggestion_queue(user=user, kind=kind, color=color, category=category, search=search,
-                                    min_confidence=min_confidence).filter(free_for(user))
+                                    min_confidence=min_confidence)
     return qs.filter(pk__in=ids) if ids is not None else qs
+
+
+def bulk_selection(*, user, kind: str, **criteria) -> QuerySet[Suggestion]:
+    """The pending suggestions a bulk approval with these criteria takes (none another reviewer holds)."""
+    return _matching(user=user, kind=kind, **criteria).filter(free_for(user))
 
 
 #: bulk approval is the merchandisers' tool (flags are reviewed one by one by curators); admins may use it
@@ -47,12 +51,8 @@ def bulk_approval_count(*, user, kind: str = "impute", **criteria) -> int:
 
 def bulk_held_count(*, user, kind: str = "impute", **criteria) -> int:
     """Pending suggestions the criteria select that another reviewer holds now (a bulk approval leaves them)."""
-    from .claims import free_for
-
     _require_bulk(user, kind)
-    qs = selectors.suggestion_queue(user=user, kind=kind, min_confidence=criteria.get("min_confidence"))
-    qs = qs.filter(pk__in=criteria["ids"]) if criteria.get("ids") is not None else qs
-    return qs.exclude(free_for(user)).count()
+    return _matching(user=user, kind=kind, **criteria).exclude(free_for(user)).count()
 
 
 def bulk_approval_start(*, user, kind: str = "impute", note: str = "", **criteria) -> BulkApproval:

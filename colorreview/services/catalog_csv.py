@@ -21,6 +21,8 @@ REQUIRED = ("sku", "image")
 #: a field this long is reported as a bad row rather than held in memory
 MAX_FIELD_CHARS = 16 * 1024 * 1024
 _SNIFF_BYTES = 1 << 16
+#: how the csv module (strict) says that a quoted field runs to the end of the file
+_OPEN_QUOTE = "unexpected end of data"
 _UNDECODABLE = re.compile("[\udc80-\udcff]")  # bytes kept by errors="surrogateescape"
 
 csv.field_size_limit(MAX_FIELD_CHARS)
@@ -133,7 +135,7 @@ class CatalogReader:
             except StopIteration:
                 return
             except csv.Error as exc:
-                if "unexpected end of data" in str(exc):
+                if _OPEN_QUOTE in str(exc):
                     yield CsvRow(line, {}, self._unreadable(line, exc))
                     continue
                 try:
@@ -148,7 +150,7 @@ class CatalogReader:
                 yield self._row(line, cells)
 
     def _unreadable(self, line: int, exc: Exception) -> str:
-        if "unexpected end of data" in str(exc):
+        if _OPEN_QUOTE in str(exc):
             return (f"a quote opened in this row is never closed, so lines {line}–{self._reader.line_num} "
                     "(the rest of the file) were read as one field and not imported; close the quote and "
                     "import the file again")

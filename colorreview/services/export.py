@@ -16,6 +16,9 @@ COLUMNS = ["sku", "title", "category", "seller_color", "predicted_color", "confi
 ARCHIVED_COLUMN = "archived_at"
 #: what the export does with archived products; left out unless asked for
 ARCHIVED_OPTIONS = ("exclude", "include", "only")
+#: what an export may select: products with a suggestion of this kind, in this review state
+KIND_OPTIONS = ("impute", "mislabel")
+STATUS_OPTIONS = ("pending", "accepted", "rejected", "corrected")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 #: products read per query
 CHUNK = 5000

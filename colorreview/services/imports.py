@@ -9,12 +9,11 @@ import zipfile
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerError
 
 from ..models import ImportBatch
 from .catalog_csv import ImportFailed, printable
+from .queue import QueueUnavailable, send
 
 log = logging.getLogger(__name__)
 
@@ -33,19 +32,18 @@ def import_upload_store(*, catalog, images=None, user=None) -> ImportBatch:
     batch = ImportBatch.objects.create(source_name=(catalog.name or "catalog.csv")[:255], created_by=user,
                                        status=ImportBatch.Status.QUEUED, upload_dir=str(folder),
                                        bytes_total=catalog.size or 0)
-    transaction.on_commit(lambda: _queue(import_catalog_job, batch))
-    return batch
 
-
-def _queue(job, batch: ImportBatch) -> None:
-    """Hand the import to a worker; a broker that is down fails the import with a reason (not a 500)."""
-    try:
-        job.delay(batch.pk)
-    except (BrokerError, OSError) as exc:
+    def not_queued(exc: BaseException) -> None:  # a broker that is down fails the import with a reason
         ImportBatch.objects.filter(pk=batch.pk).update(
             status=ImportBatch.Status.FAILED, finished_at=timezone.now(), upload_dir="",
             error=f"the task queue is unavailable ({exc}); upload the file again when it is back"[:5000])
         shutil.rmtree(batch.upload_dir, ignore_errors=True)
+
+    try:
+        send(import_catalog_job, batch.pk, on_failure=not_queued)
+    except QueueUnavailable:
+        pass  # the import's page says why
+    return batch
 
 
 def _save(upload, target: Path) -> None:

@@ -52,10 +52,10 @@ def send(task, *args, on_failure: Callable[[BaseException], None] | None = None,
         publish()
 
 
-def check_queue(app=None) -> None:
+def check_queue() -> None:
     """Raise ``QueueUnavailable`` when the broker cannot be reached now (before a change that needs it)."""
-    if app is None:
-        from ..celery import app
+    from ..celery import app
+
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=app.conf.broker_connection_timeout)

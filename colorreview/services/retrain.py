@@ -213,25 +213,25 @@ def _judge_and_record(shipped: Classifier, tuned: Classifier, training: dict, ev
                  "in_use": in_use.version})
     version.refresh_from_db()
     if worse(before, after):
-        shutil.rmtree(folder, ignore_errors=True)
-        ModelVersion.objects.filter(pk=version.pk).update(
-            status=ModelVersion.Status.REFUSED, weights_dir="", finished_at=timezone.now(),
-            message=comparison_message(evaluation, before, after, promoted=False))
+        _refuse(version, folder, comparison_message(evaluation, before, after, promoted=False))
     else:
         try:
             model_publish(folder)  # workers on other hosts fetch it from the media storage
         except Exception as exc:  # noqa: BLE001 - any storage backend's error: not promoted, said why
             log.exception("model %s could not be copied to the media storage", folder.name)
-            shutil.rmtree(folder, ignore_errors=True)
-            ModelVersion.objects.filter(pk=version.pk).update(
-                status=ModelVersion.Status.REFUSED, weights_dir="", finished_at=timezone.now(),
-                message=f"not promoted: the weights could not be copied to the media storage ({exc}), so workers "
-                        "on other hosts could not load them. Nothing was changed.")
-            version.refresh_from_db()
-            return version
-        _promote(version, in_use.version, comparison_message(evaluation, before, after, promoted=True))
+            _refuse(version, folder, f"not promoted: the weights could not be copied to the media storage ({exc}), "
+                                     "so workers on other hosts could not load them. Nothing was changed.")
+        else:
+            _promote(version, in_use.version, comparison_message(evaluation, before, after, promoted=True))
     version.refresh_from_db()
     return version
+
+
+def _refuse(version: ModelVersion, folder: Path, message: str) -> None:
+    """The candidate is not used: its folder goes, its row says why."""
+    shutil.rmtree(folder, ignore_errors=True)
+    ModelVersion.objects.filter(pk=version.pk).update(
+        status=ModelVersion.Status.REFUSED, weights_dir="", finished_at=timezone.now(), message=message)
 
 
 def refusal_record(exc: Exception, user=None) -> ModelVersion:

@@ -67,9 +67,8 @@ def suggestion_accept(*, suggestion: Suggestion, user, note: str = "") -> Sugges
 def suggestion_reject(*, suggestion: Suggestion, user, note: str = "") -> Suggestion:
     """The seller's tag stays."""
     product = suggestion.product
-    keep = product.seller_color.name if product.seller_color_id else product.seller_color_raw
     return _decide(suggestion=suggestion, user=user, action=ReviewEvent.Action.REJECT,
-                   status=Suggestion.Status.REJECTED, final_color=keep, note=note)
+                   status=Suggestion.Status.REJECTED, final_color=product.seller_color_display, note=note)
 
 
 def vocabulary_color(color: str) -> str:
@@ -127,9 +126,7 @@ def _undecided_colour(product: Product, decision: ReviewEvent) -> str:
     changed the seller's tag since (then the colour the tag gives now)."""
     retagged = ReviewEvent.objects.filter(product=product, action=ReviewEvent.Action.IMPORT, pk__gt=decision.pk,
                                           note__contains=TAG_CHANGE).exists()
-    if not retagged:
-        return decision.from_color
-    return product.seller_color.name if product.seller_color_id else product.seller_color_raw
+    return product.seller_color_display if retagged else decision.from_color
 
 
 def suggestion_undo_last(*, user, note: str = "") -> Suggestion:
@@ -158,7 +155,7 @@ def product_color_set(*, product: Product, user, color: str, note: str) -> Produ
     suggestion for the product is superseded: the person has decided."""
     note = note_text(note)
     roles.require(user, *MANUAL_EDITORS, action="setting a colour by hand")
-    if not note.strip():
+    if not note:
         raise ServiceError("say why the colour is set by hand (a note is required)")
     name = vocabulary_color(color)
     with transaction.atomic():
@@ -167,7 +164,7 @@ def product_color_set(*, product: Product, user, color: str, note: str) -> Produ
             suggestion_supersede(pending, f"colour set by hand by {user}")
         Product.objects.filter(pk=locked.pk).update(final_color=name)
         ReviewEvent.objects.create(product=locked, actor=user, action=ReviewEvent.Action.MANUAL,
-                                   from_color=locked.final_color, to_color=name, note=note.strip())
+                                   from_color=locked.final_color, to_color=name, note=note)
     product.refresh_from_db()
     return product
 

@@ -27,7 +27,7 @@ from ..models import ColorName, ImportBatch, PipelineRun, Product
 from ..paging import keyset_page
 from ..services import ServiceError
 from ..services.archive import product_archive, product_unarchive
-from ..services.export import ARCHIVED_OPTIONS, ExportFilters, export_rows
+from ..services.export import ARCHIVED_OPTIONS, KIND_OPTIONS, STATUS_OPTIONS, ExportFilters, export_rows
 from ..services.imports import import_cancel, import_upload_store
 from ..services.review import MANUAL_EDITORS, product_color_set
 from ..services.runs import (
@@ -256,8 +256,7 @@ def export_csv(request):
 
     writer = csv.writer(_Echo())
     g = request.GET
-    allowed = {"kind": ("impute", "mislabel"), "status": ("pending", "accepted", "rejected", "corrected"),
-               "archived": tuple(ARCHIVED_OPTIONS), "changed": ("0", "1")}
+    allowed = {"kind": KIND_OPTIONS, "status": STATUS_OPTIONS, "archived": ARCHIVED_OPTIONS, "changed": ("0", "1")}
     wrong = [f"{key}={g[key]!r} (one of: {', '.join(values)})" for key, values in allowed.items()
              if g.get(key) and g[key] not in values]
     if wrong:  # a typo must not export the whole catalogue as if it were the selection

@@ -137,3 +137,17 @@ def test_starting_a_run_with_damaged_weights_says_so(client, admin_user, damaged
     with pytest.raises(CommandError, match="colornet_image.pt does not match its model card"):
         call_command("run_pipeline")
     assert Product.objects.get().status == "pending"
+
+
+def test_an_upload_with_the_queue_down_fails_its_import_saying_so(client, admin_user, settings, tmp_path,
+                                                                 dead_broker):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from colorreview.models import ImportBatch
+
+    settings.COLORREVIEW_UPLOAD_DIR = tmp_path / "uploads"
+    client.force_login(admin_user)
+    response = client.post("/import/", {"catalog": SimpleUploadedFile("c.csv", b"sku,image\nA1,a.jpg\n")})
+    batch = ImportBatch.objects.get()
+    assert response.status_code == 302 and batch.status == "failed" and "upload the file again" in batch.error
+    assert not any((tmp_path / "uploads").iterdir())  # the stored upload is removed

@@ -101,7 +101,8 @@ def run_jobs(monkeypatch):
     from colorreview import tasks
 
     queued = []
-    monkeypatch.setattr(tasks.import_catalog_job, "delay", lambda pk: tasks.import_catalog_job.apply(args=(pk,)))
+    monkeypatch.setattr(tasks.import_catalog_job, "apply_async",
+                        lambda args=(), kwargs=None, **kw: tasks.import_catalog_job.apply(args, kwargs))
     monkeypatch.setattr(tasks.enqueue_run, "delay", lambda pk: tasks.enqueue_run.apply(args=(pk,)))
     monkeypatch.setattr(tasks.predict_products, "apply_async", lambda args, **kw: queued.append(tuple(args)))
     return queued

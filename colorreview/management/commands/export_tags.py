@@ -4,7 +4,7 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from ...services.export import ARCHIVED_OPTIONS, ExportFilters, write_export
+from ...services.export import ARCHIVED_OPTIONS, KIND_OPTIONS, STATUS_OPTIONS, ExportFilters, write_export
 
 
 class Command(BaseCommand):
@@ -15,8 +15,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--out", default="-", help="CSV file to write (default: standard output)")
-        parser.add_argument("--kind", choices=["impute", "mislabel"], help="products with a suggestion of this kind")
-        parser.add_argument("--status", choices=["pending", "accepted", "rejected", "corrected"],
+        parser.add_argument("--kind", choices=KIND_OPTIONS, help="products with a suggestion of this kind")
+        parser.add_argument("--status", choices=STATUS_OPTIONS,
                             help="products whose suggestion is in this state")
         parser.add_argument("--category", help="one product category")
         parser.add_argument("--changed-only", action="store_true",
