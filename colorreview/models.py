@@ -441,9 +441,15 @@ class BulkApproval(models.Model):
                                   related_name="+")
     undone_at = models.DateTimeField(null=True, blank=True)
     reverted = models.PositiveIntegerField(default=0, help_text="suggestions the undo put back in the queue")
+    request_key = models.CharField(
+        max_length=64, blank=True, default="",
+        help_text="the confirmation's key (the page's form, or the API's Idempotency-Key header): "
+                  "the same key from the same user is one approval, however often it is sent")
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["created_by", "request_key"], condition=~Q(request_key=""),
+                                               name="bulk_approval_request_key_once")]
 
     def __str__(self) -> str:
         return f"bulk approval {self.pk} ({self.kind}, {self.accepted} accepted)"

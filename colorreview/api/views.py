@@ -154,7 +154,9 @@ class SuggestionViewSet(viewsets.ReadOnlyModelViewSet):
     def bulk_accept(self, request):
         """Accept every pending suggestion of a kind that matches ``ids`` or ``min_confidence``; with
         ``count_only`` only say how many would be accepted. A large selection runs in the background:
-        follow it at ``/api/bulk-approvals/{id}/``, undo it with ``/api/bulk-approvals/{id}/undo/``."""
+        follow it at ``/api/bulk-approvals/{id}/``, undo it with ``/api/bulk-approvals/{id}/undo/``.
+        With an ``Idempotency-Key`` header, a request sent again with the same key (a retry after a lost
+        answer) returns the approval the first one made instead of starting another."""
         data = BulkAcceptSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
@@ -162,7 +164,8 @@ class SuggestionViewSet(viewsets.ReadOnlyModelViewSet):
         try:
             if v["count_only"]:
                 return Response({"matched": bulk_approval_count(user=request.user, kind=v["kind"], **criteria)})
-            approval = bulk_approval_start(user=request.user, kind=v["kind"], note=v["note"], **criteria)
+            approval = bulk_approval_start(user=request.user, kind=v["kind"], note=v["note"],
+                                           request_key=request.headers.get("Idempotency-Key", ""), **criteria)
         except RoleError as exc:
             raise PermissionDenied(str(exc)) from exc
         except QueueUnavailable as exc:

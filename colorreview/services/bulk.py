@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
@@ -55,16 +55,39 @@ def bulk_held_count(*, user, kind: str = "impute", **criteria) -> int:
     return _matching(user=user, kind=kind, **criteria).exclude(free_for(user)).count()
 
 
-def bulk_approval_start(*, user, kind: str = "impute", note: str = "", **criteria) -> BulkApproval:
-    """Record the approval; a small one runs at once, a large one in the background with progress."""
+#: longest confirmation key accepted (the model's field)
+REQUEST_KEY_MAX = 64
+
+
+def bulk_approval_start(*, user, kind: str = "impute", note: str = "", request_key: str = "",
+                        **criteria) -> BulkApproval:
+    """Record the approval; a small one runs at once, a large one in the background with progress.
+
+    ``request_key`` names one confirmation: sent again by the same user (a double click, a client's
+    retry), it returns the approval the first one made instead of recording a second, empty batch.
+    """
     note = note_text(note)
     from ..tasks import bulk_approve_job
 
     _require_bulk(user, kind)
+    request_key = (request_key or "").strip()
+    if len(request_key) > REQUEST_KEY_MAX:
+        raise ServiceError(f"the request key is {len(request_key)} characters long; at most {REQUEST_KEY_MAX}")
     criteria = {k: v for k, v in criteria.items() if k in CRITERIA and v is not None}
+    if request_key:
+        earlier = BulkApproval.objects.filter(created_by=user, request_key=request_key).first()
+        if earlier is not None and earlier.status == BulkApproval.Status.FAILED and not earlier.accepted:
+            # it never ran (the queue was down): the same confirmation sent again is a new try
+            BulkApproval.objects.filter(pk=earlier.pk).update(request_key="")
+        elif earlier is not None:
+            return _same_request(earlier, kind, criteria)
     matched = bulk_selection(user=user, kind=kind, **criteria).count()
-    approval = BulkApproval.objects.create(created_by=user, kind=kind, criteria=criteria, note=note,
-                                           matched=matched)
+    try:
+        with transaction.atomic():
+            approval = BulkApproval.objects.create(created_by=user, kind=kind, criteria=criteria, note=note,
+                                                   matched=matched, request_key=request_key)
+    except IntegrityError:  # the same confirmation, arrived at the same instant: the other one records it
+        return _same_request(BulkApproval.objects.get(created_by=user, request_key=request_key), kind, criteria)
     if matched <= settings.COLORREVIEW_BULK_INLINE:
         return bulk_approval_run(approval_id=approval.pk)
 
@@ -75,6 +98,14 @@ def bulk_approval_start(*, user, kind: str = "impute", note: str = "", **criteri
 
     send(bulk_approve_job, approval.pk, on_failure=not_queued, then="nothing was approved; try again when it is back")
     return approval
+
+
+def _same_request(earlier: BulkApproval, kind: str, criteria: dict) -> BulkApproval:
+    """The approval a repeated key made, when it asked for the same; a key reused for another is refused."""
+    if earlier.kind != kind or earlier.criteria != criteria:
+        raise ServiceError(f"this request key was already used for bulk approval {earlier.pk}, with other "
+                           "criteria; send a new key for a new approval")
+    return earlier
 
 
 def bulk_approval_run(*, approval_id: int) -> BulkApproval:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -196,9 +198,11 @@ def bulk(request):
             count = bulk_approval_count(user=request.user, kind="impute", **criteria)
             held = bulk_held_count(user=request.user, kind="impute", **criteria)
             return _bulk_page(request, {"confirm": {"count": count, "held": held, "scope": request.POST.get("scope"),
-                                                    "percent": request.POST.get("min_confidence"), **criteria}})
-        approval = bulk_approval_start(user=request.user, kind="impute", **criteria)
-    except (ValueError, QueueUnavailable) as exc:
+                                                    "percent": request.POST.get("min_confidence"),
+                                                    "request_key": uuid.uuid4().hex, **criteria}})
+        approval = bulk_approval_start(user=request.user, kind="impute",
+                                       request_key=request.POST.get("request_key", ""), **criteria)
+    except (ValueError, ServiceError, QueueUnavailable) as exc:
         return _bulk_page(request, {"error": f"Not approved: {exc}"})
     except RoleError as exc:
         return forbidden(request, str(exc))

@@ -86,6 +86,22 @@ def test_bulk_accept_through_the_api(merchandiser):
     assert r.status_code == 400
 
 
+def test_bulk_accept_with_an_idempotency_key_is_one_approval_however_often_sent(merchandiser):
+    from colorreview.models import BulkApproval
+
+    items = [SuggestionFactory(prediction=PredictionFactory(product=ProductFactory(tag=""), confidence=0.99),
+                               kind="impute") for _ in range(2)]
+    api = _token_client(merchandiser)
+    body = {"ids": [s.pk for s in items]}
+    answers = [api.post("/api/suggestions/bulk-accept/", body, format="json", HTTP_IDEMPOTENCY_KEY="retry-1")
+               for _ in range(2)]
+    assert [r.status_code for r in answers] == [200, 200]
+    assert answers[0].json()["id"] == answers[1].json()["id"] and answers[1].json()["accepted"] == sorted(body["ids"])
+    assert BulkApproval.objects.count() == 1
+    r = api.post("/api/suggestions/bulk-accept/", {"min_confidence": 0.5}, format="json", HTTP_IDEMPOTENCY_KEY="retry-1")
+    assert r.status_code == 400 and "already used" in r.json()["detail"]
+
+
 def test_session_authentication_works_too(api, curator):
     api.force_login(curator)
     assert api.get("/api/suggestions/").status_code == 200

@@ -90,3 +90,28 @@ def test_flags_are_not_bulk_accepted_by_curators_nor_merchandisers(client, curat
     response = client.post("/api/suggestions/bulk-accept/", {"kind": "mislabel", "min_confidence": 0.3,
                                                              "count_only": True}, content_type="application/json")
     assert response.status_code == 200 and response.json() == {"matched": 1}
+
+
+def test_a_confirmation_sent_twice_is_one_approval(merchandiser, settings):
+    items = _imputations(3)
+    first = bulk.bulk_approval_start(user=merchandiser, ids=[s.pk for s in items], request_key="k1")
+    again = bulk.bulk_approval_start(user=merchandiser, ids=[s.pk for s in items], request_key="k1")
+    assert again.pk == first.pk and (again.status, again.accepted) == ("finished", 3)
+    assert BulkApproval.objects.count() == 1
+    with pytest.raises(ServiceError, match=f"already used for bulk approval {first.pk}, with other criteria"):
+        bulk.bulk_approval_start(user=merchandiser, min_confidence=0.5, request_key="k1")
+    with pytest.raises(ServiceError, match="at most 64"):
+        bulk.bulk_approval_start(user=merchandiser, ids=[items[0].pk], request_key="x" * 65)
+    other = UserFactory(username="other-merchandiser", roles=["merchandiser"])
+    assert bulk.bulk_approval_start(user=other, ids=[items[0].pk], request_key="k1").pk != first.pk  # keys are per user
+    assert BulkApproval.objects.count() == 2
+
+
+def test_a_key_whose_approval_never_ran_may_be_sent_again(merchandiser):
+    items = _imputations(2)
+    failed = BulkApproval.objects.create(created_by=merchandiser, kind="impute", criteria={"ids": [s.pk for s in items]},
+                                         matched=2, status="failed", error="not started", request_key="k2")
+    retried = bulk.bulk_approval_start(user=merchandiser, ids=[s.pk for s in items], request_key="k2")
+    assert retried.pk != failed.pk and (retried.status, retried.accepted, retried.request_key) == ("finished", 2, "k2")
+    failed.refresh_from_db()
+    assert (failed.status, failed.request_key) == ("failed", "")

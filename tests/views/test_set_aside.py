@@ -71,3 +71,23 @@ def test_two_shades_of_one_catalogue_colour_are_told_apart_on_a_card(client, cur
     client.force_login(curator)
     page = client.get("/review/").content.decode()
     assert "Purple (indigo) 59%" in page and "Purple (orchid) 35%" in page and "White 6%" in page
+
+
+def test_a_double_click_on_approve_records_one_batch(client, merchandiser):
+    import re
+
+    from colorreview.models import BulkApproval
+
+    items = _imputations(3)
+    client.force_login(merchandiser)
+    page = client.post("/imputations/", {"ids": [s.pk for s in items]}, **HTMX).content.decode()
+    key = re.search(r'name="request_key" value="([0-9a-f]{32})"', page).group(1)
+    assert 'hx-disabled-elt="find button"' in page
+    confirm = {"ids": [s.pk for s in items], "confirm": "1", "request_key": key}
+    first = client.post("/imputations/", confirm, **HTMX).content.decode()
+    second = client.post("/imputations/", confirm, **HTMX).content.decode()
+    approval = BulkApproval.objects.get()
+    assert (approval.accepted, approval.request_key) == (3, key)
+    for fragment in (first, second):
+        assert f'id="bulk-{approval.pk}-progress"' in fragment and "Accepted 3." in fragment
+    assert "Nothing accepted" not in second
