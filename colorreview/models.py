@@ -411,6 +411,9 @@ class ModelVersion(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # one retrain at a time, held by the database: two started at the same instant cannot both begin
+        constraints = [models.UniqueConstraint(fields=["status"], condition=Q(status="candidate"),
+                                               name="model_version_one_candidate")]
 
     def __str__(self) -> str:
         return f"{self.version} ({self.status})"

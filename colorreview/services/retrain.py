@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from inference.errors import WeightsError
@@ -142,13 +143,17 @@ def _begin(shipped: Classifier, labels: LabelSet, user) -> ModelVersion:
     ModelVersion.objects.filter(status=ModelVersion.Status.CANDIDATE, created_at__lt=started_since).update(
         status=ModelVersion.Status.REFUSED, finished_at=timezone.now(),
         message="lost: its retrain stopped before it was judged (the worker died or ran out of time)")
-    running = ModelVersion.objects.filter(status=ModelVersion.Status.CANDIDATE).select_related("created_by").first()
-    if running is not None:
+    try:
+        with transaction.atomic():  # the database holds one candidate at most (model_version_one_candidate)
+            return ModelVersion.objects.create(version="(training)", base_version=shipped.version, created_by=user,
+                                               labels=labels.counts())
+    except IntegrityError:
+        running = ModelVersion.objects.filter(status=ModelVersion.Status.CANDIDATE).select_related("created_by").first()
+    started = ""
+    if running is not None:  # (None: it ended between the refusal and this read)
         by = f" by {running.created_by}" if running.created_by else ""
-        raise RetrainError(f"a retrain is already running (started {timezone.localtime(running.created_at):%H:%M}"
-                           f"{by}); wait for it to end. Nothing was changed.")
-    return ModelVersion.objects.create(version="(training)", base_version=shipped.version, created_by=user,
-                                       labels=labels.counts())
+        started = f" (started {timezone.localtime(running.created_at):%H:%M}{by})"
+    raise RetrainError(f"a retrain is already running{started}; wait for it to end. Nothing was changed.")
 
 
 def _retrain(user, progress: Callable[[int], None] | None) -> ModelVersion:

@@ -296,3 +296,18 @@ def test_retrain_wait_on_a_broker_reports_a_refusal_made_by_the_worker(settings,
     monkeypatch.setattr(tasks.retrain_job, "delay", worker_refuses)
     with pytest.raises(CommandError, match="^refused before training: only 0 reviewed labels"):
         call_command("retrain", "--wait", "--timeout", "10")
+
+
+def test_the_database_holds_one_retrain_at_a_time(curator):
+    from django.db import IntegrityError, transaction
+
+    from colorreview.services.retrain import RetrainError, _begin
+
+    ModelVersion.objects.create(version="(training)", base_version="b", created_by=curator)
+    with pytest.raises(IntegrityError), transaction.atomic():  # what a second start at the same instant meets
+        ModelVersion.objects.create(version="(training)", base_version="b")
+    labels = type("Labels", (), {"counts": lambda self: {}})()
+    shipped = type("Shipped", (), {"version": "b"})()
+    with pytest.raises(RetrainError, match=r"already running \(started \d\d:\d\d by curator\).*Nothing was changed"):
+        _begin(shipped, labels, curator)
+    assert ModelVersion.objects.filter(status="candidate").count() == 1
