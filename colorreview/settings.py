@@ -280,6 +280,8 @@ COLORREVIEW_AUDIT_CSV = Path(env_str("COLORREVIEW_AUDIT_CSV",
 COLORREVIEW_AUDIT_IMAGES = Path(env_str("COLORREVIEW_AUDIT_IMAGES",
                                         str(BASE_DIR.parent / "shared" / "data" / "fashion-products" / "images")))
 COLORREVIEW_RETRAIN_MIN_LABELS = env_int("COLORREVIEW_RETRAIN_MIN_LABELS", 50)
+#: promoted model versions whose weights are kept (here and in the media storage); older ones are removed
+COLORREVIEW_MODELS_KEEP = env_int("COLORREVIEW_MODELS_KEEP", 3)
 COLORREVIEW_RETRAIN_REVIEW_WEIGHT = env_float("COLORREVIEW_RETRAIN_REVIEW_WEIGHT", 5.0)
 #: catalogue tags (of products nobody reviewed) read beside the reviewed labels, at most
 COLORREVIEW_RETRAIN_CATALOGUE_LIMIT = env_int("COLORREVIEW_RETRAIN_CATALOGUE_LIMIT", 1000)

@@ -3,7 +3,8 @@ only the broker, the database and the storage) loads the same model version as t
 
 The host that promotes a version copies its folder to ``models/<folder name>/`` in the storage; a host
 that lacks the folder fetches it into its own ``COLORREVIEW_MODELS_DIR`` the first time it needs it, and
-loading checks every file against its card (SHA-256), as for the shipped weights."""
+loading checks every file against its card (SHA-256), as for the shipped weights. After a promotion only the
+newest ``COLORREVIEW_MODELS_KEEP`` promoted versions keep their weights (``model_prune``)."""
 
 from __future__ import annotations
 
@@ -85,3 +86,45 @@ def _fetch(folder_name: str, target: Path) -> Path | None:
         shutil.rmtree(partial, ignore_errors=True)
     log.info("model folder %s fetched from the media storage (%d files)", folder_name, len(names))
     return target
+
+
+def model_prune(keep: int | None = None) -> list[str]:
+    """Remove the weights of promoted versions that can no longer be loaded or are past the newest ``keep``
+    fine-tuned from the weights shipped now (from the media storage and from this host's models folder);
+    their rows stay, with their figures, and say so. Returns the folder names removed."""
+    from .. import selectors
+    from ..models import ModelVersion
+
+    keep = settings.COLORREVIEW_MODELS_KEEP if keep is None else keep
+    base = selectors.shipped_classifier_version()
+    if base is None:  # the shipped weights cannot be read: nothing is judged unused
+        return []
+    promoted = ModelVersion.objects.filter(status=ModelVersion.Status.PROMOTED).exclude(weights_dir="")
+    kept = [v.pk for v in promoted.filter(base_version=base)[:max(keep, 1)]]
+    removed = []
+    for version in promoted.exclude(pk__in=kept):
+        name = Path(version.weights_dir).name
+        _delete_stored(name)
+        shutil.rmtree(Path(settings.COLORREVIEW_MODELS_DIR) / name, ignore_errors=True)
+        _missing.pop(name, None)
+        note = (f"Its weights were removed: only the newest {max(keep, 1)} promoted versions of the shipped "
+                "weights are kept.")
+        ModelVersion.objects.filter(pk=version.pk).update(weights_dir="", message=f"{version.message}\n{note}".strip())
+        removed.append(name)
+    if removed:
+        log.info("model folders removed (past the newest %d): %s", keep, ", ".join(removed))
+    return removed
+
+
+def _delete_stored(folder_name: str) -> None:
+    prefix = _stored(folder_name)
+    try:
+        _, names = default_storage.listdir(prefix)
+    except FileNotFoundError:
+        return
+    for name in names:
+        default_storage.delete(f"{prefix}/{name}")
+    try:  # a file system storage keeps the emptied folder; object stores have none
+        Path(default_storage.path(prefix)).rmdir()
+    except (NotImplementedError, OSError):
+        pass

@@ -34,7 +34,7 @@ from .. import selectors
 from ..models import ModelVersion, Product
 from . import ServiceError
 from .media import media_read_many
-from .model_store import model_publish
+from .model_store import model_prune, model_publish
 from .predictions import current_pipeline, model_version
 from .retrain_judge import Evaluation, audit_evaluation, comparison_message, held_out_evaluation
 from .retrain_select import products_to_repredict
@@ -228,6 +228,10 @@ def _judge_and_record(shipped: Classifier, tuned: Classifier, training: dict, ev
                                      "so workers on other hosts could not load them. Nothing was changed.")
         else:
             _promote(version, in_use.version, comparison_message(evaluation, before, after, promoted=True))
+            try:
+                model_prune()
+            except Exception:  # noqa: BLE001 - the promotion stands; old weights are removed after the next one
+                log.exception("old model folders could not be removed")
     version.refresh_from_db()
     return version
 

@@ -311,3 +311,35 @@ def test_the_database_holds_one_retrain_at_a_time(curator):
     with pytest.raises(RetrainError, match=r"already running \(started \d\d:\d\d by curator\).*Nothing was changed"):
         _begin(shipped, labels, curator)
     assert ModelVersion.objects.filter(status="candidate").count() == 1
+
+
+def test_a_promotion_keeps_the_weights_of_the_newest_versions_only(settings, tmp_path):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from colorreview.selectors import shipped_classifier_version
+    from colorreview.services.model_store import model_prune, model_publish
+
+    settings.COLORREVIEW_MODELS_DIR = tmp_path / "models"
+    base = shipped_classifier_version()
+    versions = []
+    for i, version_base in enumerate([base, "colornet-of-earlier-weights", base, base, base]):
+        folder = settings.COLORREVIEW_MODELS_DIR / f"r2026112{i}"
+        folder.mkdir(parents=True)
+        (folder / "colornet.json").write_text("{}")
+        model_publish(folder)
+        versions.append(ModelVersion.objects.create(
+            version=f"colornet-v{i}", base_version=version_base, status="promoted", weights_dir=str(folder),
+            message="promoted"))
+        ModelVersion.objects.filter(pk=versions[-1].pk).update(created_at=timezone.now() + timedelta(minutes=i))
+    assert model_prune(keep=2) == ["r20261122", "r20261121", "r20261120"]
+    for i, version in enumerate(versions):
+        version.refresh_from_db()
+        name = f"r2026112{i}"
+        kept = i >= 3
+        assert default_storage.exists(f"models/{name}/colornet.json") is kept
+        assert (settings.COLORREVIEW_MODELS_DIR / name).is_dir() is kept
+        assert (version.weights_dir != "") is kept and version.status == "promoted"
+        assert ("weights were removed: only the newest 2" in version.message) is not kept
+    assert model_prune(keep=2) == []
