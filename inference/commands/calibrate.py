@@ -280,6 +280,12 @@ def _print_rules(f: dict) -> None:
         print(f"{name:44s} {sim['mislabel_precision']:6.3f} {sim['mislabel_recall']:6.3f} {real['precision']:8.3f} "
               f"{real['recall']:8.3f}  {real['flagged_wrong']}/{real['wrong']} wrong, {real['flagged_confirmed']} "
               f"right, {real['flagged_ambiguous']} ambiguous")
+    c = f.get("audit_ceiling")
+    if c:
+        print(f"ceiling on the real tags: a threshold on P(tag wrong) chosen on this very audit catches at most "
+              f"{c['flagged_wrong']}/{c['wrong']} wrong tags (recall {c['recall']:.3f}, {c['flagged_confirmed']} "
+              f"right tags flagged) at precision >= {c['precision_target']}; {c['wrong_read_as_the_tag']} wrong tags "
+              f"are read as the tag itself, {c['wrong_without_a_single_colour']} have no single right colour")
     shipped = f["variants"][f["shipped_rule"]]["simulated"]
     print(f"shipped rule: {f['shipped_rule']}; on the simulated catalogues (cross-fitted): imputation accuracy "
           f"{shipped['imputation_accuracy']:.4f} coverage {shipped['imputation_coverage']:.4f}")

@@ -95,6 +95,37 @@ def judge_flags(rows: list[AuditRow], probs: dict[str, np.ndarray], classes: lis
     return out
 
 
+def ranking_ceiling(rows: list[AuditRow], probs: dict[str, np.ndarray], classes: list[str],
+                    vocabulary: ColorVocabulary, precision: float = 0.8) -> dict:
+    """How many real wrong tags a flag on P(tag wrong) could catch at ``precision`` with the best threshold
+    for this very audit (in-sample: an upper bound for any threshold on that score, not a figure a rule
+    reaches), and how many wrong tags the model reads as the tag itself (no disagreement rule finds them)."""
+    scored = []  # (P(tag wrong), tag wrong?) over rows judged right or wrong
+    agreeing = no_single = 0
+    for row in rows:
+        tag = vocabulary.match(row.seller_color)
+        if row.image not in probs or tag is None or not (row.tag_wrong or row.tag_right) or tag not in classes:
+            continue
+        p = probs[row.image]
+        scored.append((1.0 - float(p[classes.index(tag)]), row.tag_wrong))
+        if row.tag_wrong:
+            agreeing += classes[int(p.argmax())] == tag
+            no_single += not row.color
+    wrong = sum(w for _, w in scored)
+    best = {"flagged_wrong": 0, "flagged_confirmed": 0, "threshold": None}
+    caught = flagged = 0
+    ranked = sorted(scored, key=lambda t: -t[0])
+    for i, (score, is_wrong) in enumerate(ranked):
+        caught, flagged = caught + is_wrong, flagged + 1
+        if i + 1 < len(ranked) and ranked[i + 1][0] == score:
+            continue  # a threshold flags every row of equal score together
+        if caught / flagged >= precision and caught > best["flagged_wrong"]:
+            best = {"flagged_wrong": caught, "flagged_confirmed": flagged - caught, "threshold": round(score, 4)}
+    return {"precision_target": precision, "wrong": wrong, **best,
+            "recall": best["flagged_wrong"] / wrong if wrong else float("nan"),
+            "wrong_read_as_the_tag": agreeing, "wrong_without_a_single_colour": no_single}
+
+
 def judge_imputations(rows: list[AuditRow], probs: dict[str, np.ndarray], classes: list[str],
                       vocabulary: ColorVocabulary, thresholds: Thresholds) -> dict:
     """Every verified row with its tag removed: how many the product imputes, and how many rightly."""

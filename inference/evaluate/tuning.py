@@ -200,5 +200,6 @@ def compare_rules(keys: list[str], truth: list[str], probs: np.ndarray, classes:
                "noise_model": {**model.describe(), "audited_pairs": len(pairs)}, "variants": rows,
                "shipped_rule": best.name, "per_class": per_class,
                "audit_imputation": audit.judge_imputations(audit_rows, by_image, classes, vocabulary, thresholds),
-               "audit_seller_tags": audit.seller_accuracy(audit_rows, vocabulary)}
+               "audit_seller_tags": audit.seller_accuracy(audit_rows, vocabulary),
+               "audit_ceiling": audit.ranking_ceiling(audit_rows, by_image, classes, vocabulary, 0.8)}
     return thresholds, summary, all_sims

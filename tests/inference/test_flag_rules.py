@@ -92,3 +92,31 @@ def test_audit_flags_are_counted_apart_for_ambiguous_rows(tmp_path):
     imputed = audit.judge_imputations(rows, probs, CLASSES, vocab, Thresholds(impute=0.5, mislabel=0.9))
     assert imputed["imputed"] == 2 and imputed["accuracy"] == 0.5
     assert audit.wrong_pairs(rows, vocab) == [("Blue", "Black")]
+
+
+def test_the_ranking_ceiling_is_the_best_recall_any_threshold_reaches_at_the_precision():
+    vocab = default_vocabulary()
+    onehot = {c: np.eye(len(CLASSES))[i] for i, c in enumerate(CLASSES)}
+
+    def row(image, tag, verdict, colour):
+        return audit.AuditRow(image, "Tshirts", tag, verdict, colour)
+
+    # P(tag wrong) by row, highest first: wrong 1.0, wrong 1.0, right 0.9 (a confident model error),
+    # wrong 0.6, right 0.5, then at 0.0 (one threshold flags them together): a wrong tag read as the tag,
+    # a wrong tag without a single colour, three right tags
+    rows = [row("w1.jpg", "Blue", "wrong shade", "Navy Blue"), row("w2.jpg", "Grey", "wrong colour", "Olive"),
+            row("r1.jpg", "Red", "confirmed", "Red"), row("w3.jpg", "Black", "wrong shade", "Navy Blue"),
+            row("r2.jpg", "Black", "confirmed", "Black"), row("w4.jpg", "Blue", "wrong shade", "Navy Blue"),
+            row("w5.jpg", "Red", "wrong, no single right colour", None), row("r3.jpg", "Grey", "confirmed", "Grey"),
+            row("r4.jpg", "Grey", "confirmed", "Grey"), row("r5.jpg", "Olive", "confirmed", "Olive"),
+            row("a1.jpg", "Red", "ambiguous", None)]
+    probs = {"w1.jpg": onehot["Navy Blue"], "w2.jpg": onehot["Olive"], "r1.jpg": 0.9 * onehot["Black"] + 0.1 * onehot["Red"],
+             "w3.jpg": 0.4 * onehot["Black"] + 0.6 * onehot["Navy Blue"], "r2.jpg": (onehot["Black"] + onehot["Grey"]) / 2,
+             "w4.jpg": onehot["Blue"], "w5.jpg": onehot["Red"], "r3.jpg": onehot["Grey"], "r4.jpg": onehot["Grey"],
+             "r5.jpg": onehot["Olive"], "a1.jpg": onehot["Blue"]}
+    c = audit.ranking_ceiling(rows, probs, CLASSES, vocab, precision=0.6)
+    assert (c["wrong"], c["flagged_wrong"], c["flagged_confirmed"], c["threshold"]) == (5, 3, 1, 0.6)
+    assert c["recall"] == pytest.approx(0.6)
+    assert (c["wrong_read_as_the_tag"], c["wrong_without_a_single_colour"]) == (2, 1)
+    strict = audit.ranking_ceiling(rows, probs, CLASSES, vocab, precision=0.8)
+    assert (strict["flagged_wrong"], strict["flagged_confirmed"], strict["threshold"]) == (2, 0, 1.0)
