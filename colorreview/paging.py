@@ -7,6 +7,7 @@ import base64
 import json
 from dataclasses import dataclass, field
 
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
 
@@ -42,9 +43,22 @@ def decode_cursor(cursor: str | None) -> tuple[str, tuple] | None:
         direction, values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, TypeError):
         return None
-    if direction not in ("after", "before") or not isinstance(values, list):
+    if direction not in ("after", "before") or not isinstance(values, list) or not all(map(_plain, values)):
         return None
     return direction, tuple(values)
+
+
+#: the widest integer a database column holds (a larger one in a cursor is not a key of any row)
+_BIGINT = 2**63 - 1
+
+
+def _plain(value) -> bool:
+    """A key value a cursor can carry: text, a number a column holds, or a boolean (never null: keys are not)."""
+    if isinstance(value, bool) or isinstance(value, str):
+        return True
+    if isinstance(value, int):
+        return -_BIGINT <= value <= _BIGINT
+    return isinstance(value, float) and value == value and abs(value) != float("inf")
 
 
 def _beyond(ordering: list[str], values: tuple, forward: bool) -> Q:
@@ -73,10 +87,13 @@ def keyset_page(qs: QuerySet, *, ordering: list[str], size: int, cursor: str | N
     decoded = decode_cursor(cursor)
     if decoded and len(decoded[1]) != len(ordering):
         decoded = None
-    forward = decoded is None or decoded[0] == "after"
-    page_qs = qs.order_by(*(ordering if forward else _reverse(ordering)))
     if decoded:
-        page_qs = page_qs.filter(_beyond(ordering, decoded[1], forward))
+        try:  # values of the wrong type for their columns (a cursor of another list): the first page
+            beyond = qs.filter(_beyond(ordering, decoded[1], decoded[0] == "after"))
+        except (ValueError, TypeError, ValidationError):
+            decoded = None
+    forward = decoded is None or decoded[0] == "after"
+    page_qs = (beyond if decoded else qs).order_by(*(ordering if forward else _reverse(ordering)))
     rows = list(page_qs[:size + 1])
     more = len(rows) > size
     rows = rows[:size]

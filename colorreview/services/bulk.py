@@ -19,6 +19,8 @@ from .queue import send
 #: suggestions decided per statement
 CHUNK = 2000
 CRITERIA = ("ids", "min_confidence", "color", "category", "search")
+#: the largest id a row can have (a 64-bit column); a larger number in a selection selects nothing
+ID_MAX = 2**63 - 1
 
 
 def _matching(*, user, kind: str, ids: list[int] | None = None, min_confidence: float | None = None,
@@ -26,7 +28,7 @@ def _matching(*, user, kind: str, ids: list[int] | None = None, min_confidence: 
     """The pending suggestions these criteria select, whoever holds them."""
     qs = selectors.suggestion_queue(user=user, kind=kind, color=color, category=category, search=search,
                                     min_confidence=min_confidence)
-    return qs.filter(pk__in=ids) if ids is not None else qs
+    return qs.filter(pk__in=[i for i in ids if 0 < i <= ID_MAX]) if ids is not None else qs
 
 
 def bulk_selection(*, user, kind: str, **criteria) -> QuerySet[Suggestion]:
@@ -58,6 +60,9 @@ def bulk_held_count(*, user, kind: str = "impute", **criteria) -> int:
 #: longest confirmation key accepted (the model's field)
 REQUEST_KEY_MAX = 64
 
+class NothingToApprove(ServiceError):
+    """The criteria select no pending suggestion the user may take."""
+
 
 def bulk_approval_start(*, user, kind: str = "impute", note: str = "", request_key: str = "",
                         **criteria) -> BulkApproval:
@@ -74,6 +79,8 @@ def bulk_approval_start(*, user, kind: str = "impute", note: str = "", request_k
     if len(request_key) > REQUEST_KEY_MAX:
         raise ServiceError(f"the request key is {len(request_key)} characters long; at most {REQUEST_KEY_MAX}")
     criteria = {k: v for k, v in criteria.items() if k in CRITERIA and v is not None}
+    if "ids" in criteria:  # in one order, once each (a retry that lists them otherwise is the same request)
+        criteria["ids"] = sorted(set(criteria["ids"]))
     if request_key:
         earlier = BulkApproval.objects.filter(created_by=user, request_key=request_key).first()
         if earlier is not None and earlier.status == BulkApproval.Status.FAILED and not earlier.accepted:
@@ -82,6 +89,10 @@ def bulk_approval_start(*, user, kind: str = "impute", note: str = "", request_k
         elif earlier is not None:
             return _same_request(earlier, kind, criteria)
     matched = bulk_selection(user=user, kind=kind, **criteria).count()
+    if not matched:
+        raise NothingToApprove(f"nothing to approve: no pending {'imputation' if kind == 'impute' else 'flag'} "
+                               "matches that you may take (decided already, held by another reviewer, or not "
+                               "of this kind). Nothing was recorded.")
     try:
         with transaction.atomic():
             approval = BulkApproval.objects.create(created_by=user, kind=kind, criteria=criteria, note=note,

@@ -166,8 +166,11 @@ def undo(request):
 def _bulk_criteria(post) -> dict:
     """What a bulk approval form selects: ticked ids, or every imputation at or above a confidence."""
     if post.get("scope") == "threshold":
-        value = float(post.get("min_confidence") or "")  # ValueError: not a number
-        if not 0 <= value <= 100:
+        try:
+            value = float(post.get("min_confidence") or "")
+        except ValueError:
+            value = float("nan")
+        if not 0 <= value <= 100:  # also a text that is not a number (nan)
             raise ValueError("the confidence is a percentage between 0 and 100")
         return {"min_confidence": value / 100}
     return {"ids": [int(i) for i in post.getlist("ids") if i.isdigit()]}
@@ -211,7 +214,10 @@ def bulk(request):
 
 @role_required(roles.MERCHANDISER, roles.ADMIN)
 def bulk_progress(request, pk: int):
-    approval = get_object_or_404(BulkApproval, pk=pk)
+    """One bulk approval's progress, with its undo: the user's own (an admin's: anyone's), as in the API."""
+    mine = BulkApproval.objects.all() if roles.has_role(request.user, roles.ADMIN) else \
+        BulkApproval.objects.filter(created_by=request.user)
+    approval = get_object_or_404(mine, pk=pk)
     if request.method == "POST":
         try:
             approval = bulk_approval_undo(approval=approval, user=request.user)

@@ -102,6 +102,21 @@ def test_bulk_accept_with_an_idempotency_key_is_one_approval_however_often_sent(
     assert r.status_code == 400 and "already used" in r.json()["detail"]
 
 
+def test_bulk_accept_of_nothing_or_of_ids_no_row_has_answers_400(merchandiser, client):
+    from colorreview.models import BulkApproval
+
+    api = _token_client(merchandiser)
+    for body in ({"ids": []}, {"ids": [10**25]}):
+        r = api.post("/api/suggestions/bulk-accept/", body, format="json")
+        assert r.status_code == 400 and r.json()["detail"].startswith("nothing to approve"), body
+    client.force_login(merchandiser)
+    page = client.post("/imputations/", {"scope": "selected", "ids": [str(10**25)], "confirm": "1"}).content.decode()
+    assert "Not approved: nothing to approve" in page
+    page = client.post("/imputations/", {"scope": "threshold", "min_confidence": "abc"}).content.decode()
+    assert "Not approved: the confidence is a percentage between 0 and 100" in page
+    assert not BulkApproval.objects.exists()
+
+
 def test_session_authentication_works_too(api, curator):
     api.force_login(curator)
     assert api.get("/api/suggestions/").status_code == 200

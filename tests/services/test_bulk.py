@@ -93,9 +93,9 @@ def test_flags_are_not_bulk_accepted_by_curators_nor_merchandisers(client, curat
 
 
 def test_a_confirmation_sent_twice_is_one_approval(merchandiser, settings):
-    items = _imputations(3)
+    *items, spare = _imputations(4)
     first = bulk.bulk_approval_start(user=merchandiser, ids=[s.pk for s in items], request_key="k1")
-    again = bulk.bulk_approval_start(user=merchandiser, ids=[s.pk for s in items], request_key="k1")
+    again = bulk.bulk_approval_start(user=merchandiser, ids=[s.pk for s in reversed(items)], request_key="k1")
     assert again.pk == first.pk and (again.status, again.accepted) == ("finished", 3)
     assert BulkApproval.objects.count() == 1
     with pytest.raises(ServiceError, match=f"already used for bulk approval {first.pk}, with other criteria"):
@@ -103,7 +103,7 @@ def test_a_confirmation_sent_twice_is_one_approval(merchandiser, settings):
     with pytest.raises(ServiceError, match="at most 64"):
         bulk.bulk_approval_start(user=merchandiser, ids=[items[0].pk], request_key="x" * 65)
     other = UserFactory(username="other-merchandiser", roles=["merchandiser"])
-    assert bulk.bulk_approval_start(user=other, ids=[items[0].pk], request_key="k1").pk != first.pk  # keys are per user
+    assert bulk.bulk_approval_start(user=other, ids=[spare.pk], request_key="k1").pk != first.pk  # keys are per user
     assert BulkApproval.objects.count() == 2
 
 
@@ -115,3 +115,15 @@ def test_a_key_whose_approval_never_ran_may_be_sent_again(merchandiser):
     assert retried.pk != failed.pk and (retried.status, retried.accepted, retried.request_key) == ("finished", 2, "k2")
     failed.refresh_from_db()
     assert (failed.status, failed.request_key) == ("failed", "")
+
+
+def test_a_selection_that_matches_nothing_is_refused_and_not_recorded(merchandiser):
+    items = _imputations(2)
+    bulk.bulk_approval_start(user=merchandiser, ids=[items[0].pk])
+    for criteria in ({"ids": []}, {"ids": [items[0].pk]}, {"ids": [2**63, 10**30]}, {"min_confidence": 0.999}):
+        assert bulk.bulk_approval_count(user=merchandiser, **criteria) == 0
+        with pytest.raises(bulk.NothingToApprove, match="nothing to approve: no pending imputation matches"):
+            bulk.bulk_approval_start(user=merchandiser, **criteria)
+    assert BulkApproval.objects.count() == 1
+    done = bulk.bulk_approval_start(user=merchandiser, ids=[items[1].pk, 10**30])
+    assert (done.accepted, done.criteria) == (1, {"ids": sorted([items[1].pk, 10**30])})

@@ -31,8 +31,8 @@ ACCESS = {
     ("decide", "POST", "/review/{impute}/accept/"): (LOGIN, DENIED, DENIED, DONE, DONE),
     ("decide", "POST", "/review/{decided}/reopen/"): (LOGIN, DENIED, DENIED, DENIED, DONE),
     ("bulk", "GET", "/imputations/"): (LOGIN, DENIED, DENIED, OK, OK),
-    ("bulk-progress", "GET", "/imputations/bulk/{bulk}/"): (LOGIN, DENIED, DENIED, 286, 286),
-    ("bulk-progress", "POST", "/imputations/bulk/{bulk}/"): (LOGIN, DENIED, DENIED, DENIED, OK),
+    ("bulk-progress", "GET", "/imputations/bulk/{bulk}/"): (LOGIN, DENIED, DENIED, 404, 286),  # the admin's own
+    ("bulk-progress", "POST", "/imputations/bulk/{bulk}/"): (LOGIN, DENIED, DENIED, 404, OK),
     ("products", "GET", "/products/"): (LOGIN, DENIED, OK, OK, OK),
     ("product", "GET", "/products/{sku}/"): (LOGIN, DENIED, OK, OK, OK),
     ("product-color", "POST", "/products/{sku}/color/"): (LOGIN, DENIED, DONE, DONE, DONE),

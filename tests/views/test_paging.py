@@ -111,3 +111,20 @@ def test_a_whole_sku_finds_its_product_alone_and_the_reviewer_can_ask_for_every_
     assert "K0001-B" in every and "SKU K0001 only" not in every
     partial = _get(client, "/review/?q=K001").content.decode()  # not a whole SKU: a substring search
     assert all(sku in partial for sku in ("K0010", "K0011")) and "SKU K001 only" not in partial
+
+
+@pytest.mark.parametrize("values", [["x", 1], [None, 1], [10**30, 1], [1.5e400, 1], [[1], 1], ["2026-13-45", 1]])
+def test_a_cursor_of_another_list_or_a_forged_one_gives_the_first_page(values, admin_user):
+    import base64
+    import json
+
+    _suggestions(3)
+    raw = base64.urlsafe_b64encode(json.dumps(["after", values]).encode()).decode().rstrip("=")
+    first = keyset_page(Suggestion.objects.all(), ordering=["-score", "id"], size=2)
+    forged = keyset_page(Suggestion.objects.all(), ordering=["-score", "id"], size=2, cursor=raw)
+    assert [s.pk for s in forged] == [s.pk for s in first] and forged.prev_cursor is None
+    api = APIClient()
+    api.force_authenticate(admin_user)
+    for url in ("/api/suggestions/", "/api/products/", "/api/predictions/"):
+        r = api.get(url, {"cursor": raw})
+        assert r.status_code == 200, url

@@ -91,3 +91,17 @@ def test_a_double_click_on_approve_records_one_batch(client, merchandiser):
     for fragment in (first, second):
         assert f'id="bulk-{approval.pk}-progress"' in fragment and "Accepted 3." in fragment
     assert "Nothing accepted" not in second
+
+
+def test_a_merchandiser_sees_and_undoes_only_their_own_bulk_approvals(client, merchandiser, admin_user):
+    from colorreview.services import bulk
+
+    theirs = bulk.bulk_approval_start(user=admin_user, ids=[s.pk for s in _imputations(2)])
+    other = UserFactory(username="other-merchandiser", roles=["merchandiser"])
+    client.force_login(other)
+    assert client.get(f"/imputations/bulk/{theirs.pk}/", **HTMX).status_code == 404
+    assert client.post(f"/imputations/bulk/{theirs.pk}/", **HTMX).status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.status == "finished"
+    client.force_login(admin_user)
+    assert "Undo this batch" in client.get(f"/imputations/bulk/{theirs.pk}/", **HTMX).content.decode()
