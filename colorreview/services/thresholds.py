@@ -59,6 +59,11 @@ def category_threshold_set(*, user, category: str, kind: str, value: float | Non
         raise BadThreshold(f"unknown kind {kind!r}")
     if value is not None and not 0 <= value <= 1:
         raise BadThreshold(f"a threshold is a probability between 0 and 100%, not {value:.0%}")
+    if not category.strip():
+        raise BadThreshold("name the category whose threshold changes")
+    if value is not None and not Product.objects.filter(category__iexact=category).exists():
+        raise BadThreshold(f"no product of the catalogue has the category '{category}'; thresholds are set for "
+                           "the catalogue's categories")
     with transaction.atomic():
         current = CategoryThreshold.objects.filter(category=category, kind=kind).first()
         if value is None:

@@ -27,9 +27,9 @@ def _untagged(category: str, confidence: float):
 
 
 def test_a_category_threshold_applies_to_that_category_only(admin_user, thresholds):
-    category_threshold_set(user=admin_user, category="Jeans", kind="impute", value=0.95)
     jeans, jeans_prediction = _untagged("Jeans", 0.9)
     shirt, shirt_prediction = _untagged("Shirts", 0.9)
+    category_threshold_set(user=admin_user, category="Jeans", kind="impute", value=0.95)
     assert suggestion_refresh(product=jeans, prediction=jeans_prediction) is None  # 0.9 < 0.95
     assert suggestion_refresh(product=shirt, prediction=shirt_prediction).threshold == 0.8  # the global one
     assert thresholds_for_category("jeans")["impute"].source == "set for jeans"
@@ -54,6 +54,16 @@ def test_only_admins_set_thresholds_and_only_probabilities(curator, admin_user):
     with pytest.raises(BadThreshold):
         category_threshold_set(user=admin_user, category="Jeans", kind="impute", value=1.5)
     assert not CategoryThreshold.objects.exists()
+
+
+def test_a_threshold_needs_a_category_of_the_catalogue(admin_user):
+    ProductFactory(category="Jeans")
+    with pytest.raises(BadThreshold, match="name the category"):
+        category_threshold_set(user=admin_user, category=" ", kind="impute", value=0.9)
+    with pytest.raises(BadThreshold, match="no product of the catalogue has the category 'Jeens'"):
+        category_threshold_set(user=admin_user, category="Jeens", kind="impute", value=0.9)
+    assert category_threshold_set(user=admin_user, category="jeans", kind="impute", value=0.9)  # as lookups match
+    assert list(CategoryThreshold.objects.values_list("category", flat=True)) == ["jeans"]
 
 
 def test_the_table_lists_every_category_with_reviewers_verdicts(admin_user, thresholds):

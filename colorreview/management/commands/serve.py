@@ -8,6 +8,9 @@ import sys
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+#: bytes a request body may carry beyond COLORREVIEW_MAX_UPLOAD_BYTES (the form's other fields and boundaries)
+BODY_MARGIN = 1024 * 1024
+
 
 class Command(BaseCommand):
     help = ("Serve the web app with waitress. With the embedded queue (no CELERY_BROKER_URL) it also "
@@ -41,7 +44,10 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         try:
-            serve(application, host=opts["host"], port=opts["port"], threads=opts["threads"])
+            # a body over the upload limit is answered 413 from its Content-Length, before any of it is read
+            # (the margin leaves room for a form's other fields around an upload just under the limit)
+            serve(application, host=opts["host"], port=opts["port"], threads=opts["threads"],
+                  max_request_body_size=settings.COLORREVIEW_MAX_UPLOAD_BYTES + BODY_MARGIN)
         finally:
             if worker and worker.poll() is None:
                 worker.terminate()
