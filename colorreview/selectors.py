@@ -27,6 +27,13 @@ def whole_sku(search: str | None) -> str | None:
     return Product.objects.filter(sku__in={term, term.upper(), term.lower()}).values_list("sku", flat=True).first()
 
 
+def last_suggestion_of(sku: str) -> Suggestion | None:
+    """The newest suggestion of the product with this SKU, whatever its state (for a search that finds no
+    open one: what became of it)."""
+    return Suggestion.objects.filter(product__sku=sku).select_related("decided_by", "product") \
+        .order_by("-created_at", "-id").first()
+
+
 def suggestion_queue(*, user, kind: str | None = None, status: str = Suggestion.Status.PENDING,
                      color: str | None = None, category: str | None = None, search: str | None = None,
                      sku: str | None = None, min_confidence: float | None = None) -> QuerySet[Suggestion]:

@@ -194,7 +194,8 @@ def _import_into(batch: ImportBatch, csv_bytes: bytes | None, csv_path: Path | N
         report = ImportReport(batch=batch)
         importer = _Importer(report, (images_dir, csv_dir, confine_images), batch)
         chunk: list[CsvRow] = []
-        for row in reader:
+        seen = 0
+        for seen, row in enumerate(reader, 1):
             chunk.append(row)
             if len(chunk) >= CHUNK_ROWS:
                 if not _flush(importer, chunk, reader, progress):
@@ -202,6 +203,9 @@ def _import_into(batch: ImportBatch, csv_bytes: bytes | None, csv_path: Path | N
                 chunk = []
         else:
             _flush(importer, chunk, reader, progress)
+    if not seen:
+        raise ImportFailed("the catalogue has its header but no product row (only empty lines, if any); "
+                           "nothing was imported")
     if (report.rejected or report.flagged) and not report.rows_read:
         raise ImportFailed("no row could be imported:\n" + "\n".join(str(p) for p in report.problems[:50]))
     return report

@@ -74,6 +74,24 @@ def not_csv(head: bytes) -> str | None:
     return next((kind for magic, kind in _NOT_CSV if head.startswith(magic)), None)
 
 
+#: field separators a catalogue may use: commas, or semicolons (spreadsheets where the comma is the decimal
+#: mark write those) or tabs
+DELIMITERS = (",", ";", "\t")
+
+
+def sniff_delimiter(head: str) -> str:
+    """The separator of the header line that names the required columns (a comma when none does)."""
+    first = head.lstrip("\ufeff").splitlines()[0] if head.strip() else ""
+    for delimiter in DELIMITERS:
+        try:
+            names = {h.replace("\x00", "").strip().lower() for h in next(csv.reader([first], delimiter=delimiter), [])}
+        except csv.Error:
+            continue
+        if all(c in names for c in REQUIRED):
+            return delimiter
+    return ","
+
+
 class _Taken:
     """The lines of a text stream, remembering those of the record being read."""
 
@@ -106,7 +124,8 @@ class CatalogReader:
         # of every following row; a record that strict parsing refuses for another reason (text after a
         # closing quote, as in "Red" ,) is read again leniently, as spreadsheets write and read it
         self._lines = _Taken(self._text)
-        self._reader = csv.reader(self._lines, strict=True)
+        self.delimiter = sniff_delimiter(head.decode(self.encoding, errors="replace"))
+        self._reader = csv.reader(self._lines, strict=True, delimiter=self.delimiter)
         self.header = self._read_header()
 
     @property
@@ -139,7 +158,7 @@ class CatalogReader:
                     yield CsvRow(line, {}, self._unreadable(line, exc))
                     continue
                 try:
-                    cells = next(csv.reader(list(self._lines.taken)), [])
+                    cells = next(csv.reader(list(self._lines.taken), delimiter=self.delimiter), [])
                 except csv.Error as lenient:
                     yield CsvRow(line, {}, self._unreadable(line, lenient))
                     continue

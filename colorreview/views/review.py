@@ -72,8 +72,11 @@ def queue(request):
     unfiltered = working and not any(v for k, v in filters.items() if k not in ("kind", "status"))
     aside = selectors.suggestions_set_aside(user=request.user, skipped=request.session.get(SKIPPED, []),
                                             **filters) if working and not page.items else None
+    searched = None  # a whole SKU with nothing to show here: what became of its suggestion
+    if filters["sku"] and not page.items:
+        searched = {"sku": filters["sku"], "last": selectors.last_suggestion_of(filters["sku"])}
     context = {
-        "page": page, "filters": filters, "counts": counts, "aside": aside,
+        "page": page, "filters": filters, "counts": counts, "aside": aside, "searched": searched,
         "total": (counts.get(filters["kind"], 0) if filters["kind"] else sum(counts.values())) if unfiltered else None,
         "colors": _colors(), "thresholds": active_thresholds(), "query": query_without_page(request),
         "categories": selectors.suggestion_categories(user=request.user),

@@ -284,3 +284,22 @@ def test_an_import_with_damaged_weights_keeps_its_rows_and_says_the_run_waits(tm
         catalog_import_and_queue(csv_bytes=csv.read_bytes(), source_name=csv.name, csv_dir=csv.parent)
     assert caught.value.report.created == 1 and Product.objects.get().sku == "A1"
     assert ImportBatch.objects.get().status == "finished"
+
+
+@pytest.mark.parametrize("d", [b";", b"\t"])
+def test_a_catalogue_separated_by_semicolons_or_tabs_is_read(tmp_path, d):
+    _catalogue(tmp_path, [])  # the images
+    data = d.join([b"sku", b"title", b"category", b"image", b"seller_color"]) + b"\n" + \
+        d.join([b"S1", b'"Tee, striped' + d + b' slim"', b"Tshirts", b"imgs/red.jpg", b"Red"]) + b"\n" + \
+        d.join([b"S2", b"Shirt", b"Shirts", b"imgs/blue.jpg", b"Blue"]) + b"\n"
+    report = _import(_write(tmp_path, data))
+    assert report.rows_read == 2 and not report.problems
+    titles = dict(Product.objects.values_list("sku", "title"))
+    assert titles == {"S1": "Tee, striped; slim" if d == b";" else "Tee, striped slim", "S2": "Shirt"}  # tabs: spaces
+    assert dict(Product.objects.values_list("sku", "seller_color_raw")) == {"S1": "Red", "S2": "Blue"}
+
+
+def test_a_catalogue_with_its_header_alone_fails_saying_so(tmp_path):
+    with pytest.raises(ImportFailed, match="has its header but no product row"):
+        _import(_write(tmp_path, b"sku,title,category,image,seller_color\n\n\n"))
+    assert not Product.objects.exists()

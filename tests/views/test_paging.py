@@ -128,3 +128,19 @@ def test_a_cursor_of_another_list_or_a_forged_one_gives_the_first_page(values, a
     for url in ("/api/suggestions/", "/api/products/", "/api/predictions/"):
         r = api.get(url, {"cursor": raw})
         assert r.status_code == 200, url
+
+
+def test_a_whole_sku_with_no_open_suggestion_says_what_became_of_it(client, curator):
+    from colorreview.services.review import suggestion_accept
+
+    _suggestions(2)
+    decided = Suggestion.objects.get(product__sku="K0000")
+    suggestion_accept(suggestion=decided, user=curator)
+    ProductFactory(sku="QUIET-1", tag="Red")
+    client.force_login(curator)
+    page = _get(client, "/review/?q=k0000").content.decode()
+    assert '<a href="/products/K0000/">K0000</a> has no open suggestion here: its latest (mislabel flag, Blue) is ' \
+           "accepted by curator on " in page
+    quiet = _get(client, "/review/?q=QUIET-1").content.decode()
+    assert "QUIET-1</a> has no open suggestion here: none was ever made for it" in quiet
+    assert "No open suggestion matches “nothing-like-this”." in _get(client, "/review/?q=nothing-like-this").content.decode()

@@ -105,3 +105,13 @@ def test_a_merchandiser_sees_and_undoes_only_their_own_bulk_approvals(client, me
     assert theirs.status == "finished"
     client.force_login(admin_user)
     assert "Undo this batch" in client.get(f"/imputations/bulk/{theirs.pk}/", **HTMX).content.decode()
+
+
+def test_the_bulk_table_shows_confidences_as_finely_as_the_threshold_reads_them(client, merchandiser):
+    SuggestionFactory(kind="impute", prediction=PredictionFactory(product=ProductFactory(tag=""), confidence=0.8464,
+                                                                  predicted_color="Red"))
+    client.force_login(merchandiser)
+    page = client.get("/imputations/").content.decode()
+    assert "<td>84.6%</td>" in page and 'step="0.1"' in page
+    confirm = client.post("/imputations/", {"scope": "threshold", "min_confidence": "84.6"}, **HTMX).content.decode()
+    assert "<b>1</b> imputation at or above 84.6% will be approved" in confirm
