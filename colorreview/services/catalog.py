@@ -195,7 +195,8 @@ def _import_into(batch: ImportBatch, csv_bytes: bytes | None, csv_path: Path | N
         importer = _Importer(report, (images_dir, csv_dir, confine_images), batch)
         chunk: list[CsvRow] = []
         seen = 0
-        for seen, row in enumerate(reader, 1):
+        for row in reader:
+            seen += 1
             chunk.append(row)
             if len(chunk) >= CHUNK_ROWS:
                 if not _flush(importer, chunk, reader, progress):
