@@ -16,13 +16,18 @@ def _sku_or_title(prefix: str = ""):
     return search
 
 
+#: what ``unmapped`` accepts (anything else answers 400 rather than being read as 0)
+UNMAPPED_VALUES = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+
+
 class ProductFilter(filters.FilterSet):
     status = filters.ChoiceFilter(choices=Product.Status.choices)
     category = filters.CharFilter(lookup_expr="iexact")
     q = filters.CharFilter(method=lambda qs, name, value: _sku_or_title()(qs, name, value),
                            label="text in the sku or title")
     seller_color = filters.CharFilter(method="filter_seller_color", label="seller colour, as written or as mapped")
-    unmapped = filters.CharFilter(method="filter_unmapped", label="1: seller colour outside the vocabulary, 0: inside")
+    unmapped = filters.ChoiceFilter(choices=[(v, v) for v in UNMAPPED_VALUES], method="filter_unmapped",
+                                    label="1: seller colour outside the vocabulary, 0: inside")
     archived = filters.ChoiceFilter(choices=[("0", "active"), ("1", "archived"), ("all", "both")],
                                     method="filter_archived",
                                     label="archived products: lists leave them out (0) unless 1 (only them) or all")
@@ -40,7 +45,7 @@ class ProductFilter(filters.FilterSet):
 
     def filter_unmapped(self, queryset, name, value):
         unmapped = Q(seller_color__isnull=True) & ~Q(seller_color_raw="")
-        return queryset.filter(unmapped) if value.lower() in ("1", "true", "yes") else queryset.exclude(unmapped)
+        return queryset.filter(unmapped) if UNMAPPED_VALUES[value] else queryset.exclude(unmapped)
 
 
 class PredictionFilter(filters.FilterSet):

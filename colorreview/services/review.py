@@ -160,6 +160,8 @@ def product_color_set(*, product: Product, user, color: str, note: str) -> Produ
     name = vocabulary_color(color)
     with transaction.atomic():
         locked = Product.objects.select_for_update().get(pk=product.pk)
+        if locked.archived_at is not None:
+            raise ServiceError(f"{locked.sku} is archived; unarchive it before setting its colour")
         for pending in Suggestion.objects.filter(product=locked, status=Suggestion.Status.PENDING):
             suggestion_supersede(pending, f"colour set by hand by {user}")
         Product.objects.filter(pk=locked.pk).update(final_color=name)

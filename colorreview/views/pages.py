@@ -78,7 +78,11 @@ def _charts(stats: dict) -> dict:
 @role_required(*ANY_ROLE)
 def product_list(request):
     g = request.GET
-    qs = selectors.product_list(status=g.get("status") or None, category=g.get("category") or None,
+    status = g.get("status") or None
+    if status and status not in Product.Status.values:
+        messages.warning(request, f"There is no product state '{status}'; every state is shown.")
+        status = None
+    qs = selectors.product_list(status=status, category=g.get("category") or None,
                                 search=g.get("q") or None, unmapped=g.get("unmapped") == "1",
                                 archived=selectors.ARCHIVED_CHOICES.get(g.get("archived", ""), False))
     page = keyset_page(qs, ordering=["sku"], size=50, cursor=g.get("page"))

@@ -41,6 +41,10 @@ def test_products_list_and_filter_with_a_token(curator):
     assert [p["sku"] for p in unmapped] == ["X1"] and unmapped[0]["seller_color_unmapped"] is True
     assert len(client.get("/api/products/?category=jeans").json()["results"]) == 1
     assert client.get("/api/products/X2/").json()["seller_color_mapped"] == "Red"
+    assert [p["sku"] for p in client.get("/api/products/?unmapped=false").json()["results"]] == ["X2"]
+    for bad in ("unmapped=banana", "status=bogus"):
+        r = client.get(f"/api/products/?{bad}")
+        assert r.status_code == 400 and bad.split("=")[0] in r.json(), bad
 
 
 def test_predictions_are_listed_by_sku(curator):

@@ -160,3 +160,14 @@ def test_the_command_refuses_a_missing_file_and_a_user_without_the_admin_role(cu
         call_command("archive_products", "--file", "/no/such/file.txt")
     with pytest.raises(CommandError, match="admin role"):
         call_command("archive_products", "--sku", "X", "--user", "curator")
+
+
+def test_a_colour_set_by_hand_is_refused_on_an_archived_product(curator, admin_user):
+    from colorreview.services.review import product_color_set
+
+    product = ProductFactory(tag="Red")
+    product_archive(product=product, user=admin_user)
+    with pytest.raises(ServiceError, match=f"{product.sku} is archived; unarchive it before setting its colour"):
+        product_color_set(product=product, user=curator, color="Blue", note="looks blue")
+    product.refresh_from_db()
+    assert product.final_color != "Blue" and not ReviewEvent.objects.filter(action="manual").exists()

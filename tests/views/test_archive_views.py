@@ -91,3 +91,10 @@ def test_the_django_admin_archives_a_selection_after_asking_for_a_note(client, a
     assert done.status_code == 302
     assert sorted(Product.objects.filter(archived_by=admin_user).values_list("sku", flat=True)) == ["ADM-0", "ADM-1"]
     assert set(ReviewEvent.objects.filter(action="archive").values_list("note", flat=True)) == {"sold out"}
+
+
+def test_the_product_list_says_when_a_state_filter_is_unknown(client, curator):
+    ProductFactory(sku="LIST-C")
+    client.force_login(curator)
+    html = client.get("/products/?status=bogus").content.decode()
+    assert "There is no product state &#x27;bogus&#x27;; every state is shown." in html and ">LIST-C</a>" in html
