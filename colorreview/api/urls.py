@@ -22,5 +22,6 @@ router.register("bulk-approvals", views.BulkApprovalViewSet, basename="bulk-appr
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
+    path("export/", views.ExportView.as_view(), name="api-export"),
     *router.urls,
 ]

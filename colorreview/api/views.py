@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from .. import roles, selectors
 from ..models import BulkApproval, PipelineRun, Prediction, Suggestion
@@ -12,6 +15,7 @@ from ..services import AlreadyDecided, ServiceError
 from ..services.archive import ArchiveConflict, product_archive, product_unarchive
 from ..services.bulk import bulk_approval_count, bulk_approval_start, bulk_approval_undo
 from ..services.claims import ClaimedByOther
+from ..services.export import ARCHIVED_OPTIONS, KIND_OPTIONS, STATUS_OPTIONS, export_response
 from ..services.review import (
     NothingToUndo,
     suggestion_accept,
@@ -249,3 +253,23 @@ class PipelineRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet)
         pipeline_run_cancel(run=run)
         run.refresh_from_db()
         return Response(PipelineRunSerializer(run).data)
+
+
+class ExportView(APIView):
+    """The corrected tags as CSV (admins), the same file as the *Export* page's: one row per product, streamed.
+    An unknown filter value answers 400 and exports nothing."""
+
+    permission_classes = [HasRole, IsAdminRole]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("kind", enum=KIND_OPTIONS, description="products with a suggestion of this kind"),
+                    OpenApiParameter("status", enum=STATUS_OPTIONS, description="... in this review state"),
+                    OpenApiParameter("category", description="one category (any case)"),
+                    OpenApiParameter("changed", enum=("0", "1"),
+                                     description="1: only products whose final colour differs from the tag"),
+                    OpenApiParameter("archived", enum=ARCHIVED_OPTIONS,
+                                     description="archived products: left out unless included or only them")],
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="the CSV file"),
+                   (400, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description="an unknown filter value")})
+    def get(self, request):
+        return export_response(request.query_params)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import Exists, F, OuterRef, Q
+from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 
 from ..models import Prediction, Product, Suggestion
 
@@ -118,3 +120,35 @@ def write_export(fh, filters: ExportFilters | None = None) -> int:
         writer.writerow(row)
         n += 1
     return n
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def export_response(params) -> HttpResponse:
+    """The export as a streamed CSV download for these query parameters (kind, status, category, changed,
+    archived), or a 400 naming the values it does not know: a typo must not export the whole catalogue as
+    if it were the selection. Shared by the page's link and the API."""
+    allowed = {"kind": KIND_OPTIONS, "status": STATUS_OPTIONS, "archived": ARCHIVED_OPTIONS, "changed": ("0", "1")}
+    wrong = [f"{key}={params[key]!r} (one of: {', '.join(values)})" for key, values in allowed.items()
+             if params.get(key) and params[key] not in values]
+    if wrong:
+        return HttpResponseBadRequest("Nothing exported: unknown filter value " + "; ".join(wrong) + "\n",
+                                      content_type="text/plain; charset=utf-8")
+    filters = ExportFilters(
+        kind=params.get("kind") or None, status=params.get("status") or None,
+        category=params.get("category") or None, changed_only=params.get("changed") == "1",
+        archived=params.get("archived") or "exclude")
+    writer = csv.writer(_Echo())
+
+    def stream():
+        yield writer.writerow(filters.columns)
+        for row in export_rows(filters):
+            yield writer.writerow(row)
+
+    name = f"colorreview-tags-{datetime.now():%Y%m%d-%H%M}.csv"
+    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import SuspiciousFileOperation
@@ -13,9 +11,7 @@ from django.http import (
     FileResponse,
     Http404,
     HttpResponse,
-    HttpResponseBadRequest,
     JsonResponse,
-    StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.html import escape
@@ -27,7 +23,7 @@ from ..models import ColorName, ImportBatch, PipelineRun, Product
 from ..paging import keyset_page
 from ..services import ServiceError
 from ..services.archive import product_archive, product_unarchive
-from ..services.export import ARCHIVED_OPTIONS, KIND_OPTIONS, STATUS_OPTIONS, ExportFilters, export_rows
+from ..services.export import export_response
 from ..services.imports import import_cancel, import_upload_store
 from ..services.review import MANUAL_EDITORS, product_color_set
 from ..services.runs import (
@@ -249,39 +245,9 @@ def healthz(request):
     return JsonResponse({"status": "ok", "database": "ok"})
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 @role_required(roles.ADMIN)
 def export_csv(request):
-    import csv
-
-    writer = csv.writer(_Echo())
-    g = request.GET
-    allowed = {"kind": KIND_OPTIONS, "status": STATUS_OPTIONS, "archived": ARCHIVED_OPTIONS, "changed": ("0", "1")}
-    wrong = [f"{key}={g[key]!r} (one of: {', '.join(values)})" for key, values in allowed.items()
-             if g.get(key) and g[key] not in values]
-    if wrong:  # a typo must not export the whole catalogue as if it were the selection
-        return HttpResponseBadRequest("Nothing exported: unknown filter value " + "; ".join(wrong) + "\n",
-                                      content_type="text/plain; charset=utf-8")
-    filters = ExportFilters(
-        kind=g.get("kind") or None, status=g.get("status") or None,
-        category=g.get("category") or None, changed_only=g.get("changed") == "1",
-        archived=g.get("archived") or "exclude")
-
-    def stream():
-        yield writer.writerow(filters.columns)
-        for row in export_rows(filters):
-            yield writer.writerow(row)
-
-    name = f"colorreview-tags-{datetime.now():%Y%m%d-%H%M}.csv"
-    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
-
-
+    return export_response(request.GET)
 
 
 #: the media storage's folders the pages show (product images, mask overlays)

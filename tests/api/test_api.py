@@ -224,3 +224,20 @@ def test_a_note_longer_than_the_pages_allow_is_refused_and_nothing_changes(clien
     page = client.post(f"/review/{flag.pk}/accept/", {"note": "y" * 501}, HTTP_HX_REQUEST="true")
     assert "a note is at most 500 characters" in page.content.decode()
     assert Suggestion.objects.get(pk=flag.pk).status == "pending"
+
+
+def test_admins_export_the_tags_as_csv_with_a_token(curator, admin_user):
+    import csv
+    import io
+
+    ProductFactory(sku="=cmd", tag="Red")
+    assert _token_client(curator).get("/api/export/").status_code == 403
+    assert APIClient().get("/api/export/").status_code in (401, 403)
+    r = _token_client(admin_user).get("/api/export/")
+    assert r.status_code == 200 and r["Content-Type"].startswith("text/csv") and "attachment" in r["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(b"".join(r.streaming_content).decode())))
+    assert rows[0][0] == "sku" and rows[1][0] == "'=cmd"
+    bad = _token_client(admin_user).get("/api/export/?kind=imputes")
+    assert bad.status_code == 400 and "kind='imputes' (one of: impute, mislabel)" in bad.content.decode()
+    schema = _token_client(admin_user).get("/api/schema/?format=json").json()
+    assert "text/csv" in schema["paths"]["/api/export/"]["get"]["responses"]["200"]["content"]

@@ -77,6 +77,7 @@ ACCESS = {
     ("run-list", "POST", "/api/runs/"): (DENIED, DENIED, DENIED, DENIED, OK),
     ("run-cancel", "POST", "/api/runs/{run}/cancel/"): (DENIED, DENIED, DENIED, DENIED, OK),
     ("run-resume", "POST", "/api/runs/{run}/resume/"): (DENIED, DENIED, DENIED, DENIED, OK),
+    ("api-export", "GET", "/api/export/"): (DENIED, DENIED, DENIED, DENIED, OK),
 }
 BODIES = {"/products/{sku}/color/": {"color": "Blue", "note": "checked"},
           "/thresholds/": {"category": "Tshirts", "impute": "85", "mislabel": ""},
