@@ -22,6 +22,13 @@ SPELLINGS = {"Navy Blue": "navy", "Off White": "off-white", "Grey": "GRAY", "Bla
              "White": "white", "Blue": "BLUE"}
 
 
+
+def _singular(name: str) -> str:
+    """dresses -> dress, shirts -> shirt; nightdress and other words ending in ss stay as they are."""
+    if name.endswith("sses"):
+        return name[:-2]
+    return name[:-1] if name.endswith("s") and not name.endswith("ss") else name
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--source", default="../shared/data/fashion-products")
@@ -63,7 +70,7 @@ def main() -> None:
         elif tag in SPELLINGS and rng.random() < 0.3:
             tag = SPELLINGS[tag]
         # a title must not give the colour away
-        title = f"{r['gender']} {r['articleType'].lower().rstrip('s')} ({r['usage'] or 'Casual'})"
+        title = f"{r['gender']} {_singular(r['articleType'].lower())} ({r['usage'] or 'Casual'})"
         catalog.append({"sku": sku, "title": title, "category": r["articleType"], "image": image,
                         "seller_color": tag, "gender": r["gender"], "season": r["season"], "usage": r["usage"]})
         truth.append({"sku": sku, "image": image, "category": r["articleType"],
