@@ -54,8 +54,14 @@ _BIGINT = 2**63 - 1
 
 def _plain(value) -> bool:
     """A key value a cursor can carry: text, a number a column holds, or a boolean (never null: keys are not)."""
-    if isinstance(value, bool) or isinstance(value, str):
+    if isinstance(value, bool):
         return True
+    if isinstance(value, str):  # text a database stores: no NUL, no lone surrogate
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return "\x00" not in value
     if isinstance(value, int):
         return -_BIGINT <= value <= _BIGINT
     return isinstance(value, float) and value == value and abs(value) != float("inf")
@@ -90,7 +96,8 @@ def keyset_page(qs: QuerySet, *, ordering: list[str], size: int, cursor: str | N
     if decoded:
         try:  # values of the wrong type for their columns (a cursor of another list): the first page
             beyond = qs.filter(_beyond(ordering, decoded[1], decoded[0] == "after"))
-        except (ValueError, TypeError, ValidationError):
+            beyond.query.sql_with_params()  # values are converted for the database here (a date out of range)
+        except (ValueError, TypeError, OverflowError, ValidationError):
             decoded = None
     forward = decoded is None or decoded[0] == "after"
     page_qs = (beyond if decoded else qs).order_by(*(ordering if forward else _reverse(ordering)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import django_filters as filters
 from django.db.models import Q
+from django_filters.fields import ChoiceField
 
 from ..models import Prediction, Product, Suggestion
 from ..selectors import ARCHIVED_CHOICES
@@ -20,14 +21,25 @@ def _sku_or_title(prefix: str = ""):
 UNMAPPED_VALUES = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
 
+class _AnyCaseChoiceField(ChoiceField):
+    def to_python(self, value):
+        return super().to_python(value).lower()
+
+
+class AnyCaseChoiceFilter(filters.ChoiceFilter):
+    """A choice in any case (``True``, ``YES``: what HTTP clients send for a boolean)."""
+
+    field_class = _AnyCaseChoiceField
+
+
 class ProductFilter(filters.FilterSet):
     status = filters.ChoiceFilter(choices=Product.Status.choices)
     category = filters.CharFilter(lookup_expr="iexact")
     q = filters.CharFilter(method=lambda qs, name, value: _sku_or_title()(qs, name, value),
                            label="text in the sku or title")
     seller_color = filters.CharFilter(method="filter_seller_color", label="seller colour, as written or as mapped")
-    unmapped = filters.ChoiceFilter(choices=[(v, v) for v in UNMAPPED_VALUES], method="filter_unmapped",
-                                    label="1: seller colour outside the vocabulary, 0: inside")
+    unmapped = AnyCaseChoiceFilter(choices=[(v, v) for v in UNMAPPED_VALUES], method="filter_unmapped",
+                                   label="1: seller colour outside the vocabulary, 0: inside")
     archived = filters.ChoiceFilter(choices=[("0", "active"), ("1", "archived"), ("all", "both")],
                                     method="filter_archived",
                                     label="archived products: lists leave them out (0) unless 1 (only them) or all")

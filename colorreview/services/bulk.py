@@ -4,6 +4,7 @@ undone as one batch. The merchandiser sees how many match before it runs."""
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -87,8 +88,12 @@ def bulk_approval_start(*, user, kind: str = "impute", note: str = "", request_k
             # it never ran (the queue was down): the same confirmation sent again is a new try
             BulkApproval.objects.filter(pk=earlier.pk).update(request_key="")
         elif earlier is not None:
-            return _same_request(earlier, kind, criteria)
+            return _resumed(_same_request(earlier, kind, criteria))
     matched = bulk_selection(user=user, kind=kind, **criteria).count()
+    if not matched and request_key:  # the same confirmation, sent at the same instant, may have taken them
+        earlier = BulkApproval.objects.filter(created_by=user, request_key=request_key).first()
+        if earlier is not None:
+            return _same_request(earlier, kind, criteria)
     if not matched:
         raise NothingToApprove(f"nothing to approve: no pending {'imputation' if kind == 'impute' else 'flag'} "
                                "matches that you may take (decided already, held by another reviewer, or not "
@@ -100,7 +105,7 @@ def bulk_approval_start(*, user, kind: str = "impute", note: str = "", request_k
     except IntegrityError:  # the same confirmation, arrived at the same instant: the other one records it
         return _same_request(BulkApproval.objects.get(created_by=user, request_key=request_key), kind, criteria)
     if matched <= settings.COLORREVIEW_BULK_INLINE:
-        return bulk_approval_run(approval_id=approval.pk)
+        return _run_inline(approval)
 
     def not_queued(exc: BaseException) -> None:  # nothing was approved: say so on the approval
         BulkApproval.objects.filter(pk=approval.pk, status=BulkApproval.Status.QUEUED).update(
@@ -109,6 +114,35 @@ def bulk_approval_start(*, user, kind: str = "impute", note: str = "", request_k
 
     send(bulk_approve_job, approval.pk, on_failure=not_queued, then="nothing was approved; try again when it is back")
     return approval
+
+
+#: seconds after which a small approval still shown as running was stopped mid-way (it takes a few seconds)
+INLINE_STALE = 120
+
+
+def _run_inline(approval: BulkApproval) -> BulkApproval:
+    """Run a small approval in this request; one that stops on an error is marked failed, saying how far it
+    got, so that the same confirmation sent again takes it up (see ``_resumed``)."""
+    try:
+        return bulk_approval_run(approval_id=approval.pk)
+    except Exception as exc:
+        BulkApproval.objects.filter(pk=approval.pk, status__in=[BulkApproval.Status.QUEUED,
+                                                                BulkApproval.Status.RUNNING]).update(
+            status=BulkApproval.Status.FAILED, finished_at=timezone.now(),
+            error=f"stopped by an error ({exc}); send the same confirmation again to finish it")
+        raise
+
+
+def _resumed(earlier: BulkApproval) -> BulkApproval:
+    """The approval a repeated confirmation made; a small one that stopped part-way (failed with some accepted,
+    or left running by a process that died) is taken up again from where it stopped."""
+    small = earlier.matched <= settings.COLORREVIEW_BULK_INLINE
+    stopped = earlier.status == BulkApproval.Status.FAILED or (
+        earlier.active and earlier.created_at < timezone.now() - timedelta(seconds=INLINE_STALE))
+    if not (small and stopped):
+        return earlier
+    BulkApproval.objects.filter(pk=earlier.pk).update(status=BulkApproval.Status.RUNNING, error="", finished_at=None)
+    return _run_inline(earlier)
 
 
 def _same_request(earlier: BulkApproval, kind: str, criteria: dict) -> BulkApproval:

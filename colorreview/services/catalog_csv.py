@@ -81,7 +81,8 @@ DELIMITERS = (",", ";", "\t")
 
 def sniff_delimiter(head: str) -> str:
     """The separator of the header line that names the required columns (a comma when none does)."""
-    first = head.lstrip("\ufeff").splitlines()[0] if head.strip() else ""
+    lines = head.lstrip("\ufeff").splitlines()
+    first = lines[0] if lines else ""
     for delimiter in DELIMITERS:
         try:
             names = {h.replace("\x00", "").strip().lower() for h in next(csv.reader([first], delimiter=delimiter), [])}
@@ -134,7 +135,7 @@ class CatalogReader:
 
     def _read_header(self) -> list[str]:
         try:
-            header = [h.replace("\x00", "").strip().lower() for h in next(self._reader, [])]
+            header = [h.replace("\x00", "").replace("\ufeff", "").strip().lower() for h in next(self._reader, [])]
         except (csv.Error, UnicodeError) as exc:
             raise ImportFailed(f"the catalogue's header cannot be read: {exc}") from exc
         if not any(header):

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 from django import template
 
 from ..models import ColorName
@@ -23,6 +25,16 @@ def color_hex(context, name: str) -> str:
 def pct(value, digits: int = 0) -> str:
     try:
         return f"{float(value) * 100:.{int(digits)}f}%"
+    except (TypeError, ValueError):
+        return "—"
+
+
+@register.filter
+def pct_down(value, digits: int = 1) -> str:
+    """A percentage cut (not rounded) to ``digits`` decimals: a threshold typed as shown selects the row."""
+    try:
+        scale = 10 ** int(digits)
+        return f"{math.floor(float(value) * 100 * scale + 1e-6) / scale:.{int(digits)}f}%"
     except (TypeError, ValueError):
         return "—"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
 from django.http import HttpResponse
@@ -169,13 +170,13 @@ def undo(request):
 def _bulk_criteria(post) -> dict:
     """What a bulk approval form selects: ticked ids, or every imputation at or above a confidence."""
     if post.get("scope") == "threshold":
-        try:
-            value = float(post.get("min_confidence") or "")
-        except ValueError:
-            value = float("nan")
-        if not 0 <= value <= 100:  # also a text that is not a number (nan)
+        try:  # read as written: 84.6 means 0.846 exactly as the stored confidences are compared
+            value = Decimal((post.get("min_confidence") or "").strip())
+        except InvalidOperation:
+            value = Decimal("NaN")
+        if not value.is_finite() or not 0 <= value <= 100:
             raise ValueError("the confidence is a percentage between 0 and 100")
-        return {"min_confidence": value / 100}
+        return {"min_confidence": float(value / 100)}
     return {"ids": [int(i) for i in post.getlist("ids") if i.isdigit()]}
 
 

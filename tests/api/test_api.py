@@ -42,6 +42,7 @@ def test_products_list_and_filter_with_a_token(curator):
     assert len(client.get("/api/products/?category=jeans").json()["results"]) == 1
     assert client.get("/api/products/X2/").json()["seller_color_mapped"] == "Red"
     assert [p["sku"] for p in client.get("/api/products/?unmapped=false").json()["results"]] == ["X2"]
+    assert [p["sku"] for p in client.get("/api/products/?unmapped=True").json()["results"]] == ["X1"]
     for bad in ("unmapped=banana", "status=bogus"):
         r = client.get(f"/api/products/?{bad}")
         assert r.status_code == 400 and bad.split("=")[0] in r.json(), bad

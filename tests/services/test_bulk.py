@@ -127,3 +127,41 @@ def test_a_selection_that_matches_nothing_is_refused_and_not_recorded(merchandis
     assert BulkApproval.objects.count() == 1
     done = bulk.bulk_approval_start(user=merchandiser, ids=[items[1].pk, 10**30])
     assert (done.accepted, done.criteria) == (1, {"ids": sorted([items[1].pk, 10**30])})
+
+
+def test_a_small_approval_stopped_by_an_error_is_finished_by_the_same_confirmation_sent_again(merchandiser,
+                                                                                               monkeypatch):
+    monkeypatch.setattr(bulk, "CHUNK", 2)
+    items = _imputations(5)
+    real, calls = bulk._approve_chunk, []
+
+    def failing(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("database is locked")
+        return real(*args)
+
+    monkeypatch.setattr(bulk, "_approve_chunk", failing)
+    ids = [s.pk for s in items]
+    with pytest.raises(RuntimeError):
+        bulk.bulk_approval_start(user=merchandiser, ids=ids, request_key="k3")
+    stopped = BulkApproval.objects.get()
+    assert (stopped.status, stopped.accepted) == ("failed", 2) and "send the same confirmation again" in stopped.error
+    monkeypatch.setattr(bulk, "_approve_chunk", real)
+    done = bulk.bulk_approval_start(user=merchandiser, ids=ids, request_key="k3")
+    assert (done.pk, done.status, done.accepted, done.error) == (stopped.pk, "finished", 5, "")
+    assert Suggestion.objects.filter(bulk=done, status="accepted").count() == 5
+
+
+def test_a_small_approval_left_running_by_a_dead_process_is_taken_up_again(merchandiser):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    items = _imputations(3)
+    left = BulkApproval.objects.create(created_by=merchandiser, kind="impute", criteria={"ids": [s.pk for s in items]},
+                                       matched=3, status="running", request_key="k4")
+    assert bulk.bulk_approval_start(user=merchandiser, ids=[s.pk for s in items], request_key="k4").status == "running"
+    BulkApproval.objects.filter(pk=left.pk).update(created_at=timezone.now() - timedelta(seconds=bulk.INLINE_STALE + 1))
+    done = bulk.bulk_approval_start(user=merchandiser, ids=[s.pk for s in items], request_key="k4")
+    assert (done.pk, done.status, done.accepted) == (left.pk, "finished", 3)

@@ -303,3 +303,9 @@ def test_a_catalogue_with_its_header_alone_fails_saying_so(tmp_path):
     with pytest.raises(ImportFailed, match="has its header but no product row"):
         _import(_write(tmp_path, b"sku,title,category,image,seller_color\n\n\n"))
     assert not Product.objects.exists()
+
+
+@pytest.mark.parametrize("data", [b"\xef\xbb\xbf\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf"])
+def test_a_file_of_byte_order_marks_alone_is_an_empty_catalogue(tmp_path, data):
+    with pytest.raises(ImportFailed, match="the catalogue file is empty"):
+        _import(_write(tmp_path, data))

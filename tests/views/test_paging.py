@@ -113,7 +113,8 @@ def test_a_whole_sku_finds_its_product_alone_and_the_reviewer_can_ask_for_every_
     assert all(sku in partial for sku in ("K0010", "K0011")) and "SKU K001 only" not in partial
 
 
-@pytest.mark.parametrize("values", [["x", 1], [None, 1], [10**30, 1], [1.5e400, 1], [[1], 1], ["2026-13-45", 1]])
+@pytest.mark.parametrize("values", [["x", 1], [None, 1], [10**30, 1], [1.5e400, 1], [[1], 1], ["2026-13-45", 1],
+                                    ["a\x00b", 1], ["\ud800", 1], ["0001-01-01T00:00:00+01:00", 1]])
 def test_a_cursor_of_another_list_or_a_forged_one_gives_the_first_page(values, admin_user):
     import base64
     import json
@@ -126,8 +127,10 @@ def test_a_cursor_of_another_list_or_a_forged_one_gives_the_first_page(values, a
     api = APIClient()
     api.force_authenticate(admin_user)
     for url in ("/api/suggestions/", "/api/products/", "/api/predictions/"):
-        r = api.get(url, {"cursor": raw})
-        assert r.status_code == 200, url
+        for direction in ("after", "before"):
+            edge = base64.urlsafe_b64encode(json.dumps([direction, values]).encode()).decode().rstrip("=")
+            r = api.get(url, {"cursor": edge})
+            assert r.status_code == 200, (url, direction)
 
 
 def test_a_whole_sku_with_no_open_suggestion_says_what_became_of_it(client, curator):

@@ -107,11 +107,12 @@ def test_a_merchandiser_sees_and_undoes_only_their_own_bulk_approvals(client, me
     assert "Undo this batch" in client.get(f"/imputations/bulk/{theirs.pk}/", **HTMX).content.decode()
 
 
-def test_the_bulk_table_shows_confidences_as_finely_as_the_threshold_reads_them(client, merchandiser):
-    SuggestionFactory(kind="impute", prediction=PredictionFactory(product=ProductFactory(tag=""), confidence=0.8464,
+@pytest.mark.parametrize("confidence, shown", [(0.8464, "84.6"), (0.84596, "84.5"), (0.846, "84.6"), (0.7, "70.0")])
+def test_the_bulk_table_shows_confidences_as_the_threshold_reads_them(client, merchandiser, confidence, shown):
+    SuggestionFactory(kind="impute", prediction=PredictionFactory(product=ProductFactory(tag=""), confidence=confidence,
                                                                   predicted_color="Red"))
     client.force_login(merchandiser)
     page = client.get("/imputations/").content.decode()
-    assert "<td>84.6%</td>" in page and 'step="0.1"' in page
-    confirm = client.post("/imputations/", {"scope": "threshold", "min_confidence": "84.6"}, **HTMX).content.decode()
-    assert "<b>1</b> imputation at or above 84.6% will be approved" in confirm
+    assert f"<td>{shown}%</td>" in page and 'step="0.1"' in page
+    confirm = client.post("/imputations/", {"scope": "threshold", "min_confidence": shown}, **HTMX).content.decode()
+    assert f"<b>1</b> imputation at or above {shown}% will be approved" in confirm
