@@ -68,7 +68,7 @@ def category_threshold_set(*, user, category: str, kind: str, value: float | Non
         current = CategoryThreshold.objects.filter(category=category, kind=kind).first()
         if value is None:
             return bool(current and current.delete()[0])
-        if current and abs(current.value - value) < 1e-9:
+        if current and abs(current.value - value) < 1e-7:  # the same percentage sent back by the form
             return False
         CategoryThreshold.objects.update_or_create(category=category, kind=kind,
                                                    defaults={"value": value, "updated_by": user})

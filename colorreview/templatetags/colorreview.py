@@ -30,6 +30,16 @@ def pct(value, digits: int = 0) -> str:
 
 
 @register.filter
+def percent_number(value) -> str:
+    """A probability as the percentage an admin typed, without rounding it away (0.925 -> 92.5): a form that
+    sends it back unchanged changes nothing."""
+    try:
+        return f"{float(value) * 100:.6f}".rstrip("0").rstrip(".")
+    except (TypeError, ValueError):
+        return ""
+
+
+@register.filter
 def pct_down(value, digits: int = 1) -> str:
     """A percentage cut (not rounded) to ``digits`` decimals: a threshold typed as shown selects the row."""
     try:

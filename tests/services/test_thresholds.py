@@ -87,3 +87,19 @@ def test_the_thresholds_page_saves_a_category(client, admin_user, thresholds):
     assert list(CategoryThreshold.objects.values_list("category", "kind", "value")) == [("Jeans", "impute", 0.92)]
     client.post("/thresholds/", {"category": "Jeans", "impute": "abc"})
     assert CategoryThreshold.objects.get().value == 0.92
+
+
+def test_saving_one_threshold_sends_the_other_back_unchanged(client, admin_user, thresholds):
+    import re
+
+    ProductFactory(category="Trousers")
+    client.force_login(admin_user)
+    client.post("/thresholds/", {"category": "Trousers", "impute": "92.5", "mislabel": ""})
+    page = client.get("/thresholds/").content.decode()
+    shown = re.search(r'name="impute" inputmode="decimal" value="([^"]*)"', page.split("Trousers", 1)[1]).group(1)
+    assert shown == "92.5"
+    client.post("/thresholds/", {"category": "Trousers", "impute": shown, "mislabel": "90"})
+    values = dict(CategoryThreshold.objects.values_list("kind", "value"))
+    assert values == {"impute": 0.925, "mislabel": 0.9}
+    messages = [str(m) for m in client.get("/thresholds/").context["messages"]]
+    assert any("Trousers: mislabel threshold changed" in m for m in messages), messages
