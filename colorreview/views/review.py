@@ -59,6 +59,8 @@ def _colors():
 
 @role_required(*ANY_ROLE)
 def queue(request):
+    if request.GET.get("unskip"):  # the cards skipped this session come back
+        request.session[SKIPPED] = []
     filters = _filters(request)
     working = filters["status"] == Suggestion.Status.PENDING
     if working:  # cards held by another reviewer, or skipped, are left out; the shown ones are leased
@@ -177,7 +179,10 @@ def _bulk_criteria(post) -> dict:
         if not value.is_finite() or not 0 <= value <= 100:
             raise ValueError("the confidence is a percentage between 0 and 100")
         return {"min_confidence": float(value / 100)}
-    return {"ids": [int(i) for i in post.getlist("ids") if i.isdigit()]}
+    ids = [int(i) for i in post.getlist("ids") if i.isdigit()]
+    if not ids:
+        raise ValueError("tick at least one imputation, or approve every imputation at or above a confidence")
+    return {"ids": ids}
 
 
 def _bulk_page(request, extra: dict):

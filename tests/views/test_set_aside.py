@@ -116,3 +116,21 @@ def test_the_bulk_table_shows_confidences_as_the_threshold_reads_them(client, me
     assert f"<td>{shown}%</td>" in page and 'step="0.1"' in page
     confirm = client.post("/imputations/", {"scope": "threshold", "min_confidence": shown}, **HTMX).content.decode()
     assert f"<b>1</b> imputation at or above {shown}% will be approved" in confirm
+
+
+def test_skipped_cards_can_be_shown_again(client, curator):
+    flags = _flags(2)
+    client.force_login(curator)
+    for s in flags:
+        client.post(f"/review/{s.pk}/skip/", **HTMX)
+    page = client.get("/review/").content.decode()
+    assert "2 you skipped this session (<a href=\"/review/?unskip=1\">show them again</a>)" in page
+    again = client.get("/review/?unskip=1").content.decode()
+    assert all(f'id="suggestion-{s.pk}"' in again for s in flags)
+
+
+def test_approve_selected_with_nothing_ticked_says_to_tick_one(client, merchandiser):
+    _imputations(1)
+    client.force_login(merchandiser)
+    page = client.post("/imputations/", {"scope": "selected"}, **HTMX).content.decode()
+    assert "Not approved: tick at least one imputation" in page

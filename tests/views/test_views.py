@@ -308,3 +308,15 @@ def test_a_card_never_rounds_a_probability_to_certainty(client, curator):
     html = client.get("/review/").content.decode()
     assert "over 99.9% probability that the tag is wrong: the model gives only under 0.1% to any Red colour" in html
     assert "reaches the threshold of 99%" in html and ">100%<" not in html
+
+
+def test_a_fragment_asked_for_after_the_session_ended_sends_the_whole_window_to_sign_in(client, merchandiser):
+    headers = {"HTTP_HX_REQUEST": "true", "HTTP_HX_CURRENT_URL": "http://testserver/imputations/?page=abc"}
+    r = client.post("/imputations/", {"scope": "selected", "ids": ["1"]}, **headers)
+    assert r.status_code == 200 and r.content == b""
+    assert r["HX-Redirect"] == "/login/?next=%2Fimputations%2F%3Fpage%3Dabc&expired=1"
+    page = client.get(r["HX-Redirect"]).content.decode()
+    assert "Your session has ended, so what you just did was not saved." in page
+    assert client.post("/imputations/", {"scope": "selected"}).status_code == 302  # a whole page: a plain redirect
+    client.force_login(merchandiser)
+    assert not client.post("/imputations/", {"scope": "selected"}, **headers).has_header("HX-Redirect")
