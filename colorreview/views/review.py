@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.html import format_html
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
 
@@ -57,6 +58,7 @@ def _colors():
     return ColorName.objects.filter(active=True).order_by("name")
 
 
+@never_cache
 @role_required(*ANY_ROLE)
 def queue(request):
     if request.GET.get("unskip"):  # the cards skipped this session come back
@@ -196,9 +198,18 @@ def _bulk_page(request, extra: dict):
     context = {"suggestions": page, "page": page, "total": selectors.queue_counts(user=request.user)["impute"],
                "recent": recent,
                "threshold": active_thresholds()["impute"], "query": query_without_page(request), **extra}
-    return render(request, "review/_bulk_table.html" if request.htmx else "review/bulk.html", context)
+    fragment = request.htmx and not request.GET.get("full")
+    response = render(request, "review/_bulk_table.html" if fragment else "review/bulk.html", context)
+    if extra.get("approval") is not None and not extra["approval"].active:
+        response["HX-Trigger-After-Settle"] = CHANGED  # the recent list shows the new batch
+    return response
 
 
+#: the event after which the imputations list and the recent batches are read again
+CHANGED = "bulk-changed"
+
+
+@never_cache
 @role_required(roles.MERCHANDISER, roles.ADMIN)
 def bulk(request):
     """Imputations to approve in bulk: the count is shown and confirmed before anything changes."""
@@ -235,6 +246,12 @@ def bulk_progress(request, pk: int):
         except (ServiceError, QueueUnavailable) as exc:
             approval.refresh_from_db()
             return render(request, "review/_bulk_progress.html", {"approval": approval, "message": str(exc)})
-        return render(request, "review/_bulk_progress.html", {"approval": approval})
+        undone = render(request, "review/_bulk_progress.html", {"approval": approval})
+        undone["HX-Trigger-After-Settle"] = CHANGED  # its imputations are back in the list
+        return undone
     response = render(request, "review/_bulk_progress.html", {"approval": approval})
-    return response if approval.active else HttpResponseStopPolling(response.content)
+    if approval.active:
+        return response
+    done = HttpResponseStopPolling(response.content)
+    done["HX-Trigger-After-Settle"] = CHANGED  # its products left (or, undone, came back to) the list
+    return done

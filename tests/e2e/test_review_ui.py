@@ -57,6 +57,17 @@ def test_reviewers_decide_in_the_browser(live_server, browser, catalogue):
     page.get_by_role("button", name="Approve 1").click()  # after the count is shown
     page.locator("#bulk-result").wait_for()
     assert "Accepted 1" in page.locator("#bulk-result").inner_text()
+    # the list and the recent batches are read again: the approved row leaves, the batch is listed
+    page.locator(f"#bulk-list input[name=ids][value='{imputation.pk}']").wait_for(state="detached")
+    page.locator("#recent-approvals").get_by_text("1 accepted").wait_for()
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Undo this batch").click()
+    page.locator(f"#bulk-list input[name=ids][value='{imputation.pk}']").wait_for()  # back in the list
+    page.locator("#recent-approvals").get_by_text("undone (1 back in the queue)").wait_for()
+    page.check(f"input[name=ids][value='{imputation.pk}']")
+    page.get_by_role("button", name="Approve selected").click()
+    page.get_by_role("button", name="Approve 1").click()
+    page.locator("#bulk-result").wait_for()
     page.get_by_role("button", name="Sign out").click()
 
     _login(page, base, "admin")
@@ -65,7 +76,7 @@ def test_reviewers_decide_in_the_browser(live_server, browser, catalogue):
     rows = {r["sku"]: r for r in csv.DictReader(io.StringIO(Path(download.value.path()).read_text()))}
 
     assert Suggestion.objects.get(pk=mislabel.pk).status == "accepted"
-    assert ReviewEvent.objects.filter(action="accept").count() == 2
+    assert ReviewEvent.objects.filter(action="accept").count() == 3  # the imputation accepted, undone, accepted
     assert (rows["E1"]["review_status"], rows["E1"]["final_color"], rows["E1"]["reviewed_by"]) == \
         ("accepted", mislabel.suggested_color, "curator")
     assert (rows["E2"]["suggestion"], rows["E2"]["final_color"]) == ("impute", imputation.suggested_color)

@@ -49,7 +49,8 @@ def test_past_bulk_approvals_are_listed_with_an_undo(client, merchandiser, admin
                                               error="not started: the task queue was unavailable")
     mine = UserFactory(username="another-merchandiser", roles=["merchandiser"])
     client.force_login(mine)
-    assert "recent-approvals" not in client.get("/imputations/").content.decode()  # only one's own
+    section = client.get("/imputations/").content.decode().split('id="recent-approvals"')[1].split("</section>")[0]
+    assert 'hx-disinherit="*" hidden>' in section and "<td>" not in section  # only one's own: none, hidden
     client.force_login(merchandiser)
     page = client.get("/imputations/").content.decode()
     assert f'id="recent-{done.pk}">3 accepted <button hx-post="/imputations/bulk/{done.pk}/"' in page
@@ -134,3 +135,22 @@ def test_approve_selected_with_nothing_ticked_says_to_tick_one(client, merchandi
     client.force_login(merchandiser)
     page = client.post("/imputations/", {"scope": "selected"}, **HTMX).content.decode()
     assert "Not approved: tick at least one imputation" in page
+
+
+def test_the_list_and_the_recent_batches_are_read_again_after_an_approval_or_an_undo(client, merchandiser):
+    items = _imputations(3)
+    client.force_login(merchandiser)
+    page = client.get("/imputations/").content.decode()
+    assert 'id="bulk-list" hx-get="/imputations/" hx-trigger="bulk-changed from:body"' in page
+    assert 'id="recent-approvals" hx-get="/imputations/?full=1" hx-trigger="bulk-changed from:body"' in page
+    done = client.post("/imputations/", {"scope": "selected", "ids": [items[0].pk], "confirm": "1"}, **HTMX)
+    assert done["HX-Trigger-After-Settle"] == "bulk-changed"
+    recent = client.get("/imputations/?full=1", **HTMX).content.decode()  # what the recent list reads again
+    assert "<h2>Recent bulk approvals</h2>" in recent and "1 accepted <button" in recent
+    fragment = client.get("/imputations/", **HTMX).content.decode()  # what the list reads again
+    assert f'value="{items[0].pk}"' not in fragment and f'value="{items[1].pk}"' in fragment
+    from colorreview.models import BulkApproval
+
+    undo = client.post(f"/imputations/bulk/{BulkApproval.objects.get().pk}/", **HTMX)
+    assert undo["HX-Trigger-After-Settle"] == "bulk-changed"
+    assert f'value="{items[0].pk}"' in client.get("/imputations/", **HTMX).content.decode()

@@ -320,3 +320,11 @@ def test_a_fragment_asked_for_after_the_session_ended_sends_the_whole_window_to_
     assert client.post("/imputations/", {"scope": "selected"}).status_code == 302  # a whole page: a plain redirect
     client.force_login(merchandiser)
     assert not client.post("/imputations/", {"scope": "selected"}, **headers).has_header("HX-Redirect")
+
+
+def test_the_queues_are_fetched_again_on_back_rather_than_restored_stale(client, curator, merchandiser):
+    client.force_login(curator)
+    r = client.get("/review/")
+    assert "no-store" in r["Cache-Control"] and '"historyCacheSize": 0, "refreshOnHistoryMiss": true' in r.content.decode()
+    client.force_login(merchandiser)
+    assert "no-store" in client.get("/imputations/")["Cache-Control"]
