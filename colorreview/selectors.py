@@ -172,11 +172,10 @@ def acceptance_by_confidence(counts: list[list[int]] | None = None) -> list[tupl
     return [(label, *found.get(i, (0, 0))) for i, label in enumerate(labels)]
 
 
-DECISIONS = ("accept", "reject", "correct")
 
 
 def decisions_per_day(days: int = 14) -> list[tuple[str, int]]:
-    """Reviewers' decisions per day over the last ``days`` days, oldest first (days without any: 0)."""
+    """Reviewers' decisions that stand, per day over the last ``days`` days, oldest first (days without any: 0)."""
     from datetime import timedelta
 
     from django.db.models.functions import TruncDate
@@ -184,8 +183,8 @@ def decisions_per_day(days: int = 14) -> list[tuple[str, int]]:
 
     today = timezone.localdate()
     start = today - timedelta(days=days - 1)
-    counts = dict(ReviewEvent.objects.filter(action__in=DECISIONS, created_at__date__gte=start)
-                  .annotate(day=TruncDate("created_at")).values_list("day").annotate(n=Count("id")).order_by())
+    counts = dict(_standing().filter(decided_at__date__gte=start)
+                  .annotate(day=TruncDate("decided_at")).values_list("day").annotate(n=Count("id")).order_by())
     return [((start + timedelta(days=i)).strftime("%d %b"), counts.get(start + timedelta(days=i), 0))
             for i in range(days)]
 
@@ -196,8 +195,15 @@ def decisions_by_reviewer(days: int = 14) -> list[tuple[str, int]]:
     from django.utils import timezone
 
     since = timezone.now() - timedelta(days=days)
-    return list(ReviewEvent.objects.filter(action__in=DECISIONS, created_at__gte=since, actor__isnull=False)
-                .values_list("actor__username").annotate(n=Count("id")).order_by("-n")[:10])
+    return list(_standing().filter(decided_at__gte=since, decided_by__isnull=False)
+                .values_list("decided_by__username").annotate(n=Count("id")).order_by("-n")[:10])
+
+
+def _standing() -> QuerySet[Suggestion]:
+    """Decisions that stand: suggestions accepted, rejected or corrected now (one taken back or reopened
+    is not counted, as the dashboard's total of decisions does not count it)."""
+    return Suggestion.objects.filter(status__in=[Suggestion.Status.ACCEPTED, Suggestion.Status.REJECTED,
+                                                 Suggestion.Status.CORRECTED])
 
 
 def seller_final_counts() -> list[list]:

@@ -328,3 +328,15 @@ def test_the_queues_are_fetched_again_on_back_rather_than_restored_stale(client,
     assert "no-store" in r["Cache-Control"] and '"historyCacheSize": 0, "refreshOnHistoryMiss": true' in r.content.decode()
     client.force_login(merchandiser)
     assert "no-store" in client.get("/imputations/")["Cache-Control"]
+
+
+def test_the_dashboard_counts_the_decisions_that_stand(client, curator, admin_user):
+    from colorreview.services.review import suggestion_accept, suggestion_undo_last
+
+    first, second = _mislabel(), _mislabel()
+    suggestion_accept(suggestion=first, user=curator)
+    suggestion_accept(suggestion=second, user=curator)
+    suggestion_undo_last(user=curator)  # the second is taken back
+    client.force_login(admin_user)
+    html = client.get("/").content.decode()
+    assert "<b>1</b> decisions made" in html and "curator 1" in html and ": 1 decisions</title>" in html
