@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -188,8 +189,11 @@ def _bulk_criteria(post) -> dict:
 
 
 def _bulk_page(request, extra: dict):
-    qs = selectors.suggestion_queue(user=request.user, kind="impute")
+    qs = selectors.suggestion_queue(user=request.user, kind="impute").select_related("claimed_by")
     page = keyset_page(qs, ordering=["-score", "id"], size=BULK_PAGE_SIZE, cursor=request.GET.get("page"))
+    now = timezone.now()
+    for s in page.items:  # rows another reviewer holds cannot be ticked: a bulk approval leaves them
+        s.held = bool(s.claimed_by_id and s.claimed_by_id != request.user.pk and s.claimed_until > now)
     recent = BulkApproval.objects.filter(kind="impute").select_related("created_by").order_by("-id")
     if not roles.has_role(request.user, roles.ADMIN):
         recent = recent.filter(created_by=request.user)

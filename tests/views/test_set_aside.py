@@ -154,3 +154,15 @@ def test_the_list_and_the_recent_batches_are_read_again_after_an_approval_or_an_
     undo = client.post(f"/imputations/bulk/{BulkApproval.objects.get().pk}/", **HTMX)
     assert undo["HX-Trigger-After-Settle"] == "bulk-changed"
     assert f'value="{items[0].pk}"' in client.get("/imputations/", **HTMX).content.decode()
+
+
+def test_imputations_another_reviewer_holds_are_marked_and_cannot_be_ticked(client, merchandiser):
+    items = _imputations(2)
+    other = UserFactory(username="other-merchandiser", roles=["merchandiser"])
+    suggestions_claim(user=other, suggestion_ids=[items[0].pk])
+    client.force_login(merchandiser)
+    page = client.get("/imputations/").content.decode()
+    held = page.split(f'id="bulk-{items[0].pk}"')[1].split("</tr>")[0]
+    free = page.split(f'id="bulk-{items[1].pk}"')[1].split("</tr>")[0]
+    assert "disabled" in held and "held by other-merchandiser until " in held
+    assert "disabled" not in free and "held by" not in free
