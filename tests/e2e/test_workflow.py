@@ -200,3 +200,18 @@ def test_each_role_signs_in_and_sees_its_own_pages(live_server, browser, flags, 
     page.goto(f"{live_server.url}/import/")
     assert (page.locator("#forbidden").count() == 0) == (role == "admin")
     assert page.csp_errors == []
+
+
+def test_the_imputations_table_shows_colour_and_confidence_on_a_phone(live_server, browser, flags):
+    SuggestionFactory(prediction=PredictionFactory(product=ProductFactory(sku="PHONE-1", tag="", title="A long title "
+                                                                          "that would push the columns off the screen"),
+                                                   predicted_color="Navy Blue", confidence=0.91), kind="impute")
+    page = _page(browser, width=390, height=844)
+    login(page, live_server.url, "merchandiser")
+    page.goto(f"{live_server.url}/imputations/")
+    scroll = page.locator(".table-scroll").first
+    page.screenshot(path=str(ARTIFACTS / "phone-imputations-row.png"), full_page=True)
+    widths = scroll.evaluate("e => [e.scrollWidth, e.clientWidth, Array.from(e.querySelectorAll('tbody tr:first-child td'))"
+                             ".map(td => Math.round(td.getBoundingClientRect().width))]")
+    assert widths[0] <= widths[1], f"the table scrolls sideways on a phone: {widths}"
+    assert page.get_by_text("91.0%").is_visible() and page.get_by_text("Navy Blue").first.is_visible()
