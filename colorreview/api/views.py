@@ -28,6 +28,7 @@ from ..services.runs import (
     ModelUnavailable,
     QueueUnavailable,
     RunAlreadyActive,
+    nothing_to_run,
     pipeline_run_cancel,
     pipeline_run_start,
     run_resume,
@@ -231,8 +232,7 @@ class PipelineRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet)
         except (QueueUnavailable, ModelUnavailable) as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
         if run is None:
-            return Response({"detail": "every product already has a prediction for the current model"},
-                            status=status.HTTP_200_OK)
+            return Response({"detail": nothing_to_run()}, status=status.HTTP_200_OK)
         return Response(PipelineRunSerializer(run).data, status=status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["post"])

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Min, Sum
+from django.db.models import Max, Min, Q, Sum
 from django.utils import timezone
 
 from inference.errors import WeightsError
@@ -331,3 +331,17 @@ def catalog_import_and_queue(*, queue: bool = True, user=None, **import_kwargs):
     except (QueueUnavailable, ModelUnavailable) as exc:  # imported; the pipeline run waits
         exc.report = report
         raise
+
+
+def nothing_to_run() -> str:
+    """What a run start that found nothing to read says: every readable product is read, and how many are
+    not because their image could not be read (those are not read again until a new image is imported)."""
+    from ..models import Product
+
+    unread = Product.objects.filter(archived_at__isnull=True).filter(
+        ~Q(image_error="") | Q(status__in=[Product.Status.NO_PREDICTION, Product.Status.FAILED])).count()
+    message = "Every product already has a prediction for the current model"
+    if unread:
+        message += (f", except {unread} whose image could not be read (see each product's page; import a "
+                    f"readable image to have {'it' if unread == 1 else 'them'} read)")
+    return message + "."

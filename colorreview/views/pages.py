@@ -14,7 +14,7 @@ from django.http import (
     JsonResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.html import escape
+from django.utils.html import escape, format_html
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
 
@@ -29,6 +29,7 @@ from ..services.review import MANUAL_EDITORS, product_color_set
 from ..services.runs import (
     QueueUnavailable,
     RunAlreadyActive,
+    nothing_to_run,
     pipeline_run_cancel,
     pipeline_run_start,
     run_resume,
@@ -188,7 +189,7 @@ def run_start(request):
     except ServiceError as exc:  # the models cannot be loaded
         return HttpResponse(f'<p class="error">{escape(str(exc))}</p>')
     if run is None:
-        return HttpResponse('<p class="note">Every product already has a prediction for the current model.</p>')
+        return HttpResponse(format_html('<p class="note">{}</p>', nothing_to_run()))
     return render(request, "runs/_progress.html", {"run": _with_state([run])[0]})
 
 

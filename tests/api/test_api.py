@@ -130,7 +130,7 @@ def test_session_authentication_works_too(api, curator):
 def test_starting_a_run_needs_the_admin_role(curator, admin_user, settings):
     assert _token_client(curator).post("/api/runs/").status_code == 403
     r = _token_client(admin_user).post("/api/runs/")
-    assert r.status_code == 200 and "every product" in r.json()["detail"]
+    assert r.status_code == 200 and "Every product" in r.json()["detail"]
 
 
 def test_a_decided_suggestion_is_found_and_lists_filter_by_state(curator):
@@ -242,3 +242,16 @@ def test_admins_export_the_tags_as_csv_with_a_token(curator, admin_user):
     assert bad.status_code == 400 and "kind='imputes' (one of: impute, mislabel)" in bad.content.decode()
     schema = _token_client(admin_user).get("/api/schema/?format=json").json()
     assert "text/csv" in schema["paths"]["/api/export/"]["get"]["responses"]["200"]["content"]
+
+
+def test_a_run_with_nothing_to_read_names_the_products_whose_image_could_not_be_read(admin_user, client):
+    from colorreview.models import Product
+
+    ProductFactory(sku="BROKEN-1", tag="Red")
+    Product.objects.filter(sku="BROKEN-1").update(image_error="image is truncated or corrupt", status="failed")
+    r = _token_client(admin_user).post("/api/runs/")
+    assert r.status_code == 200 and r.json()["detail"] == (
+        "Every product already has a prediction for the current model, except 1 whose image could not be read "
+        "(see each product's page; import a readable image to have it read).")
+    client.force_login(admin_user)
+    assert "except 1 whose image could not be read" in client.post("/runs/start/").content.decode()
