@@ -340,3 +340,13 @@ def test_the_dashboard_counts_the_decisions_that_stand(client, curator, admin_us
     client.force_login(admin_user)
     html = client.get("/").content.decode()
     assert "<b>1</b> decisions made" in html and "curator 1" in html and ": 1 decisions</title>" in html
+
+
+def test_a_product_whose_photo_could_not_be_read_says_so_instead_of_an_empty_frame(client, curator):
+    product = ProductFactory(sku="BROKEN-2", tag="Red")
+    Product.objects.filter(pk=product.pk).update(image_error="image is truncated or corrupt", status="failed",
+                                                 status_detail="image is truncated or corrupt")
+    client.force_login(curator)
+    html = client.get("/products/BROKEN-2/").content.decode()
+    assert "The photo could not be read: image is truncated or corrupt" in html
+    assert "data-toggle-mask" not in html and "failed: <span class=\"error\">image is truncated" in html
