@@ -350,3 +350,17 @@ def test_a_product_whose_photo_could_not_be_read_says_so_instead_of_an_empty_fra
     html = client.get("/products/BROKEN-2/").content.decode()
     assert "The photo could not be read: image is truncated or corrupt" in html
     assert "data-toggle-mask" not in html and "failed: <span class=\"error\">image is truncated" in html
+
+
+def test_the_colour_picker_asks_for_a_choice_when_the_product_has_none(client, curator):
+    ProductFactory(sku="NOCOLOUR-1", tag="")
+    client.force_login(curator)
+    html = client.get("/products/NOCOLOUR-1/").content.decode()
+    assert '<select name="color" required><option value="" selected disabled>choose a colour</option>' in html
+
+
+def test_a_running_import_shows_how_much_of_the_file_is_read(client, admin_user):
+    batch = ImportBatch.objects.create(source_name="c.csv", status="running", bytes_total=1000, bytes_done=250)
+    client.force_login(admin_user)
+    html = client.get(f"/import/{batch.pk}/", HTTP_HX_REQUEST="true").content.decode()
+    assert "25% of the file read" in html
