@@ -135,6 +135,8 @@ def decide(request, pk: int, action: str):
         return redirect_back(request, "queue")
     if action == "skip" and not message:
         return HttpResponse("")  # the card leaves the screen
+    if action == "reopen" and not message:
+        message = "Reopened: the suggestion is open again and the product has the colour it had before the decision."
     suggestion.refresh_from_db()
     return _card(request, suggestion, message, level)
 

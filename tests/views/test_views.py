@@ -364,3 +364,17 @@ def test_a_running_import_shows_how_much_of_the_file_is_read(client, admin_user)
     client.force_login(admin_user)
     html = client.get(f"/import/{batch.pk}/", HTTP_HX_REQUEST="true").content.decode()
     assert "25% of the file read" in html
+
+
+def test_reopening_on_a_card_says_so_and_keeps_the_reason(client, curator, admin_user):
+    from colorreview.models import ReviewEvent
+    from colorreview.services.review import suggestion_accept
+
+    s = _mislabel()
+    suggestion_accept(suggestion=s, user=curator)
+    client.force_login(admin_user)
+    html = client.get("/review/?status=accepted").content.decode()
+    assert 'placeholder="why (optional)"' in html
+    card = client.post(f"/review/{s.pk}/reopen/", {"note": "the photo was the wrong variant"}, **HTMX).content.decode()
+    assert 'role="status">Reopened: the suggestion is open again' in card
+    assert ReviewEvent.objects.get(action="reopen").note == "the photo was the wrong variant"
