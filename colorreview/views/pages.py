@@ -98,7 +98,7 @@ def product_detail(request, sku: str):
         "product": product, "predictions": selectors.product_predictions(product)[:10],
         "events": selectors.product_history(product), "suggestions": product.suggestions.order_by("-created_at"),
         "colors": ColorName.objects.filter(active=True).order_by("name"),
-        "can_set_color": roles.has_role(request.user, *MANUAL_EDITORS),
+        "can_set_color": roles.has_role(request.user, *MANUAL_EDITORS) and product.archived_at is None,
         "can_archive": roles.has_role(request.user, roles.ADMIN),
     })
 

@@ -98,3 +98,11 @@ def test_the_product_list_says_when_a_state_filter_is_unknown(client, curator):
     client.force_login(curator)
     html = client.get("/products/?status=bogus").content.decode()
     assert "There is no product state &#x27;bogus&#x27;; every state is shown." in html and ">LIST-C</a>" in html
+
+
+def test_an_archived_product_offers_no_hand_set_colour(client, curator, admin_user):
+    product = ProductFactory(sku="ARCH-COLOUR")
+    client.force_login(curator)
+    assert 'id="manual-color"' in client.get("/products/ARCH-COLOUR/").content.decode()
+    product_archive(product=product, user=admin_user)
+    assert 'id="manual-color"' not in client.get("/products/ARCH-COLOUR/").content.decode()
