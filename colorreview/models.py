@@ -273,6 +273,9 @@ class Suggestion(models.Model):
         CORRECTED = "corrected"
         SUPERSEDED = "superseded"
 
+    #: the states a reviewer's decision leaves a suggestion in (a decision that stands)
+    DECIDED = (Status.ACCEPTED, Status.REJECTED, Status.CORRECTED)
+
     class Severity(models.TextChoices):
         NONE = "", "—"
         FAMILY = "family", "different colour family"

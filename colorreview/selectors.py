@@ -157,7 +157,7 @@ def acceptance_counts() -> list[list[int]]:
 
     bucket = Case(*[When(score__lt=edge, then=Value(i)) for i, edge in enumerate(CONFIDENCE_EDGES)],
                   default=Value(len(CONFIDENCE_EDGES)), output_field=IntegerField())
-    rows = (Suggestion.objects.filter(status__in=["accepted", "corrected", "rejected"]).annotate(bucket=bucket)
+    rows = (Suggestion.objects.filter(status__in=Suggestion.DECIDED).annotate(bucket=bucket)
             .values("bucket").annotate(good=Count("id", filter=~Q(status="rejected")),
                                        bad=Count("id", filter=Q(status="rejected"))).order_by())
     return [[r["bucket"], r["good"], r["bad"]] for r in rows]
@@ -170,8 +170,6 @@ def acceptance_by_confidence(counts: list[list[int]] | None = None) -> list[tupl
     edges = (0.0, *CONFIDENCE_EDGES, 1.0)
     labels = [f"<{edges[1]:.0%}"] + [f"{a:.0%}–{b:.0%}".replace("%–", "–") for a, b in zip(edges[1:], edges[2:])]
     return [(label, *found.get(i, (0, 0))) for i, label in enumerate(labels)]
-
-
 
 
 def decisions_per_day(days: int = 14) -> list[tuple[str, int]]:
@@ -202,8 +200,7 @@ def decisions_by_reviewer(days: int = 14) -> list[tuple[str, int]]:
 def _standing() -> QuerySet[Suggestion]:
     """Decisions that stand: suggestions accepted, rejected or corrected now (one taken back or reopened
     is not counted, as the dashboard's total of decisions does not count it)."""
-    return Suggestion.objects.filter(status__in=[Suggestion.Status.ACCEPTED, Suggestion.Status.REJECTED,
-                                                 Suggestion.Status.CORRECTED])
+    return Suggestion.objects.filter(status__in=Suggestion.DECIDED)
 
 
 def seller_final_counts() -> list[list]:

@@ -11,14 +11,12 @@ from inference.evaluate.metrics import classification_report
 from ..models import Suggestion
 from .vocabulary import db_vocabulary
 
-DECIDED = [Suggestion.Status.ACCEPTED, Suggestion.Status.REJECTED, Suggestion.Status.CORRECTED]
-
 
 def reviewed_evaluation(model_version: str | None = None) -> dict:
     """Precision of each suggestion kind as the reviewers decided it (``precision``: the suggested colour was
     taken; ``tag_wrong``: the flag was right, the reviewer accepting or correcting it), and the classifier's
     metrics against the reviewed colours (the final colour of each reviewed product)."""
-    qs = Suggestion.objects.filter(status__in=DECIDED).select_related("prediction")
+    qs = Suggestion.objects.filter(status__in=Suggestion.DECIDED).select_related("prediction")
     if model_version:
         qs = qs.filter(prediction__model_version=model_version)
     vocab = db_vocabulary()

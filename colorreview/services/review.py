@@ -17,7 +17,6 @@ from .claims import ClaimedByOther, free_for, holder_message, lease_end
 from .suggestions import suggestion_supersede
 from .vocabulary import db_vocabulary
 
-DECIDED = (Suggestion.Status.ACCEPTED, Suggestion.Status.REJECTED, Suggestion.Status.CORRECTED)
 DECISION_ACTIONS = (ReviewEvent.Action.ACCEPT, ReviewEvent.Action.REJECT, ReviewEvent.Action.CORRECT)
 
 
@@ -96,7 +95,7 @@ def _reopen(*, suggestion: Suggestion, user, action: str, note: str) -> Suggesti
     with transaction.atomic():
         product = Product.objects.select_for_update().get(pk=suggestion.product_id)
         current = Suggestion.objects.select_related("prediction").get(pk=suggestion.pk)
-        if current.status not in DECIDED:
+        if current.status not in Suggestion.DECIDED:
             raise AlreadyDecided(f"this suggestion is {current.status}, there is no decision to take back")
         if product.archived_at is not None:
             raise ServiceError(f"{product.sku} is archived; unarchive it before taking a decision back")
@@ -132,7 +131,7 @@ def _undecided_colour(product: Product, decision: ReviewEvent) -> str:
 def suggestion_undo_last(*, user, note: str = "") -> Suggestion:
     """Take back the user's own latest decision still standing (each call goes one further back);
     decisions on archived products are passed over."""
-    last = (Suggestion.objects.filter(decided_by=user, status__in=DECIDED, product__archived_at__isnull=True)
+    last = (Suggestion.objects.filter(decided_by=user, status__in=Suggestion.DECIDED, product__archived_at__isnull=True)
             .select_related("product", "prediction").order_by("-decided_at", "-id").first())
     if last is None:
         raise NothingToUndo("you have no decision left to undo")

@@ -132,9 +132,6 @@ def suggestion_refresh(*, product: Product, prediction: Prediction | None = None
     return Suggestion.objects.filter(product=product, status=Suggestion.Status.PENDING).first()
 
 
-_DECIDED = [Suggestion.Status.ACCEPTED, Suggestion.Status.REJECTED, Suggestion.Status.CORRECTED]
-
-
 def suggestions_refresh_batch(*, pairs: list[tuple[Product, Prediction]],
                               vocabulary: ColorVocabulary | None = None) -> int:
     """Refresh the open suggestions of many products in a handful of statements; returns how many were made.

@@ -12,7 +12,6 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from ..models import CatalogSummary, Product, Suggestion
-from .review import DECIDED
 
 log = logging.getLogger(__name__)
 _ROW = 1
@@ -39,7 +38,7 @@ def summary_compute() -> dict:
         categories.setdefault(kind, []).append(category)
     return {
         "products": sum(status.values()), "status": status, **tags,
-        "pending": by.get("pending", 0), "decided": sum(by.get(k, 0) for k in DECIDED),  # decisions that stand
+        "pending": by.get("pending", 0), "decided": sum(by.get(k, 0) for k in Suggestion.DECIDED),
         "pending_by_kind": dict(pending.values_list("kind").annotate(n=Count("id")).order_by()),
         "categories": categories,
         # what the dashboard's charts draw, so that a view scans nothing

@@ -134,7 +134,7 @@ def category_counts() -> dict:
     products = dict(Product.objects.filter(archived_at__isnull=True).exclude(category="").values_list("category")
                     .annotate(n=Count("id")).order_by())
     verdicts = {row["product__category"]: {"decided": row["decided"], "confirmed": row["confirmed"]}
-                for row in Suggestion.objects.filter(status__in=["accepted", "rejected", "corrected"])
+                for row in Suggestion.objects.filter(status__in=Suggestion.DECIDED)
                 .values("product__category").annotate(
                     decided=Count("id"), confirmed=Count("id", filter=Q(status__in=["accepted", "corrected"])))
                 .order_by()}
