@@ -12,7 +12,7 @@ from inference.errors import WeightsError
 from inference.train.from_reviews import card_version
 
 from . import roles
-from .models import ModelVersion, Prediction, Product, ReviewEvent, Suggestion, SuggestionTally
+from .models import BulkApproval, ModelVersion, Prediction, Product, ReviewEvent, Suggestion, SuggestionTally
 
 
 def whole_sku(search: str | None) -> str | None:
@@ -32,6 +32,12 @@ def last_suggestion_of(sku: str) -> Suggestion | None:
     open one: what became of it)."""
     return Suggestion.objects.filter(product__sku=sku).select_related("decided_by", "product") \
         .order_by("-created_at", "-id").first()
+
+
+def bulk_approvals_of(user) -> QuerySet[BulkApproval]:
+    """The bulk approvals a user sees and may undo: their own; an admin's, everyone's."""
+    qs = BulkApproval.objects.all()
+    return qs if roles.has_role(user, roles.ADMIN) else qs.filter(created_by=user)
 
 
 def suggestion_queue(*, user, kind: str | None = None, status: str = Suggestion.Status.PENDING,

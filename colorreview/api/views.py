@@ -8,7 +8,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import roles, selectors
+from .. import selectors
 from ..models import BulkApproval, PipelineRun, Prediction, Suggestion
 from ..roles import RoleError
 from ..services import AlreadyDecided, ServiceError
@@ -199,7 +199,7 @@ class BulkApprovalViewSet(viewsets.ReadOnlyModelViewSet):
         qs = BulkApproval.objects.order_by("-id")
         if getattr(self, "swagger_fake_view", False):
             return qs
-        return qs if roles.has_role(self.request.user, roles.ADMIN) else qs.filter(created_by=self.request.user)
+        return selectors.bulk_approvals_of(self.request.user).order_by("-id")
 
     @action(detail=True, methods=["post"])
     def undo(self, request, pk=None):

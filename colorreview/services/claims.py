@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.utils import timezone
 
 from ..models import Suggestion
@@ -25,6 +25,11 @@ def free_for(user, now: datetime | None = None) -> Q:
     """Suggestions nobody else holds a live claim on."""
     now = now or timezone.now()
     return Q(claimed_by__isnull=True) | Q(claimed_by=user) | Q(claimed_until__lt=now)
+
+
+def held_by_others(user, now: datetime | None = None) -> ExpressionWrapper:
+    """True for a suggestion another reviewer holds a live claim on (``free_for``'s complement), to annotate."""
+    return ExpressionWrapper(~free_for(user, now), output_field=BooleanField())
 
 
 def suggestions_claim(*, user, suggestion_ids: list[int]) -> set[int]:

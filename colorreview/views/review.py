@@ -8,19 +8,18 @@ from decimal import Decimal, InvalidOperation
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from .. import roles, selectors
-from ..models import BulkApproval, ColorName, Suggestion
+from ..models import ColorName, Suggestion
 from ..paging import keyset_page
 from ..roles import RoleError
 from ..services import AlreadyDecided, ServiceError
 from ..services.bulk import bulk_approval_count, bulk_approval_start, bulk_approval_undo, bulk_held_count
-from ..services.claims import ClaimedByOther, suggestion_release, suggestions_claim
+from ..services.claims import ClaimedByOther, held_by_others, suggestion_release, suggestions_claim
 from ..services.queue import QueueUnavailable
 from ..services.review import (
     suggestion_accept,
@@ -191,14 +190,12 @@ def _bulk_criteria(post) -> dict:
 
 
 def _bulk_page(request, extra: dict):
-    qs = selectors.suggestion_queue(user=request.user, kind="impute").select_related("claimed_by")
+    # rows another reviewer holds (``held``) cannot be ticked: a bulk approval leaves them
+    qs = selectors.suggestion_queue(user=request.user, kind="impute").select_related("claimed_by") \
+        .annotate(held=held_by_others(request.user))
     page = keyset_page(qs, ordering=["-score", "id"], size=BULK_PAGE_SIZE, cursor=request.GET.get("page"))
-    now = timezone.now()
-    for s in page.items:  # rows another reviewer holds cannot be ticked: a bulk approval leaves them
-        s.held = bool(s.claimed_by_id and s.claimed_by_id != request.user.pk and s.claimed_until > now)
-    recent = BulkApproval.objects.filter(kind="impute").select_related("created_by").order_by("-id")
-    if not roles.has_role(request.user, roles.ADMIN):
-        recent = recent.filter(created_by=request.user)
+    recent = selectors.bulk_approvals_of(request.user).filter(kind="impute").select_related("created_by") \
+        .order_by("-id")
     shown = extra.get("approval")
     recent = [a for a in recent[:11] if shown is None or a.pk != shown.pk][:10]
     context = {"suggestions": page, "page": page, "total": selectors.queue_counts(user=request.user)["impute"],
@@ -241,9 +238,7 @@ def bulk(request):
 @role_required(roles.MERCHANDISER, roles.ADMIN)
 def bulk_progress(request, pk: int):
     """One bulk approval's progress, with its undo: the user's own (an admin's: anyone's), as in the API."""
-    mine = BulkApproval.objects.all() if roles.has_role(request.user, roles.ADMIN) else \
-        BulkApproval.objects.filter(created_by=request.user)
-    approval = get_object_or_404(mine, pk=pk)
+    approval = get_object_or_404(selectors.bulk_approvals_of(request.user), pk=pk)
     if request.method == "POST":
         try:
             approval = bulk_approval_undo(approval=approval, user=request.user)
