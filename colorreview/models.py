@@ -7,6 +7,9 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Upper
 
+#: the widest integer a database column holds (a 64-bit column: ids, keys)
+BIGINT_MAX = 2**63 - 1
+
 
 class ColorName(models.Model):
     """One colour of the catalogue vocabulary (seeded from the catalogue's baseColour values)."""

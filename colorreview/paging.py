@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
+from .models import BIGINT_MAX
+
 
 @dataclass
 class KeysetPage:
@@ -48,10 +50,6 @@ def decode_cursor(cursor: str | None) -> tuple[str, tuple] | None:
     return direction, tuple(values)
 
 
-#: the widest integer a database column holds (a larger one in a cursor is not a key of any row)
-_BIGINT = 2**63 - 1
-
-
 def _plain(value) -> bool:
     """A key value a cursor can carry: text, a number a column holds, or a boolean (never null: keys are not)."""
     if isinstance(value, bool):
@@ -63,7 +61,7 @@ def _plain(value) -> bool:
             return False
         return "\x00" not in value
     if isinstance(value, int):
-        return -_BIGINT <= value <= _BIGINT
+        return -BIGINT_MAX <= value <= BIGINT_MAX  # a larger one is not a key of any row
     return isinstance(value, float) and value == value and abs(value) != float("inf")
 
 

@@ -12,7 +12,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from .. import roles, selectors
-from ..models import BulkApproval, Product, ReviewEvent, Suggestion
+from ..models import BIGINT_MAX, BulkApproval, Product, ReviewEvent, Suggestion
 from . import ServiceError, note_text
 from .claims import free_for
 from .queue import send
@@ -20,8 +20,6 @@ from .queue import send
 #: suggestions decided per statement
 CHUNK = 2000
 CRITERIA = ("ids", "min_confidence", "color", "category", "search")
-#: the largest id a row can have (a 64-bit column); a larger number in a selection selects nothing
-ID_MAX = 2**63 - 1
 
 
 def _matching(*, user, kind: str, ids: list[int] | None = None, min_confidence: float | None = None,
@@ -29,7 +27,8 @@ def _matching(*, user, kind: str, ids: list[int] | None = None, min_confidence: 
     """The pending suggestions these criteria select, whoever holds them."""
     qs = selectors.suggestion_queue(user=user, kind=kind, color=color, category=category, search=search,
                                     min_confidence=min_confidence)
-    return qs.filter(pk__in=[i for i in ids if 0 < i <= ID_MAX]) if ids is not None else qs
+    # a number no row can have (past a 64-bit column) selects nothing
+    return qs.filter(pk__in=[i for i in ids if 0 < i <= BIGINT_MAX]) if ids is not None else qs
 
 
 def bulk_selection(*, user, kind: str, **criteria) -> QuerySet[Suggestion]:
@@ -59,7 +58,8 @@ def bulk_held_count(*, user, kind: str = "impute", **criteria) -> int:
 
 
 #: longest confirmation key accepted (the model's field)
-REQUEST_KEY_MAX = 64
+REQUEST_KEY_MAX = BulkApproval._meta.get_field("request_key").max_length
+
 
 class NothingToApprove(ServiceError):
     """The criteria select no pending suggestion the user may take."""
@@ -83,7 +83,7 @@ def bulk_approval_start(*, user, kind: str = "impute", note: str = "", request_k
     if "ids" in criteria:  # in one order, once each (a retry that lists them otherwise is the same request)
         criteria["ids"] = sorted(set(criteria["ids"]))
     if request_key:
-        earlier = BulkApproval.objects.filter(created_by=user, request_key=request_key).first()
+        earlier = _keyed(user, request_key)
         if earlier is not None and earlier.status == BulkApproval.Status.FAILED and not earlier.accepted:
             # it never ran (the queue was down): the same confirmation sent again is a new try
             BulkApproval.objects.filter(pk=earlier.pk).update(request_key="")
@@ -91,7 +91,7 @@ def bulk_approval_start(*, user, kind: str = "impute", note: str = "", request_k
             return _resumed(_same_request(earlier, kind, criteria))
     matched = bulk_selection(user=user, kind=kind, **criteria).count()
     if not matched and request_key:  # the same confirmation, sent at the same instant, may have taken them
-        earlier = BulkApproval.objects.filter(created_by=user, request_key=request_key).first()
+        earlier = _keyed(user, request_key)
         if earlier is not None:
             return _same_request(earlier, kind, criteria)
     if not matched:
@@ -103,7 +103,7 @@ def bulk_approval_start(*, user, kind: str = "impute", note: str = "", request_k
             approval = BulkApproval.objects.create(created_by=user, kind=kind, criteria=criteria, note=note,
                                                    matched=matched, request_key=request_key)
     except IntegrityError:  # the same confirmation, arrived at the same instant: the other one records it
-        return _same_request(BulkApproval.objects.get(created_by=user, request_key=request_key), kind, criteria)
+        return _same_request(_keyed(user, request_key), kind, criteria)
     if matched <= settings.COLORREVIEW_BULK_INLINE:
         return _run_inline(approval)
 
@@ -143,6 +143,11 @@ def _resumed(earlier: BulkApproval) -> BulkApproval:
         return earlier
     BulkApproval.objects.filter(pk=earlier.pk).update(status=BulkApproval.Status.RUNNING, error="", finished_at=None)
     return _run_inline(earlier)
+
+
+def _keyed(user, request_key: str) -> BulkApproval | None:
+    """The approval this user's confirmation key made, if any (one at most: a unique constraint)."""
+    return BulkApproval.objects.filter(created_by=user, request_key=request_key).first()
 
 
 def _same_request(earlier: BulkApproval, kind: str, criteria: dict) -> BulkApproval:

@@ -79,13 +79,18 @@ def not_csv(head: bytes) -> str | None:
 DELIMITERS = (",", ";", "\t")
 
 
+def column_name(cell: str) -> str:
+    """A header cell as a column name: without NULs or byte-order marks, trimmed, lower case."""
+    return cell.replace("\x00", "").replace("\ufeff", "").strip().lower()
+
+
 def sniff_delimiter(head: str) -> str:
     """The separator of the header line that names the required columns (a comma when none does)."""
-    lines = head.lstrip("\ufeff").splitlines()
+    lines = head.splitlines()
     first = lines[0] if lines else ""
     for delimiter in DELIMITERS:
         try:
-            names = {h.replace("\x00", "").strip().lower() for h in next(csv.reader([first], delimiter=delimiter), [])}
+            names = {column_name(h) for h in next(csv.reader([first], delimiter=delimiter), [])}
         except csv.Error:
             continue
         if all(c in names for c in REQUIRED):
@@ -135,7 +140,7 @@ class CatalogReader:
 
     def _read_header(self) -> list[str]:
         try:
-            header = [h.replace("\x00", "").replace("\ufeff", "").strip().lower() for h in next(self._reader, [])]
+            header = [column_name(h) for h in next(self._reader, [])]
         except (csv.Error, UnicodeError) as exc:
             raise ImportFailed(f"the catalogue's header cannot be read: {exc}") from exc
         if not any(header):

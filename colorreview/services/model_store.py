@@ -95,19 +95,19 @@ def model_prune(keep: int | None = None) -> list[str]:
     from .. import selectors
     from ..models import ModelVersion
 
-    keep = settings.COLORREVIEW_MODELS_KEEP if keep is None else keep
+    keep = max(settings.COLORREVIEW_MODELS_KEEP if keep is None else keep, 1)  # the one in use is always kept
     base = selectors.shipped_classifier_version()
     if base is None:  # the shipped weights cannot be read: nothing is judged unused
         return []
     promoted = ModelVersion.objects.filter(status=ModelVersion.Status.PROMOTED).exclude(weights_dir="")
-    kept = [v.pk for v in promoted.filter(base_version=base)[:max(keep, 1)]]
+    kept = [v.pk for v in promoted.filter(base_version=base)[:keep]]
     removed = []
     for version in promoted.exclude(pk__in=kept):
         name = Path(version.weights_dir).name
         _delete_stored(name)
         shutil.rmtree(Path(settings.COLORREVIEW_MODELS_DIR) / name, ignore_errors=True)
         _missing.pop(name, None)
-        note = (f"Its weights were removed: only the newest {max(keep, 1)} promoted versions of the shipped "
+        note = (f"Its weights were removed: only the newest {keep} promoted versions of the shipped "
                 "weights are kept.")
         ModelVersion.objects.filter(pk=version.pk).update(weights_dir="", message=f"{version.message}\n{note}".strip())
         removed.append(name)
