@@ -25,7 +25,6 @@ the other half), and the imputations on the simulated catalogues.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -115,26 +114,20 @@ def main() -> int:
     p.add_argument("--simulations", type=int, default=10)
     args = p.parse_args()
 
+    from cached import load
+
     from inference.classify.model import calibrate
     from inference.colors import default_vocabulary
     from inference.evaluate import study
     from inference.evaluate.audit import load_audit
 
-    if not Path(args.cache).is_file():
-        print(f"{args.cache} is missing: run `python -m inference calibrate --no-write` first", file=sys.stderr)
+    loaded = load(args.cache)
+    if loaded is None:
         return 2
-    with np.load(args.cache) as data:
-        keys, truth = [str(k) for k in data["keys"]], [str(t) for t in data["truth"]]
-        members = [data[f"member{i}"] for i in range(int(data["n_members"]))]
-        kd = data["kd"]
-    card = json.loads((ROOT / "inference/weights/colornet.json").read_text())
+    readings, card = loaded
+    keys, truth, members, kd = readings.keys, readings.truth, readings.members, readings.kd
     classes, vocab, rows = card["classes"], default_vocabulary(), load_audit(args.audit)
-    if len(members) != 1 + len(card.get("ensemble", [])):
-        print(f"{args.cache} holds {len(members)} members, the shipped card {1 + len(card.get('ensemble', []))}: "
-              "run calibrate --no-write again", file=sys.stderr)
-        return 2
     equal = tuple([1.0] * len(members))
-    readings = study.Readings(keys, truth, members, kd, {})
     shipped = study.cross_fitted(readings, classes, equal, betas=(0.0,))
     print(f"{len(keys)} val products, {sum(1 for r in rows if r.color)} verified; cross-fitted by halves")
     print(f"{'variant':34s} {'audited':>13s}   {'val tags: exact family logloss':>20s}   "
