@@ -320,6 +320,7 @@ class Suggestion(models.Model):
             models.Index("kind", "confidence", condition=Q(status="pending"), name="suggestion_pending_confidence"),
             models.Index(fields=["status", "-score", "id"], name="suggestion_status_rank"),
             models.Index(fields=["bulk", "status"], name="suggestion_bulk_status"),
+            models.Index(fields=["claimed_until"], condition=Q(status="pending"), name="suggestion_pending_claims"),
         ]
 
 

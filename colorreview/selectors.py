@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection
 from django.db.models import Count, F, Q, QuerySet, Sum
+from django.utils import timezone
 
 from inference.errors import WeightsError
 from inference.train.from_reviews import card_version
@@ -84,6 +85,17 @@ def suggestions_set_aside(*, user, skipped: list[int] = (), **filters) -> dict:
     held = pending.exclude(free_for(user)).aggregate(n=Count("id"), until=Min("claimed_until"))
     return {"held": held["n"], "held_until": held["until"],
             "skipped": pending.filter(free_for(user), pk__in=list(skipped)).count() if skipped else 0}
+
+
+def queue_held(*, user) -> dict[str, int]:
+    """Pending suggestions of each kind the user may see that another reviewer holds now: the cards on other
+    reviewers' screens, a few whatever the queue's size (found by the index of live claims)."""
+    from .services.claims import free_for
+
+    now = timezone.now()
+    held = dict(suggestion_queue(user=user).filter(claimed_until__gte=now).exclude(free_for(user, now))
+                .values_list("kind").annotate(n=Count("id")).order_by())
+    return {kind: int(held.get(kind) or 0) for kind in ("mislabel", "impute")}
 
 
 def suggestion_categories(*, user) -> list[str]:

@@ -73,7 +73,7 @@ def queue(request):
     if working:
         held = suggestions_claim(user=request.user, suggestion_ids=[s.pk for s in page.items])
         page.items = [s for s in page.items if s.pk in held]
-    counts = selectors.queue_counts(user=request.user)
+    counts, held = _counts(request.user)
     unfiltered = working and not any(v for k, v in filters.items() if k not in ("kind", "status"))
     aside = selectors.suggestions_set_aside(user=request.user, skipped=request.session.get(SKIPPED, []),
                                             **filters) if working and not page.items else None
@@ -81,13 +81,20 @@ def queue(request):
     if filters["sku"] and not page.items:
         searched = {"sku": filters["sku"], "last": selectors.last_suggestion_of(filters["sku"])}
     context = {
-        "page": page, "filters": filters, "counts": counts, "aside": aside, "searched": searched,
+        "page": page, "filters": filters, "counts": counts, "held": held, "aside": aside, "searched": searched,
         "total": (counts.get(filters["kind"], 0) if filters["kind"] else sum(counts.values())) if unfiltered else None,
         "colors": _colors(), "thresholds": active_thresholds(), "query": query_without_page(request),
         "categories": selectors.suggestion_categories(user=request.user),
     }
-    template = "review/_list.html" if request.htmx and request.htmx.target == "queue-list" else "review/queue.html"
-    return render(request, template, context)
+    fragment = request.htmx and request.htmx.target == "queue-list"  # the counts line comes along, out of band
+    return render(request, "review/_list.html" if fragment else "review/queue.html",
+                  {**context, "list_counts": fragment})
+
+
+def _counts(user) -> tuple[dict[str, int], int]:
+    """Pending suggestions of each kind the user can take now, and how many more other reviewers hold."""
+    counts, held = selectors.queue_counts(user=user), selectors.queue_held(user=user)
+    return {kind: max(0, n - held[kind]) for kind, n in counts.items()}, sum(held.values())
 
 
 def _skip(*, suggestion, user, request, **_):
@@ -141,9 +148,10 @@ def decide(request, pk: int, action: str):
 
 
 def _card(request, suggestion, message="", level="info", status=200):
+    counts, held = _counts(request.user)
     return render(request, "review/_card.html", {
         "s": suggestion, "message": message, "level": level, "colors": _colors(), "oob_counts": True,
-        "counts": selectors.queue_counts(user=request.user), "thresholds": active_thresholds(),
+        "counts": counts, "held": held, "thresholds": active_thresholds(),
     }, status=status)
 
 

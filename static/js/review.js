@@ -9,18 +9,32 @@
     const active = document.activeElement && document.activeElement.closest("article.card");
     return active || document.querySelector("article.card.selected") || null;
   }
-  function select(card, scroll = true) {
+  function select(card, scroll = true, focus = true) {
     if (!card) return;
     for (const c of document.querySelectorAll("article.card.selected")) c.classList.remove("selected");
     card.classList.add("selected");
-    card.focus({ preventScroll: true });
+    if (focus) card.focus({ preventScroll: true });
     if (scroll) card.scrollIntoView({ block: "nearest" });
   }
   function focusAt(i) {
     const all = cards();
     if (all.length) select(all[Math.max(0, Math.min(i, all.length - 1))]);
   }
-  function selectFirstPending() { select(pending()[0] || cards()[0], false); }  // the page stays at its top
+  // the page stays at its top; while a filter is being set the focus stays on it (the keys still act on
+  // the selected card once the focus leaves the filters)
+  function selectFirstPending() {
+    const filtering = document.activeElement && document.activeElement.closest("form.filters");
+    select(pending()[0] || cards()[0], false, !filtering);
+  }
+  // the kind filter's counts follow the counts line, which every decision and every list refreshes
+  function syncKindCounts() {
+    const counts = document.getElementById("queue-counts");
+    if (!counts) return;
+    for (const option of document.querySelectorAll("form.filters select[name=kind] option[data-label]")) {
+      const n = counts.dataset[option.value];
+      if (n !== undefined) option.textContent = option.dataset.label + " (" + n + ")";
+    }
+  }
   function nextPendingAfter(card) {
     const all = cards();
     const open = (c) => c !== card && c.classList.contains("pending");
@@ -38,7 +52,7 @@
         const card = tpl.content.querySelector("article.card");
         if (!ok || !card) { announce(tpl.content.textContent.trim()); alertBox(tpl.content.textContent.trim()); return; }
         const counts = tpl.content.querySelector("#queue-counts");
-        if (counts) document.getElementById("queue-counts").replaceWith(counts);
+        if (counts) { document.getElementById("queue-counts").replaceWith(counts); syncKindCounts(); }
         const old = document.getElementById(card.id);
         if (old) old.replaceWith(card);
         else (document.querySelector("#queue-list .grid") || document.getElementById("queue-list")).prepend(card);
@@ -111,6 +125,7 @@
     }
     after = { id: card.id, sku: card.dataset.sku };
   });
+  document.body.addEventListener("htmx:afterSettle", syncKindCounts);
   document.body.addEventListener("htmx:afterSettle", (event) => {
     if (!after || !event.detail.target || event.detail.target.id !== after.id) return;  // e.g. the counts' swap
     const done = after; after = null;

@@ -60,6 +60,7 @@ def test_a_curator_reviews_by_keyboard_undoes_skips_and_corrects(live_server, br
     page.locator(f"#suggestion-{first.pk} .decided").wait_for()
     _wait_selected(page, second)
     assert "2 mislabel flags" in page.locator("#queue-counts").inner_text()  # the count followed
+    assert page.locator("select[name=kind] option[value=mislabel]").inner_text() == "Mislabels (2)"  # and the filter's
     assert f"{first.product.sku}: Accepted by curator" in page.locator("#announce").inner_text()
 
     page.keyboard.press("u")
@@ -101,6 +102,9 @@ def test_two_curators_on_one_queue_never_get_the_same_card(live_server, browser,
         page.goto(f"{live_server.url}/review/")
         shown.append({c.get_attribute("id") for c in page.locator("article.card").all()})
     assert len(shown[0]) == 2 and len(shown[1]) == 1 and not shown[0] & shown[1]
+    # the second curator's counts leave out what the first holds, and say so
+    assert "1 mislabel flag (2 more held by other reviewers" in two.locator("#queue-counts").inner_text()
+    assert two.locator("select[name=kind] option[value=mislabel]").inner_text() == "Mislabels (1)"
     # a card held by the other curator cannot be decided, and the card says who holds it
     held = Suggestion.objects.get(pk=int(next(iter(shown[0])).split("-")[1]))
     response = two.request.post(f"{live_server.url}/review/{held.pk}/accept/",
@@ -108,6 +112,23 @@ def test_two_curators_on_one_queue_never_get_the_same_card(live_server, browser,
                                     "JSON.parse(document.body.getAttribute('hx-headers'))['X-CSRFToken']")})
     assert "This card is being reviewed by curator (until" in response.text()
     assert Suggestion.objects.get(pk=held.pk).status == "pending"
+
+
+def test_a_filter_change_leaves_the_focus_on_the_filter(live_server, browser, flags):
+    page = _page(browser)
+    login(page, live_server.url, "curator")
+    page.goto(f"{live_server.url}/review/")
+    assert _selected(page) == f"suggestion-{flags[0].pk}"
+    page.focus("select[name=status]")
+    page.select_option("select[name=status]", "accepted")
+    page.locator("#queue-list p.empty").wait_for()
+    assert page.evaluate("document.activeElement.name") == "status"
+    page.select_option("select[name=status]", "pending")
+    page.locator(f"#suggestion-{flags[0].pk}.selected").wait_for()  # the first card is selected again...
+    assert page.evaluate("document.activeElement.name") == "status"  # ...and the focus stays on the filter
+    page.locator(f"#suggestion-{flags[0].pk}").focus()  # back on the queue, the keys act on the cards
+    page.keyboard.press("a")
+    page.locator(f"#suggestion-{flags[0].pk} .decided").wait_for()
 
 
 def test_an_admin_reopens_sets_a_colour_by_hand_and_reads_the_trail(live_server, browser, flags):

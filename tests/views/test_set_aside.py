@@ -21,19 +21,47 @@ def _imputations(n: int):
         product=ProductFactory(tag=""), confidence=0.97, predicted_color="Red")) for _ in range(n)]
 
 
+def _held_by_another(role: str, suggestions) -> set[int]:
+    """A second reviewer of ``role`` takes these cards; the ids it holds."""
+    other = UserFactory(username=f"other-{role}", roles=[role])
+    return suggestions_claim(user=other, suggestion_ids=[s.pk for s in suggestions])
+
+
 def test_an_empty_queue_says_how_many_others_hold_and_when_they_come_back(client, curator):
     flags = _flags(3)
-    other = UserFactory(username="other-curator", roles=["curator"])
-    assert suggestions_claim(user=other, suggestion_ids=[s.pk for s in flags]) == {s.pk for s in flags}
+    assert _held_by_another("curator", flags) == {s.pk for s in flags}
     client.force_login(curator)
     page = client.get("/review/").content.decode()
     assert "Nothing to review here: 3 suggestions are being reviewed by someone else (the first comes back at" in page
 
 
+def test_the_counts_leave_out_cards_another_reviewer_holds_and_follow_a_filter_change(client, curator):
+    flags = _flags(3)
+    _held_by_another("curator", flags[:1])
+    client.force_login(curator)
+    page = client.get("/review/").content.decode()
+    assert "Pending for you: <b>2</b> mislabel flags (1 more held by other reviewers for a few minutes)." in page
+    assert 'data-label="Mislabels" >Mislabels (2)</option>' in page
+    assert 'data-mislabel="2"' in page
+    # a filter change swaps the list alone; the counts line comes with it, out of band
+    fragment = client.get("/review/?kind=mislabel", HTTP_HX_TARGET="queue-list", **HTMX).content.decode()
+    assert 'id="queue-counts" data-mislabel="2" data-impute="0" hx-swap-oob="true"' in fragment
+    assert fragment.count('id="queue-counts"') == 1
+    # a decision's card carries the new counts
+    card = client.post(f"/review/{flags[1].pk}/accept/", **HTMX).content.decode()
+    assert "Pending for you: <b>1</b> mislabel flag (1 more held by other reviewers" in card
+    # once the other reviewer's lease lapses, the card counts again
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    type(flags[0]).objects.filter(pk=flags[0].pk).update(claimed_until=timezone.now() - timedelta(seconds=1))
+    assert "Pending for you: <b>2</b> mislabel flags." in client.get("/review/").content.decode()
+
+
 def test_a_bulk_confirmation_says_how_many_held_ones_are_left_out(client, merchandiser):
     items = _imputations(4)
-    other = UserFactory(username="other-merchandiser", roles=["merchandiser"])
-    suggestions_claim(user=other, suggestion_ids=[items[0].pk])
+    _held_by_another("merchandiser", items[:1])
     client.force_login(merchandiser)
     page = client.post("/imputations/", {"ids": [s.pk for s in items]}, **HTMX).content.decode()
     assert "<b>3</b> imputations selected will be approved" in page
@@ -158,8 +186,7 @@ def test_the_list_and_the_recent_batches_are_read_again_after_an_approval_or_an_
 
 def test_imputations_another_reviewer_holds_are_marked_and_cannot_be_ticked(client, merchandiser):
     items = _imputations(2)
-    other = UserFactory(username="other-merchandiser", roles=["merchandiser"])
-    suggestions_claim(user=other, suggestion_ids=[items[0].pk])
+    _held_by_another("merchandiser", items[:1])
     client.force_login(merchandiser)
     page = client.get("/imputations/").content.decode()
     held = page.split(f'id="bulk-{items[0].pk}"')[1].split("</tr>")[0]
