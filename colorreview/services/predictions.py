@@ -12,7 +12,7 @@ import numpy as np
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DatabaseError, transaction
-from django.db.models import Exists, OuterRef, prefetch_related_objects
+from django.db.models import Exists, OuterRef, Q, prefetch_related_objects
 from PIL import Image
 from scipy import ndimage
 
@@ -67,12 +67,15 @@ def standing_versions(version: str) -> list[str]:
 
 def products_to_predict(version: str, reread: bool = False):
     """Products with a usable image, no prediction for that image and model version (nor, unless
-    ``reread``, one that still stands for it), not archived, and not waiting in an unfinished run already."""
+    ``reread``, one that still stands for it), not archived, and not waiting in an unfinished run already.
+    A product left waiting by an import (its image or category changed, its suggestion superseded) is
+    among them even when that image was read before (an image that came back): the run judges it again
+    from that reading, without reading the image twice."""
     done = Prediction.objects.filter(product=OuterRef("pk"), image_checksum=OuterRef("image_checksum"),
                                      model_version__in=[version] if reread else standing_versions(version))
     return (Product.objects.exclude(image_checksum="").filter(image_error="", archived_at__isnull=True)
             .exclude(status__in=progress.UNFINISHED, pipeline_run__status__in=ACTIVE_RUN)
-            .annotate(done=Exists(done)).filter(done=False))
+            .annotate(done=Exists(done)).filter(Q(done=False) | Q(status=Product.Status.PENDING)))
 
 
 @dataclass

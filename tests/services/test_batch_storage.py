@@ -89,3 +89,23 @@ def test_a_product_reimported_while_its_batch_was_read_keeps_its_new_image_waiti
     states = dict(Product.objects.filter(pk__in=ids).values_list("pk", "status"))
     assert [states[pk] for pk in ids] == ["predicted", "pending", "no_prediction"]
     assert Product.objects.get(pk=ids[2]).status_detail == "no garment found in the image"
+
+
+def test_a_product_whose_earlier_image_comes_back_is_judged_again_without_a_second_reading(noop):
+    from colorreview.services.predictions import model_version, products_to_predict
+    from colorreview.services.suggestions import pending_supersede
+
+    [pk] = _products(1, tag="Blue")
+    predict_products(product_ids=[pk])
+    flag = Suggestion.objects.get(product_id=pk, status="pending")
+    assert flag.kind == "mislabel" and noop.seen == [Product.objects.get(pk=pk).sku]
+    # an import swaps the image and back (each supersedes the flag and leaves the product waiting)
+    pending_supersede(product_reasons={pk: "image changed"})
+    Product.objects.filter(pk=pk).update(status="pending")
+    assert list(products_to_predict(model_version(noop)).values_list("pk", flat=True)) == [pk]
+    assert predict_products(product_ids=[pk]) == {"done": 1, "failed": 0}
+    assert Product.objects.get(pk=pk).status == "predicted"
+    again = Suggestion.objects.get(product_id=pk, status="pending")
+    assert again.pk != flag.pk and again.kind == "mislabel" and again.suggested_color == "Red"
+    assert Prediction.objects.filter(product_id=pk).count() == 1 and len(noop.seen) == 1  # read once
+    assert not products_to_predict(model_version(noop)).exists()
