@@ -7,6 +7,7 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Max, Q
 
 from inference.classify.model import DEFAULT_WEIGHTS
 from inference.colors import ColorVocabulary
@@ -96,8 +97,12 @@ class Candidate:
 
 
 def candidate_for(product: Product, prediction: Prediction, vocabulary: ColorVocabulary,
-                  thresholds: dict[str, Threshold], rules: Thresholds | None = None) -> Candidate | None:
-    if prediction.error:
+                  thresholds: dict[str, Threshold], rules: Thresholds | None = None,
+                  set_by_hand: bool = False) -> Candidate | None:
+    """The suggestion the prediction makes for the product, or None. A colour a person decided (a decision
+    that gave another colour than the seller's tag, a colour set by hand) stands until the seller's tag
+    changes: no new suggestion reopens it, whatever a later reading or threshold says."""
+    if prediction.error or set_by_hand or product.final_color != product.seller_color_display:
         return None
     rules = rules or flag_rules(thresholds)
     tag = product.seller_color.name if product.seller_color_id else None
@@ -105,8 +110,6 @@ def candidate_for(product: Product, prediction: Prediction, vocabulary: ColorVoc
                        rules)
     if proposal is None:
         return None
-    if proposal.kind == "impute" and product.final_color and not product.seller_color_raw:
-        return None  # no tag, but a colour a person decided (an accepted imputation, a colour set by hand)
     if proposal.severity == "shade":
         source = "settings" if settings.COLORREVIEW_SHADE_THRESHOLD is not None else "model card"
         return Candidate(proposal, Threshold("shade", rules.shade, None, None, source))
@@ -153,6 +156,7 @@ def suggestions_refresh_batch(*, pairs: list[tuple[Product, Prediction]],
     ids = [product.pk for product, _ in pairs]
     with transaction.atomic(savepoint=False):
         archived = set(Product.objects.filter(pk__in=ids, archived_at__isnull=False).values_list("pk", flat=True))
+        by_hand = _set_by_hand(ids)
         pending, decided = {}, set()
         for row in (Suggestion.objects.select_for_update(of=("self",)).filter(product_id__in=ids)
                     .exclude(status=Suggestion.Status.SUPERSEDED).values_list(
@@ -169,7 +173,7 @@ def suggestions_refresh_batch(*, pairs: list[tuple[Product, Prediction]],
             if product.category not in rules:  # the model card is read once a category, not once a product
                 rules[product.category] = flag_rules(thresholds, calibration)
             candidate = None if product.pk in archived else candidate_for(
-                product, prediction, vocabulary, thresholds, rules[product.category])
+                product, prediction, vocabulary, thresholds, rules[product.category], product.pk in by_hand)
             current = pending.get(product.pk)
             if current and candidate and _same(current, candidate, prediction, product):
                 continue
@@ -185,6 +189,19 @@ def suggestions_refresh_batch(*, pairs: list[tuple[Product, Prediction]],
         created = Suggestion.objects.bulk_create([suggestion for suggestion, _ in made])
         ReviewEvent.objects.bulk_create([_suggested_event(s, c) for s, (_, c) in zip(created, made)])
     return len(created)
+
+
+def _set_by_hand(product_ids: list[int]) -> set[int]:
+    """Those of the products whose colour a person set by hand since the seller's tag last changed (one query)."""
+    from .catalog_write import TAG_CHANGE
+
+    action = ReviewEvent.Action
+    rows = (ReviewEvent.objects.filter(product_id__in=product_ids, action__in=[action.MANUAL, action.IMPORT])
+            .values("product_id").order_by()
+            .annotate(manual=Max("pk", filter=Q(action=action.MANUAL)),
+                      retagged=Max("pk", filter=Q(action=action.IMPORT, note__contains=TAG_CHANGE)))
+            .filter(manual__isnull=False))
+    return {r["product_id"] for r in rows if r["retagged"] is None or r["manual"] > r["retagged"]}
 
 
 def suggestions_refresh_products(*, product_ids: list[int]) -> int:

@@ -78,6 +78,42 @@ def test_reopening_keeps_a_colour_set_by_hand_after_the_decision(curator, admin_
     assert "kept" in ReviewEvent.objects.get(suggestion=s, action="reopen").note
 
 
+@pytest.mark.parametrize("hand_set", ["Black", "Red"])  # another colour than the tag, or the tag confirmed
+def test_a_colour_set_by_hand_is_not_reopened_by_a_later_judgement_until_the_tag_changes(thresholds, curator,
+                                                                                       hand_set):
+    from colorreview.services.catalog_write import TAG_CHANGE
+    from colorreview.services.suggestions import suggestion_refresh
+
+    product = ProductFactory(tag="Red")
+    PredictionFactory(product=product, predicted_color="Blue", family="Blue")
+    flag = suggestion_refresh(product=product)
+    assert flag is not None and flag.kind == "mislabel"
+    product_color_set(product=product, user=curator, color=hand_set, note="checked on the sample")
+    assert Suggestion.objects.get(pk=flag.pk).status == "superseded"
+    # a new threshold, a new reading or a re-run judges the product again: the person's colour stands
+    assert suggestion_refresh(product=Product.objects.get(pk=product.pk)) is None
+    assert Product.objects.get(pk=product.pk).final_color == hand_set
+    # a re-import with another seller tag opens the question again
+    from colorreview.models import ColorName
+
+    Product.objects.filter(pk=product.pk).update(seller_color=ColorName.objects.get(name="Green"),
+                                                 seller_color_raw="Green", final_color="Green")
+    ReviewEvent.objects.create(product=product, action="import", from_color=hand_set, to_color="Green",
+                               note=f"re-imported: {TAG_CHANGE} Red → Green (catalog.csv)")
+    again = suggestion_refresh(product=Product.objects.get(pk=product.pk))
+    assert again is not None and again.suggested_color == "Blue" and again.seller_color == "Green"
+
+
+def test_an_accepted_flag_is_not_reopened_by_another_reading(thresholds, curator):
+    from colorreview.services.suggestions import suggestion_refresh
+
+    s = _mislabel(tag="Red", suggested="Blue")
+    suggestion_accept(suggestion=s, user=curator)
+    PredictionFactory(product=s.product, predicted_color="Green", family="Green", model_version="newer-model")
+    assert suggestion_refresh(product=Product.objects.get(pk=s.product_id)) is None  # Blue, decided, stands
+    assert Product.objects.get(pk=s.product_id).final_color == "Blue"
+
+
 def test_a_card_held_by_another_reviewer_cannot_be_decided(curator):
     other = UserFactory(username="other-curator", roles=["curator"])
     s = _mislabel()
