@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -124,9 +126,10 @@ class SuggestionViewSet(viewsets.ReadOnlyModelViewSet):
         return selectors.suggestion_queue(user=self.request.user, status="pending" if listing else "")
 
     def _decide(self, request, pk, decide, serializer_class=DecisionSerializer):
-        suggestion = Suggestion.objects.select_related("product", "prediction").filter(pk=pk).first()
-        if suggestion is None:
-            return Response({"detail": "no such suggestion"}, status=status.HTTP_404_NOT_FOUND)
+        try:  # any suggestion, not only the caller's queue: deciding one of another kind answers 403, not 404
+            suggestion = get_object_or_404(Suggestion.objects.select_related("product", "prediction"), pk=pk)
+        except Http404:  # also a pk that is not a number
+            raise NotFound("no such suggestion") from None
         data = serializer_class(data=request.data)
         data.is_valid(raise_exception=True)
         return _answer(lambda: decide(suggestion=suggestion, user=request.user, **data.validated_data))

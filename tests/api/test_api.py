@@ -82,6 +82,21 @@ def test_bad_corrections_and_wrong_roles(curator, merchandiser):
     assert r.status_code in (403, 404)
 
 
+def test_deciding_a_suggestion_that_is_not_there_answers_a_json_404(curator, admin_user):
+    s = _mislabel()
+    client = _token_client(curator)
+    for pk in ("abc", "%20", str(s.pk + 1000)):
+        for verb, body in (("accept", {}), ("reject", {}), ("correct", {"color": "Navy Blue"})):
+            r = client.post(f"/api/suggestions/{pk}/{verb}/", body, format="json")
+            assert (r.status_code, r.json()) == (404, {"detail": "no such suggestion"}), (pk, verb)
+    r = _token_client(admin_user).post("/api/suggestions/abc/reopen/", {}, format="json")
+    assert (r.status_code, r["Content-Type"]) == (404, "application/json")
+    assert client.get("/api/suggestions/abc/").status_code == 404
+    for url in ("/api/bulk-approvals/abc/undo/", "/api/runs/abc/cancel/", "/api/runs/abc/resume/"):
+        r = _token_client(admin_user).post(url, {}, format="json")
+        assert (r.status_code, r["Content-Type"]) == (404, "application/json"), url
+    assert client.get(f"/api/suggestions/{s.pk}/").json()["status"] == "pending"
+
 def test_bulk_accept_through_the_api(merchandiser):
     items = [SuggestionFactory(prediction=PredictionFactory(product=ProductFactory(tag=""), confidence=c),
                                kind="impute") for c in (0.99, 0.6)]
