@@ -41,6 +41,11 @@ def bulk_approvals_of(user) -> QuerySet[BulkApproval]:
     return qs if roles.has_role(user, roles.ADMIN) else qs.filter(created_by=user)
 
 
+def bulk_approval_accepted_ids(approval: BulkApproval) -> list[int]:
+    """The suggestions a bulk approval accepted and no undo has put back, in id order."""
+    return sorted(Suggestion.objects.filter(bulk=approval).values_list("pk", flat=True))
+
+
 def suggestion_queue(*, user, kind: str | None = None, status: str = Suggestion.Status.PENDING,
                      color: str | None = None, category: str | None = None, search: str | None = None,
                      sku: str | None = None, min_confidence: float | None = None) -> QuerySet[Suggestion]:

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from .. import selectors
 from ..models import BulkApproval, PipelineRun, Prediction, Product, Suggestion
 from ..services import NOTE_MAX
 
@@ -76,6 +78,7 @@ class PipelineRunSerializer(serializers.ModelSerializer):
 
         return run_stalled(run)
 
+
 class BulkApprovalSerializer(serializers.ModelSerializer):
     created_by = serializers.CharField(source="created_by.username")
 
@@ -84,3 +87,27 @@ class BulkApprovalSerializer(serializers.ModelSerializer):
         fields = ["id", "kind", "criteria", "status", "matched", "accepted", "reverted", "created_by", "created_at",
                   "finished_at", "undone_at", "error"]
         read_only_fields = fields
+
+
+class SkippedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    reason = serializers.CharField()
+
+
+class BulkAcceptResultSerializer(BulkApprovalSerializer):
+    """A bulk approval that ran at once: the counts of any bulk approval, and which suggestions it took."""
+
+    accepted_ids = serializers.SerializerMethodField(help_text="the suggestions it accepted")
+    skipped = serializers.SerializerMethodField(help_text="the ids asked for that it did not accept, and why")
+
+    class Meta(BulkApprovalSerializer.Meta):
+        fields = [*BulkApprovalSerializer.Meta.fields, "accepted_ids", "skipped"]
+        read_only_fields = fields
+
+    def get_accepted_ids(self, approval: BulkApproval) -> list[int]:
+        return selectors.bulk_approval_accepted_ids(approval)
+
+    @extend_schema_field(SkippedSerializer(many=True))
+    def get_skipped(self, approval: BulkApproval) -> list[dict]:
+        left = set(approval.criteria.get("ids") or ()) - set(selectors.bulk_approval_accepted_ids(approval))
+        return [{"id": i, "reason": "not a pending suggestion of that kind you may take"} for i in sorted(left)]

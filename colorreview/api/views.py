@@ -38,6 +38,7 @@ from ..services.runs import (
 from .filters import PredictionFilter, ProductFilter, SuggestionFilter
 from .permissions import HasRole, IsAdminRole
 from .serializers import (
+    BulkAcceptResultSerializer,
     BulkAcceptSerializer,
     BulkApprovalSerializer,
     CorrectionSerializer,
@@ -164,7 +165,9 @@ class SuggestionViewSet(viewsets.ReadOnlyModelViewSet):
         ``count_only`` only say how many would be accepted. A large selection runs in the background:
         follow it at ``/api/bulk-approvals/{id}/``, undo it with ``/api/bulk-approvals/{id}/undo/``.
         With an ``Idempotency-Key`` header, a request sent again with the same key (a retry after a lost
-        answer) returns the approval the first one made instead of starting another."""
+        answer) returns the approval the first one made instead of starting another. The answer is the bulk
+        approval as ``/api/bulk-approvals/{id}/`` gives it; one that ran at once adds which suggestions it
+        accepted (``accepted_ids``) and which of the ``ids`` it left (``skipped``)."""
         data = BulkAcceptSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
@@ -180,13 +183,9 @@ class SuggestionViewSet(viewsets.ReadOnlyModelViewSet):
             return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
         except ServiceError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-        body = BulkApprovalSerializer(approval).data
-        if not approval.active:
-            accepted = set(Suggestion.objects.filter(bulk=approval).values_list("pk", flat=True))
-            body["accepted"] = sorted(accepted)
-            body["skipped"] = [{"id": i, "reason": "not a pending suggestion of that kind you may take"}
-                               for i in sorted(set(v.get("ids") or ()) - accepted)]
-        return Response(body, status=status.HTTP_200_OK if not approval.active else status.HTTP_202_ACCEPTED)
+        if approval.active:
+            return Response(BulkApprovalSerializer(approval).data, status=status.HTTP_202_ACCEPTED)
+        return Response(BulkAcceptResultSerializer(approval).data)
 
 
 class BulkApprovalViewSet(viewsets.ReadOnlyModelViewSet):

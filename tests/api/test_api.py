@@ -101,10 +101,22 @@ def test_bulk_accept_through_the_api(merchandiser):
     items = [SuggestionFactory(prediction=PredictionFactory(product=ProductFactory(tag=""), confidence=c),
                                kind="impute") for c in (0.99, 0.6)]
     r = _token_client(merchandiser).post("/api/suggestions/bulk-accept/", {"min_confidence": 0.9}, format="json")
-    assert r.status_code == 200 and r.json()["accepted"] == [items[0].pk]
+    assert r.status_code == 200 and (r.json()["accepted"], r.json()["accepted_ids"]) == (1, [items[0].pk])
     r = _token_client(merchandiser).post("/api/suggestions/bulk-accept/", {}, format="json")
     assert r.status_code == 400
 
+
+def test_bulk_accept_answers_the_bulk_approval_as_it_is_listed_with_the_ids_it_took(merchandiser):
+    taken, decided = [SuggestionFactory(prediction=PredictionFactory(product=ProductFactory(tag=""), confidence=0.99),
+                                        kind="impute") for _ in range(2)]
+    api = _token_client(merchandiser)
+    api.post(f"/api/suggestions/{decided.pk}/reject/", {}, format="json")
+    posted = api.post("/api/suggestions/bulk-accept/", {"ids": [taken.pk, decided.pk]}, format="json").json()
+    listed = api.get("/api/bulk-approvals/").json()["results"][0]
+    assert posted == {**listed, "accepted_ids": [taken.pk],
+                      "skipped": [{"id": decided.pk, "reason": "not a pending suggestion of that kind you may take"}]}
+    assert (listed["matched"], listed["accepted"]) == (1, 1)
+    assert api.get(f"/api/bulk-approvals/{posted['id']}/").json() == listed
 
 def test_bulk_accept_with_an_idempotency_key_is_one_approval_however_often_sent(merchandiser):
     from colorreview.models import BulkApproval
@@ -116,7 +128,8 @@ def test_bulk_accept_with_an_idempotency_key_is_one_approval_however_often_sent(
     answers = [api.post("/api/suggestions/bulk-accept/", body, format="json", HTTP_IDEMPOTENCY_KEY="retry-1")
                for _ in range(2)]
     assert [r.status_code for r in answers] == [200, 200]
-    assert answers[0].json()["id"] == answers[1].json()["id"] and answers[1].json()["accepted"] == sorted(body["ids"])
+    assert answers[0].json()["id"] == answers[1].json()["id"]
+    assert answers[1].json()["accepted"] == 2 and answers[1].json()["accepted_ids"] == sorted(body["ids"])
     assert BulkApproval.objects.count() == 1
     r = api.post("/api/suggestions/bulk-accept/", {"min_confidence": 0.5}, format="json", HTTP_IDEMPOTENCY_KEY="retry-1")
     assert r.status_code == 400 and "already used" in r.json()["detail"]
