@@ -211,6 +211,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["colorreview.api.permissions.HasRole"],
+    # one name for a bulk approval's states, shown by the bulk approvals and by bulk-accept's answer alike
+    "ENUM_NAME_OVERRIDES": {"BulkApprovalStatusEnum": "colorreview.models.BulkApproval.Status"},
 }
 
 # --- task queue -------------------------------------------------------------------------

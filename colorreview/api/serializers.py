@@ -53,7 +53,7 @@ class CorrectionSerializer(DecisionSerializer):
 
 
 class BulkAcceptSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=["impute", "mislabel"], default="impute")
+    kind = serializers.ChoiceField(choices=Suggestion.Kind.choices, default="impute")
     ids = serializers.ListField(child=serializers.IntegerField(), required=False)
     min_confidence = serializers.FloatField(required=False, min_value=0, max_value=1)
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=NOTE_MAX)
@@ -63,6 +63,16 @@ class BulkAcceptSerializer(serializers.Serializer):
         if "ids" not in attrs and "min_confidence" not in attrs:
             raise serializers.ValidationError("give ids or min_confidence")
         return attrs
+
+
+class BulkCountSerializer(serializers.Serializer):
+    matched = serializers.IntegerField(help_text="pending suggestions a bulk approval would accept (count_only)")
+
+
+class DetailSerializer(serializers.Serializer):
+    """An answer that says in words why nothing was done."""
+
+    detail = serializers.CharField()
 
 
 class PipelineRunSerializer(serializers.ModelSerializer):
@@ -77,6 +87,15 @@ class PipelineRunSerializer(serializers.ModelSerializer):
         from ..services.runs import run_stalled
 
         return run_stalled(run)
+
+
+class RunActiveSerializer(DetailSerializer):
+    run = PipelineRunSerializer(help_text="the run of this model version that is active")
+
+
+class RunResumedSerializer(serializers.Serializer):
+    queued = serializers.IntegerField(help_text="products queued again")
+    run = PipelineRunSerializer()
 
 
 class BulkApprovalSerializer(serializers.ModelSerializer):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -41,13 +41,29 @@ from .serializers import (
     BulkAcceptResultSerializer,
     BulkAcceptSerializer,
     BulkApprovalSerializer,
+    BulkCountSerializer,
     CorrectionSerializer,
     DecisionSerializer,
+    DetailSerializer,
     PipelineRunSerializer,
     PredictionSerializer,
     ProductSerializer,
+    RunActiveSerializer,
+    RunResumedSerializer,
     SuggestionSerializer,
 )
+
+
+def _detail(why: str) -> OpenApiResponse:
+    """An answer of the schema whose body only says why: ``{"detail": ...}``."""
+    return OpenApiResponse(DetailSerializer, description=why)
+
+
+QUEUE_DOWN = _detail("the task queue is down; nothing was started")
+
+
+def _decision_schema(request=DecisionSerializer, conflict: str = "decided already, or held by another reviewer"):
+    return extend_schema(request=request, responses={200: SuggestionSerializer, 409: _detail(conflict)})
 
 
 def _answer(act) -> Response:
@@ -92,11 +108,13 @@ class ProductViewSet(viewsets.ReadOnlyModelViewSet):
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response(ProductSerializer(product).data)
 
+    @extend_schema(request=DecisionSerializer, responses={200: ProductSerializer, 409: _detail("archived already")})
     @action(detail=True, methods=["post"])
     def archive(self, request, sku=None):
         """Archive the product: its pending suggestions are withdrawn; 409 when it is archived already."""
         return self._change(request, product_archive)
 
+    @extend_schema(request=DecisionSerializer, responses={200: ProductSerializer, 409: _detail("not archived")})
     @action(detail=True, methods=["post"])
     def unarchive(self, request, sku=None):
         """Bring the product back: its latest prediction is judged again; 409 when it is not archived."""
@@ -135,6 +153,7 @@ class SuggestionViewSet(viewsets.ReadOnlyModelViewSet):
         data.is_valid(raise_exception=True)
         return _answer(lambda: decide(suggestion=suggestion, user=request.user, **data.validated_data))
 
+    @_decision_schema(conflict="the caller has no decision left to undo")
     @action(detail=False, methods=["post"])
     def undo(self, request):
         """Take back the caller's latest decision still standing; the suggestion is pending again."""
@@ -142,23 +161,32 @@ class SuggestionViewSet(viewsets.ReadOnlyModelViewSet):
         data.is_valid(raise_exception=True)
         return _answer(lambda: suggestion_undo_last(user=request.user, **data.validated_data))
 
+    @_decision_schema(conflict="not decided, or changed meanwhile")
     @action(detail=True, methods=["post"])
     def reopen(self, request, pk=None):
         """An admin puts a decided suggestion back to pending."""
         return self._decide(request, pk, suggestion_reopen)
 
+    @_decision_schema()
     @action(detail=True, methods=["post"])
     def accept(self, request, pk=None):
         return self._decide(request, pk, suggestion_accept)
 
+    @_decision_schema()
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         return self._decide(request, pk, suggestion_reject)
 
+    @_decision_schema(CorrectionSerializer)
     @action(detail=True, methods=["post"])
     def correct(self, request, pk=None):
         return self._decide(request, pk, suggestion_correct, CorrectionSerializer)
 
+    @extend_schema(request=BulkAcceptSerializer, responses={
+        200: PolymorphicProxySerializer(component_name="BulkAcceptAnswer", resource_type_field_name=None,
+                                        serializers=[BulkAcceptResultSerializer, BulkCountSerializer]),
+        202: OpenApiResponse(BulkApprovalSerializer, description="a large selection, approved in the background"),
+        503: QUEUE_DOWN})
     @action(detail=False, methods=["post"], url_path="bulk-accept")
     def bulk_accept(self, request):
         """Accept every pending suggestion of a kind that matches ``ids`` or ``min_confidence``; with
@@ -203,6 +231,8 @@ class BulkApprovalViewSet(viewsets.ReadOnlyModelViewSet):
             return qs
         return selectors.bulk_approvals_of(self.request.user).order_by("-id")
 
+    @extend_schema(request=None, responses={200: BulkApprovalSerializer,
+                                            409: _detail("still running, or undone already"), 503: QUEUE_DOWN})
     @action(detail=True, methods=["post"])
     def undo(self, request, pk=None):
         try:
@@ -225,6 +255,10 @@ class PipelineRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet)
     def get_permissions(self):
         return [HasRole(), IsAdminRole()] if self.action in ("create", "resume", "cancel") else [HasRole()]
 
+    @extend_schema(request=None, responses={
+        201: PipelineRunSerializer, 200: _detail("nothing to read: every product has a prediction of the model"),
+        409: OpenApiResponse(RunActiveSerializer, description="a run of the model version is active already"),
+        503: _detail("the task queue is down, or the weights do not match their card")})
     def create(self, request, *args, **kwargs):
         try:
             run = pipeline_run_start(user=request.user)
@@ -237,6 +271,7 @@ class PipelineRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet)
             return Response({"detail": nothing_to_run()}, status=status.HTTP_200_OK)
         return Response(PipelineRunSerializer(run).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=None, responses={200: RunResumedSerializer, 503: QUEUE_DOWN})
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):
         """Queue the run's unfinished products again (a stalled run)."""
@@ -248,6 +283,7 @@ class PipelineRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet)
         run.refresh_from_db()
         return Response({"queued": queued, "run": PipelineRunSerializer(run).data})
 
+    @extend_schema(request=None, responses=PipelineRunSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         """Stop the run: its products not yet read go back to waiting (a run that has ended stays as it ended)."""
