@@ -86,6 +86,8 @@ def propose(predicted: str | None, confidence: float | None, probabilities: dict
     confidence = confidence or 0.0
     if tag is None:
         return Proposal(IMPUTE, "", predicted, confidence) if confidence >= thresholds.impute else None
+    if probabilities and tag not in probabilities:
+        return _outside_flag(predicted, probabilities, tag, vocabulary, thresholds)
     if thresholds.rule == CONFIDENT_RULE and thresholds.per_class:
         return _confident_flag(probabilities, tag, vocabulary, thresholds)
     if thresholds.rule == TAG_RULE:
@@ -97,6 +99,17 @@ def propose(predicted: str | None, confidence: float | None, probabilities: dict
     if thresholds.shade is not None and same_family and predicted != tag \
             and confidence >= thresholds.shade and exact < 0.05:
         return Proposal(MISLABEL, "shade", predicted, confidence)
+    return None
+
+
+def _outside_flag(predicted: str, probabilities: dict[str, float], tag: str, vocabulary: ColorVocabulary,
+                  thresholds: Thresholds) -> Proposal | None:
+    """A tag the classifier cannot name (a vocabulary colour outside its classes: Burgundy, Teal, Skin):
+    its own probability is unknown, not zero, so it is judged by its family alone, whatever the rule; no
+    shade flags."""
+    _, family_p = tag_support(probabilities, tag, vocabulary)
+    if vocabulary.family(predicted) != vocabulary.family(tag) and 1 - family_p >= thresholds.mislabel:
+        return Proposal(MISLABEL, "family", predicted, 1 - family_p)
     return None
 
 

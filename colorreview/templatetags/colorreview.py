@@ -71,8 +71,14 @@ def flag_reason(s) -> str:
         return (f"The tag names another shade of the same colour family: the model is {pct(s.confidence)} sure "
                 f"of {s.suggested_color} and gives {s.seller_color} under 5%.{rule}")
     tag_family = s.product.seller_color.family if s.product.seller_color_id else s.seller_color
-    return (f"{_sure(s.score)} probability that the tag is wrong: the model gives only {_sure(1 - s.score)} to any "
-            f"{tag_family} colour, and reads {s.suggested_color} at {pct(s.confidence)}.{rule}")
+    reads = f"reads {s.suggested_color} at {pct(s.confidence)}.{rule}"
+    own = (s.prediction.probabilities or {}).get(s.seller_color)
+    if own is not None:  # one of the colours the classifier names
+        return (f"{_sure(s.score)} probability that the tag is wrong: the model gives {s.seller_color} only "
+                f"{_sure(own)}, and {reads}")
+    return (f"{_sure(s.score)} probability that the tag is wrong: the model does not name {s.seller_color} itself, "
+            f"so the tag is judged by its family; it gives only {_sure(1 - s.score)} to any {tag_family} colour, "
+            f"and {reads}")
 
 
 @register.filter

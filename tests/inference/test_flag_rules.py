@@ -120,3 +120,19 @@ def test_the_ranking_ceiling_is_the_best_recall_any_threshold_reaches_at_the_pre
     assert (c["wrong_read_as_the_tag"], c["wrong_without_a_single_colour"]) == (2, 1)
     strict = audit.ranking_ceiling(rows, probs, CLASSES, vocab, precision=0.8)
     assert (strict["flagged_wrong"], strict["flagged_confirmed"], strict["threshold"]) == (2, 0, 1.0)
+
+
+@pytest.mark.parametrize("rule", [FAMILY_RULE, TAG_RULE])
+def test_a_tag_the_classifier_cannot_name_is_judged_by_its_family(rule):
+    vocab = default_vocabulary()
+    th = Thresholds(impute=0.8, mislabel=0.9, shade=0.5, rule=rule)
+    # Burgundy is not a class: its probability is unknown, not zero; its family (Red) holds 0.4 here
+    burgundy = {"Brown": 0.6, "Maroon": 0.3, "Red": 0.1}
+    assert propose("Brown", 0.6, burgundy, "Burgundy", vocab, th) is None
+    # a garment read as another family with no doubt is still flagged, at the family's probability
+    sure = {"Olive": 0.97, "Maroon": 0.02, "Black": 0.01}
+    flag = propose("Olive", 0.97, sure, "Burgundy", vocab, th)
+    assert flag is not None and flag.kind == MISLABEL and flag.severity == "family"
+    assert flag.score == pytest.approx(0.98)
+    # no shade flag within the family of such a tag
+    assert propose("Maroon", 0.95, {"Maroon": 0.95, "Red": 0.05}, "Burgundy", vocab, th) is None

@@ -304,10 +304,19 @@ def test_undo_brings_the_card_back_and_the_note_shows_as_text(client, curator):
 def test_a_card_never_rounds_a_probability_to_certainty(client, curator):
     s = _mislabel()
     Suggestion.objects.filter(pk=s.pk).update(score=0.9996, threshold=0.99)
+    type(s.prediction).objects.filter(pk=s.prediction_id).update(probabilities={"Blue": 0.9996, "Red": 0.0004})
     client.force_login(curator)
     html = client.get("/review/").content.decode()
-    assert "over 99.9% probability that the tag is wrong: the model gives only under 0.1% to any Red colour" in html
+    assert "over 99.9% probability that the tag is wrong: the model gives Red only under 0.1%, and reads Blue" in html
     assert "reaches the threshold of 99%" in html and ">100%<" not in html
+
+
+def test_a_card_says_when_the_tag_is_a_colour_the_model_does_not_name(client, curator):
+    s = _mislabel()
+    Suggestion.objects.filter(pk=s.pk).update(seller_color="Burgundy", score=0.98)
+    client.force_login(curator)
+    html = client.get("/review/").content.decode()
+    assert "the model does not name Burgundy itself, so the tag is judged by its family; it gives only 2% to" in html
 
 
 def test_a_fragment_asked_for_after_the_session_ended_sends_the_whole_window_to_sign_in(client, merchandiser):
