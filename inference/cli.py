@@ -16,6 +16,7 @@ COMMANDS = {
     "evaluate": ("inference.commands.evaluate", "evaluate predictions against a truth CSV"),
     "train-all": ("inference.train.all", "train every network in one run (sized for one GPU)"),
     "label-issues": ("inference.commands.label_issues", "confident learning: likely tag errors of a split"),
+    "outside-colours": ("inference.commands.outside", "colours outside the classes that no tag claims: flags"),
 }
 
 

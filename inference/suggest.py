@@ -29,6 +29,11 @@ class Thresholds:
     tag is flagged when the most probable colour above its own threshold is another colour and
     P(tag is wrong) >= ``mislabel`` (a floor that trades recall for precision), or, when that colour
     is a shade of the tag's family, P(tag is wrong) >= ``shade`` (None: no shade flags).
+
+    ``outside``: vocabulary colours the classifier does not name and the catalogue's tags do not agree on
+    (teal, turquoise: tagged Green by some sellers, Blue by others), each with the share of the garment the
+    KD-tree must read in it. Whatever the rule, a tag that is another colour is flagged when the garment's
+    dominant colours reach that share (the classifier, which only knows the tags' colours, cannot tell).
     """
 
     impute: float = 0.8
@@ -36,6 +41,7 @@ class Thresholds:
     shade: float | None = None  # None: no flags for a shade within the tag's family
     rule: str = FAMILY_RULE
     per_class: Mapping[str, float] | None = None
+    outside: Mapping[str, float] | None = None
 
 
 def thresholds_from_card(calibration: dict, impute: float | None = None, mislabel: float | None = None,
@@ -53,7 +59,8 @@ def thresholds_from_card(calibration: dict, impute: float | None = None, mislabe
     return Thresholds(
         impute if impute is not None else float(calibration.get("impute", {}).get("threshold", 0.8)),
         mislabel if mislabel is not None else float(calibration.get("mislabel", {}).get("threshold", 0.9)),
-        chosen_shade, rule if rule in RULES else FAMILY_RULE, calibration.get("per_class") or None)
+        chosen_shade, rule if rule in RULES else FAMILY_RULE, calibration.get("per_class") or None,
+        (calibration.get("outside") or {}).get("colours") or None)
 
 
 @dataclass(frozen=True)
@@ -73,21 +80,54 @@ def tag_support(probabilities: dict[str, float], tag: str, vocabulary: ColorVoca
 
 
 def propose(predicted: str | None, confidence: float | None, probabilities: dict[str, float],
-            tag: str | None, vocabulary: ColorVocabulary, thresholds: Thresholds) -> Proposal | None:
+            tag: str | None, vocabulary: ColorVocabulary, thresholds: Thresholds,
+            shares: Mapping[str, float] | None = None) -> Proposal | None:
     """The suggestion for one product, or None.
 
     ``tag`` is the seller's colour mapped to the vocabulary (None when missing or unknown).
     A missing tag is imputed when the prediction is confident. A tag is flagged when the
     probability that its whole family is wrong reaches the mislabel threshold; a shade
-    within the family only when shade flags are on.
+    within the family only when shade flags are on. ``shares``: the share of the garment the KD-tree
+    reads in each vocabulary colour, for the ``outside`` colours (see ``Thresholds``).
     """
     if not predicted:
         return None
     confidence = confidence or 0.0
     if tag is None:
         return Proposal(IMPUTE, "", predicted, confidence) if confidence >= thresholds.impute else None
+    return _classifier_flag(predicted, confidence, probabilities, tag, vocabulary, thresholds) or \
+        outside_flag(shares, tag, vocabulary, thresholds.outside)
+
+
+def colour_shares(dominant) -> dict[str, float]:
+    """The share of the garment in each vocabulary colour, from its dominant colours (``DominantColor``s or
+    their stored dicts)."""
+    pairs = [(d["color"], d["fraction"]) if isinstance(d, Mapping) else (d.color, d.fraction) for d in dominant or ()]
+    total = sum(f for _, f in pairs) or 1.0
+    shares: dict[str, float] = {}
+    for colour, fraction in pairs:
+        shares[colour] = shares.get(colour, 0.0) + fraction / total
+    return shares
+
+
+def outside_flag(shares: Mapping[str, float] | None, tag: str, vocabulary: ColorVocabulary,
+                 outside: Mapping[str, float] | None) -> Proposal | None:
+    """A flag for a garment mostly in a colour the classifier does not name, tagged as another colour;
+    its score is the share of the garment in that colour."""
+    if not shares or not outside:
+        return None
+    found = [(shares.get(c, 0.0), c) for c, need in outside.items() if c != tag and shares.get(c, 0.0) >= need]
+    if not found:
+        return None
+    share, colour = max(found)
+    severity = "shade" if vocabulary.family(colour) == vocabulary.family(tag) else "family"
+    return Proposal(MISLABEL, severity, colour, float(share))
+
+
+def _classifier_flag(predicted: str, confidence: float, probabilities: dict[str, float], tag: str,
+                     vocabulary: ColorVocabulary, thresholds: Thresholds) -> Proposal | None:
     if probabilities and tag not in probabilities:
-        return _outside_flag(predicted, probabilities, tag, vocabulary, thresholds)
+        return _unnamed_tag_flag(predicted, probabilities, tag, vocabulary, thresholds)
     if thresholds.rule == CONFIDENT_RULE and thresholds.per_class:
         return _confident_flag(probabilities, tag, vocabulary, thresholds)
     if thresholds.rule == TAG_RULE:
@@ -102,8 +142,8 @@ def propose(predicted: str | None, confidence: float | None, probabilities: dict
     return None
 
 
-def _outside_flag(predicted: str, probabilities: dict[str, float], tag: str, vocabulary: ColorVocabulary,
-                  thresholds: Thresholds) -> Proposal | None:
+def _unnamed_tag_flag(predicted: str, probabilities: dict[str, float], tag: str, vocabulary: ColorVocabulary,
+                      thresholds: Thresholds) -> Proposal | None:
     """A tag the classifier cannot name (a vocabulary colour outside its classes: Burgundy, Teal, Skin):
     its own probability is unknown, not zero, so it is judged by its family alone, whatever the rule; no
     shade flags."""

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import functools
+import json
+
 import factory
 from django.contrib.auth.models import Group, User
 
@@ -44,11 +47,18 @@ class ProductFactory(factory.django.DjangoModelFactory):
 
 
 def probabilities(**colors: float) -> dict[str, float]:
+    """A classifier's probabilities as stored: every colour it names (the shipped classes), the rest on Grey."""
     rest = max(0.0, 1 - sum(colors.values()))
-    out = dict(colors)
-    out.setdefault("Grey", 0.0)
-    out["Grey"] += rest
+    out = {**dict.fromkeys(_classes(), 0.0), **colors}
+    out["Grey"] = out.get("Grey", 0.0) + rest
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def _classes() -> tuple[str, ...]:
+    from inference.weights import WEIGHTS_DIR
+
+    return tuple(json.loads((WEIGHTS_DIR / "colornet.json").read_text())["classes"])
 
 
 class PredictionFactory(factory.django.DjangoModelFactory):

@@ -12,7 +12,7 @@ from django.db.models import Max, Q
 from inference.classify.model import DEFAULT_WEIGHTS
 from inference.colors import ColorVocabulary
 from inference.errors import WeightsError
-from inference.suggest import Proposal, Thresholds, propose, tag_support, thresholds_from_card
+from inference.suggest import Proposal, Thresholds, colour_shares, propose, tag_support, thresholds_from_card
 from inference.weights import card_path, load_card
 
 from ..models import Prediction, Product, ReviewEvent, Suggestion
@@ -107,9 +107,11 @@ def candidate_for(product: Product, prediction: Prediction, vocabulary: ColorVoc
     rules = rules or flag_rules(thresholds)
     tag = product.seller_color.name if product.seller_color_id else None
     proposal = propose(prediction.predicted_color, prediction.confidence, prediction.probabilities, tag, vocabulary,
-                       rules)
+                       rules, colour_shares(prediction.dominant_colors))
     if proposal is None:
         return None
+    if proposal.kind == "mislabel" and proposal.color in (rules.outside or {}):  # the KD-tree's reading
+        return Candidate(proposal, Threshold("outside", rules.outside[proposal.color], None, None, "model card"))
     if proposal.severity == "shade":
         source = "settings" if settings.COLORREVIEW_SHADE_THRESHOLD is not None else "model card"
         return Candidate(proposal, Threshold("shade", rules.shade, None, None, source))

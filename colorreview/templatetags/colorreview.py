@@ -70,9 +70,14 @@ def flag_reason(s) -> str:
     if s.severity == "shade":
         return (f"The tag names another shade of the same colour family: the model is {pct(s.confidence)} sure "
                 f"of {s.suggested_color} and gives {s.seller_color} under 5%.{rule}")
+    probabilities = s.prediction.probabilities or {}
+    if probabilities and s.suggested_color not in probabilities:  # a colour only the KD-tree names
+        return (f"{pct(s.score)} of the garment reads as {s.suggested_color}, a colour the classifier does not name "
+                f"and sellers tag as different colours, so a {s.seller_color} tag is likely wrong (the classifier "
+                f"reads {s.prediction.predicted_color}).{rule}")
     tag_family = s.product.seller_color.family if s.product.seller_color_id else s.seller_color
     reads = f"reads {s.suggested_color} at {pct(s.confidence)}.{rule}"
-    own = (s.prediction.probabilities or {}).get(s.seller_color)
+    own = probabilities.get(s.seller_color)
     if own is not None:  # one of the colours the classifier names
         return (f"{_sure(s.score)} probability that the tag is wrong: the model gives {s.seller_color} only "
                 f"{_sure(own)}, and {reads}")

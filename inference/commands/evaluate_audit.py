@@ -11,8 +11,9 @@ import numpy as np
 from ..colors import default_vocabulary
 
 
-def _probabilities(args, pipeline, rows) -> dict[str, np.ndarray]:
-    """Calibrated probabilities per audited image, from the cached readings when they cover them all."""
+def _probabilities(args, pipeline, rows) -> tuple[dict[str, np.ndarray], dict[str, dict[str, float]]]:
+    """Calibrated probabilities and the garment's colour shares per audited image, from the cached readings
+    when they cover them all."""
     from ..evaluate import study
 
     cached = study.load_readings(args.readings, pipeline) if args.readings else None
@@ -26,10 +27,10 @@ def _probabilities(args, pipeline, rows) -> dict[str, np.ndarray]:
     return _combined(pipeline, readings, {k: i for i, k in enumerate(readings.keys)})
 
 
-def _combined(pipeline, readings, index: dict[str, int]) -> dict[str, np.ndarray]:
+def _combined(pipeline, readings, index: dict[str, int]):
     combine = getattr(pipeline.classifier, "combine", None)
     probs = combine(readings.members) if combine else readings.members[0]
-    return {image: probs[i] for image, i in index.items()}
+    return {image: probs[i] for image, i in index.items()}, {image: readings.shares[i] for image, i in index.items()}
 
 
 def run_audit(args) -> int:
@@ -41,7 +42,7 @@ def run_audit(args) -> int:
     pipeline = Pipeline(PipelineConfig(segmenter=args.segmenter, classifier=args.classifier),
                         weights_dir=args.weights_dir)
     classes, vocab = pipeline.classifier.classes, default_vocabulary()
-    probs = _probabilities(args, pipeline, rows)
+    probs, shares = _probabilities(args, pipeline, rows)
     if not probs:
         print("error: no image could be read", file=sys.stderr)
         return 1
@@ -58,8 +59,8 @@ def run_audit(args) -> int:
                                   [vocab.match(r.seller_color) for r in tagged], classes, vocab),
         "seller_tags": audit.seller_accuracy(verified, vocab),
         "thresholds": {"rule": thresholds.rule, "impute": thresholds.impute, "mislabel": thresholds.mislabel,
-                       "shade": thresholds.shade},
-        "real_mislabels": audit.judge_flags(rows, probs, classes, vocab, thresholds).as_dict(),
+                       "shade": thresholds.shade, "outside": dict(thresholds.outside or {})},
+        "real_mislabels": audit.judge_flags(rows, probs, classes, vocab, thresholds, shares).as_dict(),
         "imputations": audit.judge_imputations(rows, probs, classes, vocab, thresholds),
     }
     out = Path(args.out)
@@ -77,7 +78,9 @@ def _print(r: dict) -> None:
         print(f"{name:28s} {m['accuracy']:7.4f} {m['family_accuracy']:7.4f} {m['macro_roc_auc']:10.4f}")
     print(f"{'catalogue tag vs audited':28s} {s['accuracy']:7.4f} {s['family_accuracy']:7.4f}")
     f, th = r["real_mislabels"], r["thresholds"]
-    print(f"flags on the real tags ({th['rule']} rule, mislabel {th['mislabel']}, shade {th['shade']}): "
+    outside = ", ".join(f"{c} >= {v:.2f}" for c, v in th["outside"].items()) or "none"
+    print(f"flags on the real tags ({th['rule']} rule, mislabel {th['mislabel']}, shade {th['shade']}, colours the "
+          f"classifier does not name: {outside}): "
           f"precision {f['precision']:.4f} recall {f['recall']:.4f} — {f['flagged_wrong']} of {f['wrong']} wrong "
           f"tags flagged ({f['flagged_wrong_named']} naming the audited colour), {f['flagged_confirmed']} of "
           f"{f['confirmed']} right tags flagged, {f['flagged_ambiguous']} of {f['ambiguous']} ambiguous flagged "

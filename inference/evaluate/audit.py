@@ -75,8 +75,10 @@ class FlagOutcome(PooledCounts):
 
 
 def judge_flags(rows: list[AuditRow], probs: dict[str, np.ndarray], classes: list[str],
-                vocabulary: ColorVocabulary, thresholds: Thresholds) -> FlagOutcome:
-    """The product's flags on every audited row whose tag is a class and that has a prediction."""
+                vocabulary: ColorVocabulary, thresholds: Thresholds,
+                shares: dict[str, dict[str, float]] | None = None) -> FlagOutcome:
+    """The product's flags on every audited row whose tag is a class and that has a prediction
+    (``shares``: each image's garment share per vocabulary colour, for the ``outside`` colours)."""
     out = FlagOutcome()
     for row in rows:
         tag = vocabulary.match(row.seller_color)
@@ -84,7 +86,8 @@ def judge_flags(rows: list[AuditRow], probs: dict[str, np.ndarray], classes: lis
             continue
         p = probs[row.image]
         i = int(p.argmax())
-        proposal = propose(classes[i], float(p[i]), dict(zip(classes, p.tolist())), tag, vocabulary, thresholds)
+        proposal = propose(classes[i], float(p[i]), dict(zip(classes, p.tolist())), tag, vocabulary, thresholds,
+                           (shares or {}).get(row.image))
         kind = "wrong" if row.tag_wrong else "confirmed" if row.tag_right else "ambiguous"
         setattr(out, kind, getattr(out, kind) + 1)
         if proposal is None or proposal.kind != MISLABEL:

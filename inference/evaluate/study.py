@@ -12,7 +12,7 @@ from tqdm import tqdm
 from ..classify.model import calibrate
 from ..colors import ColorVocabulary
 from ..pipeline import ImageInput, Pipeline
-from ..suggest import IMPUTE, MISLABEL, Thresholds
+from ..suggest import IMPUTE, MISLABEL, Thresholds, colour_shares
 from . import noisy
 from .metrics import classification_report, fit_class_bias, fit_temperature
 
@@ -36,14 +36,16 @@ class Readings:
     members: list[np.ndarray]  # one N x C array per classifier member
     kd: np.ndarray  # N x C
     failed: dict[str, str] = field(default_factory=dict)  # key -> why no prediction
+    shares: list[dict[str, float]] = field(default_factory=list)  # the garment's share in each vocabulary colour
 
     def subset(self, mask: np.ndarray) -> Readings:
         return Readings([k for k, m in zip(self.keys, mask) if m], [t for t, m in zip(self.truth, mask) if m],
-                        [p[mask] for p in self.members], self.kd[mask], self.failed)
+                        [p[mask] for p in self.members], self.kd[mask], self.failed,
+                        [s for s, m in zip(self.shares, mask) if m])
 
 
 def read(pipeline: Pipeline, items: list[LabelledItem], batch: int = 16) -> Readings:
-    keys, truth, members, kd, failed = [], [], [], [], {}
+    keys, truth, members, kd, failed, shares = [], [], [], [], {}, []
     for start in tqdm(range(0, len(items), batch), desc="pipeline", unit="batch"):
         chunk = items[start:start + batch]
         results, views, usable = pipeline.analyse_batch([ImageInput(i.path, i.category, i.key) for i in chunk])
@@ -59,14 +61,15 @@ def read(pipeline: Pipeline, items: list[LabelledItem], batch: int = 16) -> Read
             keys.append(chunk[i].key)
             truth.append(chunk[i].color)
             kd.append(pipeline.fusion.kd_distribution(results[i].dominant_colors))
+            shares.append(colour_shares(results[i].dominant_colors))
     stacked = [np.concatenate([m[j] for m in members]) for j in range(len(members[0]))] if members else []
-    return Readings(keys, truth, stacked, np.array(kd), failed)
+    return Readings(keys, truth, stacked, np.array(kd), failed, shares)
 
 
 def readings_tag(pipeline: Pipeline) -> str:
     """The segmenter and classifier members a reading depends on."""
     members = getattr(pipeline.classifier, "members", [])
-    return pipeline.segmenter.version + "|" + "|".join(m.version for m in members)
+    return pipeline.segmenter.version + "|" + "|".join(m.version for m in members) + "|shares"
 
 
 def load_readings(cache: str | Path, pipeline: Pipeline) -> Readings | None:
@@ -80,7 +83,8 @@ def load_readings(cache: str | Path, pipeline: Pipeline) -> Readings | None:
     if str(data["tag"]) != readings_tag(pipeline):
         return None
     members = [data[f"member{i}"] for i in range(int(data["n_members"]))]
-    return Readings(list(data["keys"]), list(data["truth"]), members, data["kd"], json.loads(str(data["failed"])))
+    return Readings(list(data["keys"]), list(data["truth"]), members, data["kd"], json.loads(str(data["failed"])),
+                    json.loads(str(data["shares"])))
 
 
 def save_readings(cache: str | Path, pipeline: Pipeline, readings: Readings) -> None:
@@ -89,7 +93,7 @@ def save_readings(cache: str | Path, pipeline: Pipeline, readings: Readings) -> 
     cache = Path(cache)
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cache, tag=readings_tag(pipeline), keys=readings.keys, truth=readings.truth, kd=readings.kd,
-             n_members=len(readings.members), failed=json.dumps(readings.failed),
+             n_members=len(readings.members), failed=json.dumps(readings.failed), shares=json.dumps(readings.shares),
              **{f"member{i}": m for i, m in enumerate(readings.members)})
 
 

@@ -136,3 +136,38 @@ def test_a_tag_the_classifier_cannot_name_is_judged_by_its_family(rule):
     assert flag.score == pytest.approx(0.98)
     # no shade flag within the family of such a tag
     assert propose("Maroon", 0.95, {"Maroon": 0.95, "Red": 0.05}, "Burgundy", vocab, th) is None
+
+
+def test_a_garment_mostly_in_a_colour_no_class_names_flags_another_tag():
+    from inference.suggest import colour_shares
+
+    vocab = default_vocabulary()
+    th = Thresholds(impute=0.8, mislabel=0.9, rule=TAG_RULE, outside={"Teal": 0.75, "Turquoise Blue": 0.75})
+    teal = colour_shares([{"color": "Teal", "fraction": 0.6}, {"color": "Turquoise Blue", "fraction": 0.1},
+                          {"color": "White", "fraction": 0.1}])
+    assert teal["Teal"] == pytest.approx(0.75)
+    # the classifier reads the teal garment as the tag itself: only the KD-tree's reading raises the flag
+    agrees = {"Green": 0.7, "Blue": 0.2, "Olive": 0.1}
+    flag = propose("Green", 0.7, agrees, "Green", vocab, th, teal)
+    assert flag is not None and (flag.kind, flag.severity, flag.color) == (MISLABEL, "family", "Teal")
+    assert flag.score == pytest.approx(0.75)
+    assert propose("Blue", 0.7, {"Blue": 0.7, "Green": 0.3}, "Blue", vocab, th, teal).severity == "shade"
+    assert propose("Green", 0.7, agrees, "Green", vocab, th) is None  # without the reading, nothing
+    assert propose("Green", 0.7, agrees, "Teal", vocab, th, teal) is None  # tagged with that very colour
+    less = colour_shares([{"color": "Teal", "fraction": 0.5}, {"color": "Green", "fraction": 0.5}])
+    assert propose("Green", 0.7, agrees, "Green", vocab, th, less) is None  # under the share
+    plain = Thresholds(impute=0.8, mislabel=0.9, rule=TAG_RULE)
+    assert propose("Green", 0.7, agrees, "Green", vocab, plain, teal) is None  # no colours in the card
+
+
+def test_a_colour_one_class_claims_is_not_flagged_and_an_unclaimed_one_is():
+    from inference.commands.outside import unclaimed
+
+    vocab = default_vocabulary()
+    items = {f"s{i}": ("Green", {"Sea Green": 0.9}) for i in range(9)}  # mid-greens: the catalogue says Green
+    items.update({f"t{i}": (tag, {"Teal": 0.9}) for i, tag in enumerate(["Green"] * 4 + ["Blue"] * 4 + ["Teal"])})
+    items.update({f"r{i}": ("Pink", {"Rose": 0.9}) for i in range(3)})  # too few to judge
+    table = {t["colour"]: t for t in unclaimed(items, ["Sea Green", "Teal", "Rose"], vocab, 0.75, 8, 0.6)}
+    assert table["Sea Green"]["claimed_by"] == "Green" and not table["Sea Green"]["unclaimed"]
+    assert table["Teal"]["unclaimed"] and table["Teal"]["products"] == 9
+    assert not table["Rose"]["unclaimed"] and table["Rose"]["products"] == 3

@@ -387,3 +387,24 @@ def test_reopening_on_a_card_says_so_and_keeps_the_reason(client, curator, admin
     card = client.post(f"/review/{s.pk}/reopen/", {"note": "the photo was the wrong variant"}, **HTMX).content.decode()
     assert 'role="status">Reopened: the suggestion is open again' in card
     assert ReviewEvent.objects.get(action="reopen").note == "the photo was the wrong variant"
+
+
+def test_a_garment_in_a_colour_no_class_names_is_flagged_and_its_card_says_why(client, curator, thresholds,
+                                                                                monkeypatch):
+    from colorreview.services.suggestions import suggestion_refresh
+
+    monkeypatch.setattr("colorreview.services.suggestions._card_calibration",
+                        lambda: {"outside": {"colours": {"Teal": 0.75}}})
+    product = ProductFactory(tag="Green")
+    PredictionFactory(product=product, predicted_color="Green", family="Green", dominant_colors=[
+        {"color": "Teal", "hex": "#1f7a7a", "fraction": 0.83, "family": "Blue", "name": "teal", "delta_e": 3.0},
+        {"color": "White", "hex": "#f7f7f7", "fraction": 0.17, "family": "White", "name": "white", "delta_e": 1.0}])
+    flag = suggestion_refresh(product=product)  # the classifier reads the tag itself: Green at 97%
+    assert (flag.kind, flag.severity, flag.suggested_color, flag.score, flag.threshold) == (
+        "mislabel", "family", "Teal", 0.83, 0.75)
+    client.force_login(curator)
+    html = client.get("/review/").content.decode()
+    assert ("83% of the garment reads as Teal, a colour the classifier does not name and sellers tag as different "
+            "colours, so a Green tag is likely wrong (the classifier reads Green)") in html
+    client.post(f"/review/{flag.pk}/accept/", **HTMX)
+    assert Product.objects.get(pk=product.pk).final_color == "Teal"
