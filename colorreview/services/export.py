@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,14 +23,17 @@ ARCHIVED_OPTIONS = ("exclude", "include", "only")
 KIND_OPTIONS = ("impute", "mislabel")
 STATUS_OPTIONS = ("pending", "accepted", "rejected", "corrected")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: a signed number (``-123``, ``+44.5``, ``-1e3``) is read as a number, never as a formula: left as it is,
+#: so that SKUs like ``-123`` join back to the catalogue
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 #: products read per query
 CHUNK = 5000
 
 
 def neutralise(value: object) -> str:
-    """Spreadsheet-safe text: a cell starting like a formula is prefixed with a quote."""
+    """Spreadsheet-safe text: a cell starting like a formula is prefixed with a quote (a plain number is not)."""
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return "'" + text if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text) else text
 
 
 @dataclass(frozen=True)

@@ -48,10 +48,22 @@ def test_final_colour_follows_the_decisions(curator):
     assert c["reviewed_at"]
 
 
-@pytest.mark.parametrize("value, expected", [("=1+2", "'=1+2"), ("+33", "'+33"), ("-1", "'-1"), ("@SUM(A1)", "'@SUM(A1)"),
-                                             ("Navy Blue", "Navy Blue"), (None, "")])
+@pytest.mark.parametrize("value, expected", [("=1+2", "'=1+2"), ("+33+1", "'+33+1"), ("-1-A1", "'-1-A1"),
+                                             ("@SUM(A1)", "'@SUM(A1)"), ("-2+3", "'-2+3"), ("+44 20 7946", "'+44 20 7946"),
+                                             ("=123", "'=123"), ("\t-1", "'\t-1"), ("\r5", "'\r5"), ("-1\n", "'-1\n"),
+                                             ("-123-A", "'-123-A"), ("Navy Blue", "Navy Blue"), (None, "")])
 def test_formula_cells_are_neutralised(value, expected):
     assert neutralise(value) == expected
+
+
+@pytest.mark.parametrize("number", ["-123", "+44.5", "-0.5", "+.5", "-1e3", "007", "-00123"])
+def test_a_signed_number_is_left_as_it_is(number):
+    assert neutralise(number) == number
+
+
+def test_a_sku_that_is_a_negative_number_joins_back_to_the_catalogue():
+    ProductFactory(sku="-123", title="-2+3")
+    assert [(r["sku"], r["title"]) for r in _rows()] == [("-123", "'-2+3")]
 
 
 def test_export_command_writes_a_neutralised_file(tmp_path):
