@@ -18,7 +18,7 @@ from inference.errors import ImageError
 
 from ..models import ImportBatch
 from .catalog_csv import COLUMNS, CatalogReader, CsvRow, ImportFailed, printable
-from .catalog_images import StoredImage, image_stat, resolve_image, store_image_file
+from .catalog_images import StoredImage, image_finder, image_stat, resolve_image, store_image_file
 from .catalog_write import ChunkWriter, RowData
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,8 @@ def _clean(values: dict, name: str) -> str:
 
 class _Importer:
     def __init__(self, report: ImportReport, where: tuple, batch: ImportBatch):
-        self.report, self.where, self.batch = report, where, batch
+        self.report, self.batch = report, batch
+        self.find_image = image_finder(*where)
         self.seen: set[str] = set()
         self.writer = ChunkWriter(batch)
         self.stored: OrderedDict[tuple[str, str], StoredImage] = OrderedDict()  # rows sharing a file read it once
@@ -129,7 +130,7 @@ class _Importer:
             row.image_error = "no image given"
         else:
             try:
-                path = resolve_image(row.image_source, *self.where)
+                path = self.find_image(row.image_source)
                 row.image_stat = image_stat(path, row.image_source)
                 if current and current["image_source_stat"] == row.image_stat and current["image_checksum"] \
                         and current["image_source"] == row.image_source:
@@ -161,7 +162,8 @@ def import_catalog(*, csv_bytes: bytes | None = None, csv_path: Path | None = No
                    progress: Callable[[ImportBatch], bool] | None = None) -> ImportReport:
     """Import products from a catalogue CSV, streamed in chunks. Raises ImportFailed only if nothing is readable.
 
-    ``confine_images`` (uploads): image paths must point inside ``images_dir``. ``progress`` is called
+    ``confine_images`` (uploads): images are found only inside the archive unpacked to ``images_dir`` (None
+    when none was uploaded), by their path in it or their file name. ``progress`` is called
     after each chunk with the batch (its counters up to date); returning False stops the import there.
     """
     if batch is not None:  # an upload: its job records how it ended

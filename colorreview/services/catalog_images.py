@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 import io
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
@@ -14,6 +16,7 @@ from PIL import Image, UnidentifiedImageError
 from inference.errors import ImageError
 from inference.imageio import MAX_PIXELS
 
+from .image_archive import ArchiveImages
 from .media import media_save
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff")
@@ -26,22 +29,23 @@ class StoredImage:
     checksum: str
 
 
-def resolve_image(value: str, images_dir: Path | None, csv_dir: Path | None, confine: bool = False) -> Path:
-    """The file an ``image`` cell names. With ``confine`` (uploads) it must lie inside ``images_dir``."""
+def resolve_image(value: str, images_dir: Path | None, csv_dir: Path | None) -> Path:
+    """The file an ``image`` cell names on this machine: absolute, or under ``images_dir`` or ``csv_dir``."""
     candidate = Path(value).expanduser()
-    if confine:
-        if images_dir is None:
-            raise ImageError("no image archive was uploaded")
-        inside = (images_dir / candidate).resolve()
-        if candidate.is_absolute() or not inside.is_relative_to(images_dir.resolve()):
-            raise ImageError(f"image path must be inside the uploaded archive: {value}")
-        return inside
     if candidate.is_absolute():
         return candidate
     for base in (images_dir, csv_dir):
         if base is not None and (base / candidate).exists():
             return base / candidate
     return (images_dir or csv_dir or Path.cwd()) / candidate
+
+
+def image_finder(images_dir: Path | None, csv_dir: Path | None, confine: bool) -> Callable[[str], Path]:
+    """How an import finds the file of an ``image`` cell: with ``confine`` (uploads) inside the archive
+    unpacked to ``images_dir`` only (None: no archive was uploaded), else anywhere on this machine."""
+    if confine:
+        return ArchiveImages(images_dir).find
+    return partial(resolve_image, images_dir=images_dir, csv_dir=csv_dir)
 
 
 def image_stat(path: Path, written: str | None = None) -> str:

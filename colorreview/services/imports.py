@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import shutil
 import uuid
-import zipfile
 from pathlib import Path
 
 from django.conf import settings
@@ -13,17 +12,21 @@ from django.utils import timezone
 
 from ..models import ImportBatch
 from .catalog_csv import ImportFailed, printable
+from .image_archive import archive_problem, extract_zip
 from .queue import QueueUnavailable, send
 
 log = logging.getLogger(__name__)
 
-_COPY_CHUNK = 1 << 20
+__all__ = ["extract_zip", "import_cancel", "import_job_run", "import_upload_store"]
 
 
 def import_upload_store(*, catalog, images=None, user=None) -> ImportBatch:
-    """Write the uploaded CSV (and ZIP) to disk in chunks and queue their import."""
+    """Write the uploaded CSV (and ZIP) to disk in chunks and queue their import. Raises ImportFailed,
+    storing nothing, when the images file is not a ZIP archive."""
     from ..tasks import import_catalog_job
 
+    if images is not None and (problem := archive_problem(images)):
+        raise ImportFailed(problem)
     folder = Path(settings.COLORREVIEW_UPLOAD_DIR) / uuid.uuid4().hex
     folder.mkdir(parents=True)
     _save(catalog, folder / "catalog.csv")
@@ -52,24 +55,6 @@ def _save(upload, target: Path) -> None:
             out.write(chunk)
 
 
-def extract_zip(archive_path: Path, into: Path, limit: int) -> None:
-    """Stream each member to disk (never whole in memory), inside ``into`` only, at most ``limit`` bytes."""
-    root = into.resolve()
-    written = 0
-    with zipfile.ZipFile(archive_path) as archive:
-        for info in archive.infolist():
-            target = (root / info.filename).resolve()
-            if info.is_dir() or target == root or not target.is_relative_to(root):
-                continue  # folders, and paths that would escape the upload folder
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(info) as src, open(target, "wb") as dst:
-                while chunk := src.read(_COPY_CHUNK):
-                    written += len(chunk)
-                    if written > limit:
-                        raise ImportFailed(f"the image archive unpacks to more than {limit:,} bytes")
-                    dst.write(chunk)
-
-
 def import_cancel(*, batch: ImportBatch) -> bool:
     """Ask a running import to stop after its current chunk (rows already written stay)."""
     return bool(ImportBatch.objects.filter(pk=batch.pk, status__in=[ImportBatch.Status.QUEUED,
@@ -92,14 +77,15 @@ def import_job_run(*, batch_id: int) -> ImportBatch:
     folder = Path(batch.upload_dir)
     status, error, run = ImportBatch.Status.FINISHED, "", None
     try:
-        images_dir = folder / "images"
-        images_dir.mkdir(exist_ok=True)
+        images_dir = None  # no archive uploaded: the rows that name an image are told so
         if (folder / "images.zip").exists():
+            images_dir = folder / "images"
+            images_dir.mkdir(exist_ok=True)
             extract_zip(folder / "images.zip", images_dir, settings.COLORREVIEW_MAX_UPLOAD_BYTES)
         _, run = catalog_import_and_queue(
             csv_path=folder / "catalog.csv", source_name=batch.source_name, images_dir=images_dir,
             user=batch.created_by, confine_images=True, batch=batch, progress=_still_wanted)
-    except (ImportFailed, zipfile.BadZipFile) as exc:
+    except ImportFailed as exc:
         status, error = ImportBatch.Status.FAILED, str(exc)
     except (QueueUnavailable, ModelUnavailable) as exc:  # imported; the pipeline run waits
         error = f"imported, but not queued for the pipeline: {exc}"

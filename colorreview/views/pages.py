@@ -154,7 +154,11 @@ def import_page(request):
         if upload is None:
             messages.error(request, "Choose a catalogue CSV file.")
             return redirect("import")
-        batch = import_upload_store(catalog=upload, images=request.FILES.get("images"), user=request.user)
+        try:
+            batch = import_upload_store(catalog=upload, images=request.FILES.get("images"), user=request.user)
+        except ServiceError as exc:  # an images file that is not a ZIP: nothing stored
+            messages.error(request, str(exc))
+            return redirect("import")
         return redirect("import-detail", pk=batch.pk)
     return render(request, "import.html", {"recent": ImportBatch.objects.all()[:5]})
 

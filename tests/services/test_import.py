@@ -309,3 +309,106 @@ def test_a_catalogue_with_its_header_alone_fails_saying_so(tmp_path):
 def test_a_file_of_byte_order_marks_alone_is_an_empty_catalogue(tmp_path, data):
     with pytest.raises(ImportFailed, match="the catalogue file is empty"):
         _import(_write(tmp_path, data))
+
+
+def _archive(tmp_path: Path, members: dict[str, bytes]) -> Path:
+    import zipfile
+
+    archive = tmp_path / "images.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return archive
+
+
+def _import_upload(tmp_path: Path, rows: list[str], members: dict[str, bytes] | None):
+    """An upload's import: the archive (if any) unpacked as the import job does, images confined to it."""
+    from colorreview.services.imports import extract_zip
+
+    images = None
+    if members is not None:
+        images = tmp_path / "unpacked"
+        images.mkdir()
+        extract_zip(_archive(tmp_path, members), images, limit=10_000_000)
+    csv = _write(tmp_path, ("sku,image\n" + "\n".join(rows) + "\n").encode())
+    report = import_catalog(csv_path=csv, source_name="x.csv", images_dir=images, confine_images=True)
+    return {p.sku: p.reason for p in report.problems}
+
+
+def test_an_image_of_a_zipped_folder_is_found_by_its_file_name(tmp_path):
+    red, blue = jpeg_bytes((200, 30, 40)), jpeg_bytes((40, 80, 200))
+    problems = _import_upload(tmp_path, ["A1,a.jpg", "A2,photos\\sub\\b.jpg", "A3,sub\\b.jpg", "A4,other/a.jpg"],
+                              {"photos/a.jpg": red, "photos/sub/b.jpg": blue})
+    assert problems == {}
+    images = dict(Product.objects.values_list("sku", "image_checksum"))
+    assert images["A1"] == images["A4"] != images["A2"] == images["A3"] != ""
+
+
+def test_a_file_name_held_twice_in_the_zip_names_the_paths_it_could_be(tmp_path):
+    problems = _import_upload(tmp_path, ["A1,tee.jpg", "A2,women/tee.jpg", "A3,shop/men/tee.jpg"],
+                              {"shop/men/tee.jpg": jpeg_bytes(), "shop/women/tee.jpg": jpeg_bytes((1, 2, 3))})
+    assert problems == {"A1": "image file name tee.jpg is ambiguous: the archive holds 2 files of that name "
+                              "(shop/men/tee.jpg, shop/women/tee.jpg); write the path inside the archive"}
+    assert Product.objects.get(sku="A2").image_checksum and Product.objects.get(sku="A3").image_checksum
+
+
+def test_macos_extras_in_a_zip_are_neither_unpacked_nor_matched(tmp_path):
+    problems = _import_upload(tmp_path, ["A1,a.jpg", "A2,c.jpg", "A3,__MACOSX/photos/._a.jpg", "A4,._d.jpg"],
+                              {"photos/a.jpg": jpeg_bytes(), "__MACOSX/photos/._a.jpg": b"fork",
+                               "__MACOSX/photos/c.jpg": jpeg_bytes(), "photos/._d.jpg": jpeg_bytes()})
+    assert problems == {"A2": "image file not found: c.jpg", "A3": "image file not found: __MACOSX/photos/._a.jpg",
+                        "A4": "image file not found: ._d.jpg"}
+    assert [p.relative_to(tmp_path / "unpacked").as_posix() for p in (tmp_path / "unpacked").rglob("*")
+            if p.is_file()] == ["photos/a.jpg"]
+
+
+def test_zip_members_with_windows_separators_are_unpacked_as_folders(tmp_path):
+    problems = _import_upload(tmp_path, ["A1,photos/sub/b.jpg", "A2,photos\\sub\\b.jpg"],
+                              {"photos\\sub\\b.jpg": jpeg_bytes(), "..\\..\\escape.jpg": jpeg_bytes()})
+    assert problems == {}
+    unpacked = tmp_path / "unpacked"
+    assert [p.relative_to(unpacked).as_posix() for p in unpacked.rglob("*") if p.is_file()] == ["photos/sub/b.jpg"]
+    assert not (tmp_path.parent / "escape.jpg").exists()
+
+
+def test_a_file_name_never_reaches_outside_the_upload(tmp_path):
+    (tmp_path / "secret.jpg").write_bytes(jpeg_bytes())
+    problems = _import_upload(tmp_path, ["A1,..\\secret.jpg", "A2,secret.jpg"], {"photos/a.jpg": jpeg_bytes()})
+    assert problems == {"A1": "image path must be inside the uploaded archive: ..\\secret.jpg",
+                        "A2": "image file not found: secret.jpg"}
+
+
+def test_without_an_uploaded_zip_a_named_image_says_no_archive_was_uploaded(tmp_path):
+    problems = _import_upload(tmp_path, ["A1,a.jpg"], None)
+    assert problems == {"A1": "image file not found: a.jpg (no image archive was uploaded; upload the images in "
+                              "a ZIP beside the CSV)"}
+    assert Product.objects.get(sku="A1").status_detail.startswith("image file not found: a.jpg (no image archive")
+
+
+@pytest.mark.parametrize("data, says", [
+    (jpeg_bytes(), "photos.zip is not a ZIP archive (it looks like a JPEG image): the images must be uploaded as "
+                   "one ZIP archive (.zip) beside the CSV"),
+    (b"sku,image\n", "photos.zip is not a ZIP archive: the images must be uploaded"),
+    (b"PK\x03\x04truncated", "photos.zip is a damaged or incomplete ZIP archive: the images must be uploaded")])
+def test_an_images_file_that_is_not_a_zip_is_refused_at_upload_saying_what_was_expected(settings, tmp_path, data,
+                                                                                         says):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from colorreview.services.imports import import_upload_store
+
+    settings.COLORREVIEW_UPLOAD_DIR = tmp_path / "uploads"
+    with pytest.raises(ImportFailed) as caught:
+        import_upload_store(catalog=SimpleUploadedFile("c.csv", b"sku,image\nA1,a.jpg\n"),
+                            images=SimpleUploadedFile("photos.zip", data))
+    assert str(caught.value).startswith(says)
+    assert not ImportBatch.objects.exists() and not (tmp_path / "uploads").exists()
+
+
+def test_a_zip_that_cannot_be_unpacked_fails_the_import_saying_so(tmp_path):
+    from colorreview.services.imports import extract_zip
+
+    archive = _archive(tmp_path, {"a.jpg": b"plain bytes, stored"})
+    data = archive.read_bytes()
+    archive.write_bytes(data.replace(b"plain bytes", b"PLAIN BYTES"))  # the member no longer matches its CRC
+    with pytest.raises(ImportFailed, match="the image archive cannot be unpacked .*: the images must be uploaded"):
+        extract_zip(archive, tmp_path, limit=1000)

@@ -140,6 +140,31 @@ def test_import_upload_runs_in_the_background_and_queues_a_run(client, admin_use
     assert batch.status == "finished" and batch.upload_dir == "" and batch.run == run
 
 
+def test_an_upload_zipped_from_a_folder_finds_its_images_and_one_without_a_zip_says_so(
+        client, admin_user, run_jobs, django_capture_on_commit_callbacks):
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("photos/red.jpg", jpeg_bytes())
+        z.writestr("__MACOSX/photos/._red.jpg", b"fork")
+    client.force_login(admin_user)
+    html = _upload(client, b"sku,image\nU1,red.jpg\n", archive.getvalue(), django_capture_on_commit_callbacks)
+    assert "finished" in html and Product.objects.get(sku="U1").image_checksum
+    html = _upload(client, b"sku,image\nU2,red.jpg\n", None, django_capture_on_commit_callbacks)
+    assert "image file not found: red.jpg (no image archive was uploaded" in html
+
+
+def test_an_images_file_that_is_not_a_zip_is_refused_on_the_import_page(client, admin_user, settings, tmp_path):
+    settings.COLORREVIEW_UPLOAD_DIR = tmp_path / "uploads"
+    catalogue, images = io.BytesIO(b"sku,image\nU1,red.jpg\n"), io.BytesIO(jpeg_bytes())
+    catalogue.name, images.name = "cat.csv", "red.jpg"
+    client.force_login(admin_user)
+    response = client.post("/import/", {"catalog": catalogue, "images": images}, follow=True)
+    assert response.redirect_chain == [("/import/", 302)]
+    assert "red.jpg is not a ZIP archive (it looks like a JPEG image): the images must be uploaded as one ZIP " \
+           "archive (.zip) beside the CSV" in response.content.decode()
+    assert not ImportBatch.objects.exists()
+
+
 def test_import_progress_polls_until_the_import_ends(client, admin_user):
     batch = ImportBatch.objects.create(source_name="x.csv", status="running", bytes_total=100, bytes_done=40)
     client.force_login(admin_user)
