@@ -136,6 +136,12 @@ def dashboard_stats() -> dict:
     return catalog_summary()
 
 
+def catalogue_categories() -> list[tuple[str, int]]:
+    """The catalogue's categories and their products (archived ones left out), from the catalogue summary."""
+    counts = (dashboard_stats().get("category_counts") or {}).get("products") or {}
+    return sorted(counts.items(), key=lambda item: item[0].lower())
+
+
 def product_history(product: Product) -> QuerySet[ReviewEvent]:
     """Everything that happened to the product, oldest first: import, predictions, suggestions,
     decisions and their undoing, colours set by hand or by a new tag mapping, archiving."""

@@ -27,6 +27,7 @@ urlpatterns = [
     path("runs/<int:pk>/resume/", pages.run_resume_view, name="resume-run"),
     path("runs/<int:pk>/cancel/", pages.run_cancel_view, name="cancel-run"),
     path("healthz", pages.healthz, name="healthz"),
+    path("export/", pages.export_page, name="export-page"),
     path("export.csv", pages.export_csv, name="export"),
     path("api/", include("colorreview.api.urls")),
     path("admin/", admin.site.urls),

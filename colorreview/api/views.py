@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from .. import selectors
@@ -295,7 +296,7 @@ class PipelineRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet)
 
 class ExportView(APIView):
     """The corrected tags as CSV (admins), the same file as the *Export* page's: one row per product, streamed.
-    An unknown filter value answers 400 and exports nothing."""
+    An unknown parameter or filter value answers 400 and exports nothing."""
 
     permission_classes = [HasRole, IsAdminRole]
 
@@ -310,4 +311,5 @@ class ExportView(APIView):
         responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="the CSV file"),
                    (400, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description="an unknown filter value")})
     def get(self, request):
-        return export_response(request.query_params)
+        # DRF reads ``format`` itself
+        return export_response(request.query_params, accepted={api_settings.URL_FORMAT_OVERRIDE} - {None})

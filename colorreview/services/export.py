@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,6 +22,9 @@ ARCHIVED_OPTIONS = ("exclude", "include", "only")
 #: what an export may select: products with a suggestion of this kind, in this review state
 KIND_OPTIONS = ("impute", "mislabel")
 STATUS_OPTIONS = ("pending", "accepted", "rejected", "corrected")
+#: the values each query parameter of an export takes (``category`` takes any)
+PARAMETER_VALUES = {"kind": KIND_OPTIONS, "status": STATUS_OPTIONS, "category": None, "changed": ("0", "1"),
+                    "archived": ARCHIVED_OPTIONS}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 #: a signed number (``-123``, ``+44.5``, ``-1e3``) is read as a number, never as a formula: left as it is,
 #: so that SKUs like ``-123`` join back to the catalogue
@@ -131,20 +134,34 @@ class _Echo:
         return value
 
 
-def export_response(params) -> HttpResponse:
+def export_problems(params, accepted: Collection[str] = ()) -> list[str]:
+    """What the export cannot take in these query parameters: names it does not know (``accepted``: others
+    the caller's framework reads) and values it does not know. A typo must not export the whole catalogue as
+    if it were the selection."""
+    unknown = sorted(set(params) - set(PARAMETER_VALUES) - set(accepted))
+    problems = [f"unknown parameter {', '.join(map(repr, unknown))} (the export takes: "
+                f"{', '.join(PARAMETER_VALUES)})"] if unknown else []
+    return problems + [f"unknown filter value {key}={params[key]!r} (one of: {', '.join(values)})"
+                       for key, values in PARAMETER_VALUES.items()
+                       if values and params.get(key) and params[key] not in values]
+
+
+def export_filters(params) -> ExportFilters:
+    """The filters of checked query parameters (see ``export_problems``)."""
+    return ExportFilters(kind=params.get("kind") or None, status=params.get("status") or None,
+                         category=params.get("category") or None, changed_only=params.get("changed") == "1",
+                         archived=params.get("archived") or "exclude")
+
+
+def export_response(params, *, accepted: Collection[str] = ()) -> HttpResponse:
     """The export as a streamed CSV download for these query parameters (kind, status, category, changed,
-    archived), or a 400 naming the values it does not know: a typo must not export the whole catalogue as
-    if it were the selection. Shared by the page's link and the API."""
-    allowed = {"kind": KIND_OPTIONS, "status": STATUS_OPTIONS, "archived": ARCHIVED_OPTIONS, "changed": ("0", "1")}
-    wrong = [f"{key}={params[key]!r} (one of: {', '.join(values)})" for key, values in allowed.items()
-             if params.get(key) and params[key] not in values]
-    if wrong:
-        return HttpResponseBadRequest("Nothing exported: unknown filter value " + "; ".join(wrong) + "\n",
+    archived), or a 400 naming the parameters and values it does not know. Shared by the page's download and
+    the API (which passes the names DRF reads as ``accepted``)."""
+    problems = export_problems(params, accepted)
+    if problems:
+        return HttpResponseBadRequest("Nothing exported: " + "; ".join(problems) + "\n",
                                       content_type="text/plain; charset=utf-8")
-    filters = ExportFilters(
-        kind=params.get("kind") or None, status=params.get("status") or None,
-        category=params.get("category") or None, changed_only=params.get("changed") == "1",
-        archived=params.get("archived") or "exclude")
+    filters = export_filters(params)
     writer = csv.writer(_Echo())
 
     def stream():

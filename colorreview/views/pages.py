@@ -251,6 +251,13 @@ def healthz(request):
 
 
 @role_required(roles.ADMIN)
+def export_page(request):
+    """The export's filters as a form whose Download button fetches ``/export.csv`` with them (the page's own
+    query parameters preselect them)."""
+    return render(request, "export.html", {"categories": selectors.catalogue_categories()})
+
+
+@role_required(roles.ADMIN)
 def export_csv(request):
     return export_response(request.GET)
 

@@ -71,9 +71,17 @@ def test_reviewers_decide_in_the_browser(live_server, browser, catalogue):
     page.get_by_role("button", name="Sign out").click()
 
     _login(page, base, "admin")
+    page.get_by_role("link", name="Export", exact=True).click()
+    page.get_by_label("Suggestion", exact=True).select_option("impute")
     with page.expect_download() as download:
-        page.get_by_role("link", name="Export CSV").click()
-    rows = {r["sku"]: r for r in csv.DictReader(io.StringIO(Path(download.value.path()).read_text()))}
+        page.get_by_role("button", name="Download CSV").click()
+    assert download.value.url.endswith("/export.csv?kind=impute&status=&category=&changed=&archived=exclude")
+    text = Path(download.value.path()).read_text(encoding="utf-8")
+    assert [r["sku"] for r in csv.DictReader(io.StringIO(text))] == ["E2"]
+    page.get_by_label("Suggestion", exact=True).select_option("")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download CSV").click()
+    rows = {r["sku"]: r for r in csv.DictReader(io.StringIO(Path(download.value.path()).read_text("utf-8")))}
 
     assert Suggestion.objects.get(pk=mislabel.pk).status == "accepted"
     assert ReviewEvent.objects.filter(action="accept").count() == 3  # the imputation accepted, undone, accepted

@@ -210,7 +210,7 @@ def test_text_on_the_queue_meets_wcag_aa_contrast(live_server, browser, flags):
 
 NAV = {"curator": ["Dashboard", "Review", "Products"],
        "merchandiser": ["Dashboard", "Review", "Imputations", "Products"],
-       "admin": ["Dashboard", "Review", "Imputations", "Products", "Import", "Thresholds", "Export CSV", "Admin"]}
+       "admin": ["Dashboard", "Review", "Imputations", "Products", "Import", "Thresholds", "Export", "Admin"]}
 
 
 @pytest.mark.parametrize("role", sorted(NAV))

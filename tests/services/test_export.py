@@ -74,6 +74,15 @@ def test_export_command_writes_a_neutralised_file(tmp_path):
     assert row["sku"].startswith("'=") and row["title"] == "'@evil"
 
 
+def test_unknown_parameter_names_and_values_are_all_named():
+    from colorreview.services.export import export_problems
+
+    assert export_problems({"kind": "impute", "changed": "1", "category": "Any thing"}) == []
+    assert export_problems({"kinds": "impute", "status": "done", "format": "json"}, accepted={"format"}) == [
+        "unknown parameter 'kinds' (the export takes: kind, status, category, changed, archived)",
+        "unknown filter value status='done' (one of: pending, accepted, rejected, corrected)"]
+
+
 def test_filters_and_chunks_keep_the_sku_order(curator, monkeypatch, django_assert_max_num_queries):
     from colorreview.services import export
 

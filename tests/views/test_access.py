@@ -48,6 +48,7 @@ ACCESS = {
     ("cancel-run", "POST", "/runs/{run}/cancel/"): (LOGIN, DENIED, DENIED, DENIED, OK),
     ("resume-run", "POST", "/runs/{run}/resume/"): (LOGIN, DENIED, DENIED, DENIED, OK),
     ("healthz", "GET", "/healthz"): (OK, OK, OK, OK, OK),
+    ("export-page", "GET", "/export/"): (LOGIN, DENIED, DENIED, DENIED, OK),
     ("export", "GET", "/export.csv"): (LOGIN, DENIED, DENIED, DENIED, OK),
     ("media", "GET", "/media/images/aa/test.jpg"): (LOGIN, DENIED, OK, OK, OK),
     ("admin", "GET", "/admin/"): (LOGIN, LOGIN, LOGIN, LOGIN, OK),

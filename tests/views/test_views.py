@@ -22,7 +22,7 @@ def _mislabel():
 
 
 def test_pages_need_a_login(client):
-    for url in ("/", "/review/", "/imputations/", "/import/", "/export.csv", "/products/"):
+    for url in ("/", "/review/", "/imputations/", "/import/", "/export/", "/export.csv", "/products/"):
         response = client.get(url)
         assert response.status_code == 302 and response["Location"].startswith("/login/")
 
@@ -222,6 +222,42 @@ def test_export_download_for_admins_only(client, curator, admin_user):
     assert response["Content-Type"].startswith("text/csv") and "attachment" in response["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert rows[0][0] == "sku" and rows[1][0] == "'=cmd"
+
+
+def _download(client, query: str) -> bytes:
+    response = client.get(f"/export.csv{query}")
+    assert response.status_code == 200, response.content
+    return b"".join(response.streaming_content)
+
+
+def test_the_export_page_offers_the_filters_and_downloads_with_them(client, admin_user):
+    ProductFactory(sku="C1", title="Café tee", tag="Red", category="Tshirts")
+    client.force_login(admin_user)
+    page = client.get("/")
+    assert 'href="/export/">Export</a>' in page.content.decode() and 'href="/export.csv"' not in page.content.decode()
+    html = client.get("/export/?kind=impute").content.decode()
+    start = html.index('<form class="export-form"')
+    form = html[start:html.index("</form>", start)]
+    assert 'method="get" action="/export.csv"' in form
+    assert re.findall(r'<select id="export-\w+" name="(\w+)"', form) == ["kind", "status", "category", "changed", "archived"]
+    assert '<option value="impute" selected>Imputation: the seller gave no colour' in form
+    assert re.search(r'<option value="Tshirts"\s*>Tshirts \(1 product\)</option>', form)
+    assert "Download CSV" in form
+    # what the form sends as it comes: every filter empty
+    data = _download(client, "?kind=&status=&category=&changed=&archived=exclude")
+    assert data.startswith(b"sku,") and "Café tee".encode() in data
+    assert b"C1" not in _download(client, "?kind=impute&category=Tshirts")
+
+
+def test_a_misspelt_export_parameter_is_refused_naming_it(client, admin_user):
+    ProductFactory(sku="C1", tag="Red")
+    client.force_login(admin_user)
+    response = client.get("/export.csv?kinds=impute&status=pending&archive=only")
+    assert response.status_code == 400
+    assert response.content.decode() == (
+        "Nothing exported: unknown parameter 'archive', 'kinds' (the export takes: kind, status, category, changed, "
+        "archived)\n")
+    assert client.get("/export.csv?format=json").status_code == 400  # only the API reads DRF's format
 
 
 def test_an_export_with_an_unknown_filter_value_exports_nothing_and_says_why(client, admin_user):
