@@ -307,9 +307,13 @@ class ExportView(APIView):
                     OpenApiParameter("changed", enum=("0", "1"),
                                      description="1: only products whose final colour differs from the tag"),
                     OpenApiParameter("archived", enum=ARCHIVED_OPTIONS,
-                                     description="archived products: left out unless included or only them")],
+                                     description="archived products: left out unless included or only them"),
+                    OpenApiParameter("bom", enum=("0", "1"),
+                                     description="1: start the file with a UTF-8 byte-order mark, for Excel "
+                                                 "(default 0)")],
         responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="the CSV file"),
                    (400, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description="an unknown filter value")})
     def get(self, request):
-        # DRF reads ``format`` itself
-        return export_response(request.query_params, accepted={api_settings.URL_FORMAT_OVERRIDE} - {None})
+        # byte-stable: no byte-order mark unless asked for; DRF reads ``format`` itself
+        return export_response(request.query_params, bom=False,
+                               accepted={api_settings.URL_FORMAT_OVERRIDE} - {None})

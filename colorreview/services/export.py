@@ -24,7 +24,9 @@ KIND_OPTIONS = ("impute", "mislabel")
 STATUS_OPTIONS = ("pending", "accepted", "rejected", "corrected")
 #: the values each query parameter of an export takes (``category`` takes any)
 PARAMETER_VALUES = {"kind": KIND_OPTIONS, "status": STATUS_OPTIONS, "category": None, "changed": ("0", "1"),
-                    "archived": ARCHIVED_OPTIONS}
+                    "archived": ARCHIVED_OPTIONS, "bom": ("0", "1")}
+#: written first when asked for, so that Excel reads the file as UTF-8 (else "Café" shows as "CafÃ©")
+BOM = "\ufeff"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 #: a signed number (``-123``, ``+44.5``, ``-1e3``) is read as a number, never as a formula: left as it is,
 #: so that SKUs like ``-123`` join back to the catalogue
@@ -118,8 +120,11 @@ def export_rows(filters: ExportFilters | None = None) -> Iterator[list[str]]:
         last = chunk[-1][1]
 
 
-def write_export(fh, filters: ExportFilters | None = None) -> int:
+def write_export(fh, filters: ExportFilters | None = None, *, bom: bool = False) -> int:
+    """Write the export to a text file; ``bom`` starts it with a UTF-8 byte-order mark. Returns the row count."""
     filters = filters or ExportFilters()
+    if bom:
+        fh.write(BOM)
     writer = csv.writer(fh)
     writer.writerow(filters.columns)
     n = 0
@@ -153,19 +158,21 @@ def export_filters(params) -> ExportFilters:
                          archived=params.get("archived") or "exclude")
 
 
-def export_response(params, *, accepted: Collection[str] = ()) -> HttpResponse:
+def export_response(params, *, bom: bool, accepted: Collection[str] = ()) -> HttpResponse:
     """The export as a streamed CSV download for these query parameters (kind, status, category, changed,
-    archived), or a 400 naming the parameters and values it does not know. Shared by the page's download and
-    the API (which passes the names DRF reads as ``accepted``)."""
+    archived, bom), or a 400 naming the parameters and values it does not know. ``bom``: whether the file
+    starts with a UTF-8 byte-order mark when the parameters do not say. Shared by the page's download and the
+    API (which passes the names DRF reads as ``accepted``)."""
     problems = export_problems(params, accepted)
     if problems:
         return HttpResponseBadRequest("Nothing exported: " + "; ".join(problems) + "\n",
                                       content_type="text/plain; charset=utf-8")
     filters = export_filters(params)
+    start = BOM if (params.get("bom") or ("1" if bom else "0")) == "1" else ""
     writer = csv.writer(_Echo())
 
     def stream():
-        yield writer.writerow(filters.columns)
+        yield start + writer.writerow(filters.columns)
         for row in export_rows(filters):
             yield writer.writerow(row)
 

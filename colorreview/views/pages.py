@@ -259,7 +259,8 @@ def export_page(request):
 
 @role_required(roles.ADMIN)
 def export_csv(request):
-    return export_response(request.GET)
+    """The file, with a byte-order mark unless ``bom=0``: it is downloaded to be opened, often in Excel."""
+    return export_response(request.GET, bom=True)
 
 
 #: the media storage's folders the pages show (product images, mask overlays)

@@ -272,14 +272,16 @@ def test_admins_export_the_tags_as_csv_with_a_token(curator, admin_user):
     assert "text/csv" in schema["paths"]["/api/export/"]["get"]["responses"]["200"]["content"]
 
 
-def test_the_api_export_refuses_a_misspelt_parameter_but_takes_drf_s_format(admin_user):
+def test_the_api_export_has_no_bom_unless_asked_and_refuses_a_misspelt_parameter(admin_user):
     ProductFactory(sku="C1", title="Café", tag="Red")
     client = _token_client(admin_user)
     plain = b"".join(client.get("/api/export/").streaming_content)
     assert plain.startswith(b"sku,") and "Café".encode() in plain
+    assert b"".join(client.get("/api/export/?bom=1").streaming_content) == b"\xef\xbb\xbf" + plain
     assert b"".join(client.get("/api/export/?format=json").streaming_content) == plain  # DRF's own parameter
     bad = client.get("/api/export/?kinds=impute")
     assert bad.status_code == 400 and "unknown parameter 'kinds' (the export takes: kind, status" in bad.content.decode()
+    assert "bom" in str(client.get("/api/schema/?format=json").json()["paths"]["/api/export/"]["get"]["parameters"])
 
 
 def test_a_run_with_nothing_to_read_names_the_products_whose_image_could_not_be_read(admin_user, client):

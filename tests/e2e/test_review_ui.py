@@ -75,13 +75,14 @@ def test_reviewers_decide_in_the_browser(live_server, browser, catalogue):
     page.get_by_label("Suggestion", exact=True).select_option("impute")
     with page.expect_download() as download:
         page.get_by_role("button", name="Download CSV").click()
-    assert download.value.url.endswith("/export.csv?kind=impute&status=&category=&changed=&archived=exclude")
+    assert download.value.url.endswith("/export.csv?kind=impute&status=&category=&changed=&archived=exclude&bom=1")
     text = Path(download.value.path()).read_text(encoding="utf-8")
-    assert [r["sku"] for r in csv.DictReader(io.StringIO(text))] == ["E2"]
+    assert text.startswith("\ufeffsku,")  # the page's file is made for Excel
+    assert [r["sku"] for r in csv.DictReader(io.StringIO(text[1:]))] == ["E2"]
     page.get_by_label("Suggestion", exact=True).select_option("")
     with page.expect_download() as download:
         page.get_by_role("button", name="Download CSV").click()
-    rows = {r["sku"]: r for r in csv.DictReader(io.StringIO(Path(download.value.path()).read_text("utf-8")))}
+    rows = {r["sku"]: r for r in csv.DictReader(io.StringIO(Path(download.value.path()).read_text("utf-8-sig")))}
 
     assert Suggestion.objects.get(pk=mislabel.pk).status == "accepted"
     assert ReviewEvent.objects.filter(action="accept").count() == 3  # the imputation accepted, undone, accepted

@@ -74,12 +74,20 @@ def test_export_command_writes_a_neutralised_file(tmp_path):
     assert row["sku"].startswith("'=") and row["title"] == "'@evil"
 
 
+def test_the_export_command_writes_a_bom_only_when_asked(tmp_path):
+    ProductFactory(sku="C1", title="Café")
+    call_command("export_tags", "--out", str(tmp_path / "plain.csv"))
+    call_command("export_tags", "--out", str(tmp_path / "excel.csv"), "--bom")
+    plain = (tmp_path / "plain.csv").read_bytes()
+    assert plain.startswith(b"sku,") and (tmp_path / "excel.csv").read_bytes() == b"\xef\xbb\xbf" + plain
+
+
 def test_unknown_parameter_names_and_values_are_all_named():
     from colorreview.services.export import export_problems
 
-    assert export_problems({"kind": "impute", "changed": "1", "category": "Any thing"}) == []
+    assert export_problems({"kind": "impute", "bom": "1", "category": "Any thing"}) == []
     assert export_problems({"kinds": "impute", "status": "done", "format": "json"}, accepted={"format"}) == [
-        "unknown parameter 'kinds' (the export takes: kind, status, category, changed, archived)",
+        "unknown parameter 'kinds' (the export takes: kind, status, category, changed, archived, bom)",
         "unknown filter value status='done' (one of: pending, accepted, rejected, corrected)"]
 
 

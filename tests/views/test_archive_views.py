@@ -69,7 +69,7 @@ def test_the_export_includes_archived_products_when_asked(client, admin_user):
 
     def rows(query=""):
         response = client.get(f"/export.csv{query}")
-        return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+        return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
 
     plain = rows()
     assert plain[0][-1] == "reviewed_at" and [r[0] for r in plain[1:]] == ["EXP-A"]

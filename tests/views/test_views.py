@@ -220,7 +220,7 @@ def test_export_download_for_admins_only(client, curator, admin_user):
     client.force_login(admin_user)
     response = client.get("/export.csv")
     assert response["Content-Type"].startswith("text/csv") and "attachment" in response["Content-Disposition"]
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert rows[0][0] == "sku" and rows[1][0] == "'=cmd"
 
 
@@ -239,14 +239,28 @@ def test_the_export_page_offers_the_filters_and_downloads_with_them(client, admi
     start = html.index('<form class="export-form"')
     form = html[start:html.index("</form>", start)]
     assert 'method="get" action="/export.csv"' in form
-    assert re.findall(r'<select id="export-\w+" name="(\w+)"', form) == ["kind", "status", "category", "changed", "archived"]
+    assert re.findall(r'<select id="export-\w+" name="(\w+)"', form) == ["kind", "status", "category", "changed",
+                                                                         "archived", "bom"]
     assert '<option value="impute" selected>Imputation: the seller gave no colour' in form
     assert re.search(r'<option value="Tshirts"\s*>Tshirts \(1 product\)</option>', form)
     assert "Download CSV" in form
     # what the form sends as it comes: every filter empty
-    data = _download(client, "?kind=&status=&category=&changed=&archived=exclude")
-    assert data.startswith(b"sku,") and "Café tee".encode() in data
+    data = _download(client, "?kind=&status=&category=&changed=&archived=exclude&bom=1")
+    assert "Café tee".encode() in data
     assert b"C1" not in _download(client, "?kind=impute&category=Tshirts")
+
+
+def test_the_page_s_download_starts_with_a_bom_for_excel_unless_asked_not_to(client, admin_user):
+    ProductFactory(sku="C1", title="Café tee")
+    client.force_login(admin_user)
+    form = client.get("/export/").content.decode()
+    assert re.search(r'<option value="1"\s*>Excel and other spreadsheets: UTF-8 with a byte-order mark', form)
+    assert '<option value="0" selected>Scripts and databases' in client.get("/export/?bom=0").content.decode()
+    excel = _download(client, "?bom=1")
+    assert excel.startswith(b"\xef\xbb\xbfsku,") and excel.decode("utf-8-sig").splitlines()[1].startswith("C1,Café tee")
+    assert _download(client, "?bom=0") == excel[3:]
+    assert _download(client, "") == excel  # a bare /export.csv is downloaded to be opened, as the page's file
+    assert client.get("/export.csv?bom=yes").status_code == 400
 
 
 def test_a_misspelt_export_parameter_is_refused_naming_it(client, admin_user):
@@ -256,7 +270,7 @@ def test_a_misspelt_export_parameter_is_refused_naming_it(client, admin_user):
     assert response.status_code == 400
     assert response.content.decode() == (
         "Nothing exported: unknown parameter 'archive', 'kinds' (the export takes: kind, status, category, changed, "
-        "archived)\n")
+        "archived, bom)\n")
     assert client.get("/export.csv?format=json").status_code == 400  # only the API reads DRF's format
 
 

@@ -10,7 +10,7 @@ from ...services.export import ARCHIVED_OPTIONS, KIND_OPTIONS, STATUS_OPTIONS, E
 class Command(BaseCommand):
     help = ("Export the catalogue's corrected colour tags as CSV, streamed in constant memory. Filters: "
             "--kind, --status (of the product's suggestion), --category, --changed-only, --archived "
-            "(archived products are left out unless asked for).")
+            "(archived products are left out unless asked for); --bom for a file that Excel opens as UTF-8.")
     requires_system_checks = []  # the checks load every view, and with them the vision stack
 
     def add_arguments(self, parser):
@@ -24,13 +24,15 @@ class Command(BaseCommand):
         parser.add_argument("--archived", choices=ARCHIVED_OPTIONS, default="exclude",
                             help="archived products: left out (default), included, or only them; when they may be "
                                  "in the file a last column archived_at says when each was archived")
+        parser.add_argument("--bom", action="store_true",
+                            help="start the file with a UTF-8 byte-order mark, so that Excel reads its accents right")
 
     def handle(self, *args, **opts):
         filters = ExportFilters(kind=opts["kind"], status=opts["status"], category=opts["category"],
                                 changed_only=opts["changed_only"], archived=opts["archived"])
         if opts["out"] == "-":
-            n = write_export(sys.stdout, filters)
+            n = write_export(sys.stdout, filters, bom=opts["bom"])
         else:
             with open(opts["out"], "w", newline="", encoding="utf-8") as fh:
-                n = write_export(fh, filters)
+                n = write_export(fh, filters, bom=opts["bom"])
             self.stdout.write(self.style.SUCCESS(f"wrote {n} products to {opts['out']}"))
