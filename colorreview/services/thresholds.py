@@ -120,7 +120,7 @@ class CategoryRow:
     products: int
     thresholds: dict[str, Threshold]
     overridden: set[str]
-    decided: int  # reviewed suggestions of the category
+    decided: int  # reviewed mislabel flags of the category
     confirmed: int  # of them, accepted or corrected (the flag was right that the tag was wrong)
     validation: CategoryFigures | None = None  # None: the validation split has no product of the category
 
@@ -130,11 +130,13 @@ class CategoryRow:
 
 
 def category_counts() -> dict:
-    """Products per category (not archived) and the reviewers' verdicts per category (for the catalogue summary)."""
+    """Products per category (not archived) and the reviewers' verdicts on mislabel flags per category (for the
+    catalogue summary). Imputations are left out: a flag is confirmed when the tag was wrong, and an imputation
+    has no tag to be wrong."""
     products = dict(Product.objects.filter(archived_at__isnull=True).exclude(category="").values_list("category")
                     .annotate(n=Count("id")).order_by())
     verdicts = {row["product__category"]: {"decided": row["decided"], "confirmed": row["confirmed"]}
-                for row in Suggestion.objects.filter(status__in=Suggestion.DECIDED)
+                for row in Suggestion.objects.filter(status__in=Suggestion.DECIDED, kind=Suggestion.Kind.MISLABEL)
                 .values("product__category").annotate(
                     decided=Count("id"), confirmed=Count("id", filter=Q(status__in=["accepted", "corrected"])))
                 .order_by()}

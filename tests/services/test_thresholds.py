@@ -14,7 +14,7 @@ from colorreview.services.thresholds import (
     category_threshold_table,
     thresholds_for_category,
 )
-from tests.factories import PredictionFactory, ProductFactory, probabilities
+from tests.factories import PredictionFactory, ProductFactory, SuggestionFactory, probabilities
 
 pytestmark = pytest.mark.django_db
 
@@ -67,14 +67,26 @@ def test_a_threshold_needs_a_category_of_the_catalogue(admin_user):
 
 
 def test_the_table_lists_every_category_with_reviewers_verdicts(admin_user, thresholds):
-    product, prediction = _untagged("Jeans", 0.9)
-    s = suggestion_refresh(product=product, prediction=prediction)
-    Suggestion.objects.filter(pk=s.pk).update(status="accepted")
+    SuggestionFactory(prediction__product=ProductFactory(category="Jeans", tag="Red"), prediction__predicted_color="Blue",
+                      kind="mislabel", status="accepted")
     ProductFactory(category="Shirts")
     category_threshold_set(user=admin_user, category="Shirts", kind="mislabel", value=0.97)
     rows = {r.category: r for r in category_threshold_table()}
     assert (rows["Jeans"].decided, rows["Jeans"].confirmed_share, rows["Jeans"].overridden) == (1, 1.0, set())
     assert rows["Shirts"].thresholds["mislabel"].value == 0.97 and rows["Shirts"].overridden == {"mislabel"}
+
+
+def test_flags_confirmed_by_reviewers_leave_imputations_out(client, admin_user, thresholds):
+    for status in ("accepted", "accepted", "rejected"):
+        SuggestionFactory(prediction__product=ProductFactory(category="Jeans", tag="Red"),
+                          prediction__predicted_color="Blue", kind="mislabel", status=status)
+    for _ in range(2):
+        SuggestionFactory(prediction__product=ProductFactory(category="Jeans"), kind="impute", status="rejected")
+    row = {r.category: r for r in category_threshold_table()}["Jeans"]
+    assert (row.decided, row.confirmed) == (3, 2)
+    client.force_login(admin_user)
+    assert "67% of 3" in client.get("/thresholds/").content.decode()
+    assert "67% of 3" in client.get("/").content.decode()
 
 
 def test_the_thresholds_page_saves_a_category(client, admin_user, thresholds):
