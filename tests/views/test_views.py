@@ -406,6 +406,28 @@ def test_a_fragment_asked_for_after_the_session_ended_sends_the_whole_window_to_
     assert not client.post("/imputations/", {"scope": "selected"}, **headers).has_header("HX-Redirect")
 
 
+def test_a_form_sent_after_the_session_ended_comes_back_to_its_page_after_signing_in(client, curator):
+    product = ProductFactory(tag="Red")
+    r = client.post(f"/products/{product.sku}/color/", {"color": "Blue", "note": "sample"},
+                    HTTP_REFERER=f"http://testserver/products/{product.sku}/?from=list")
+    assert r.status_code == 302
+    assert r["Location"] == f"/login/?next=%2Fproducts%2F{product.sku}%2F%3Ffrom%3Dlist&expired=1"
+    assert "Your session has ended, so what you just did was not saved." in client.get(r["Location"]).content.decode()
+    signed_in = client.post(r["Location"], {"username": "curator", "password": "pw"})
+    assert signed_in["Location"] == f"/products/{product.sku}/?from=list"
+    assert client.get(signed_in["Location"]).status_code == 200
+    assert Product.objects.get(pk=product.pk).final_color == "Red"
+
+
+def test_a_form_sent_after_the_session_ended_from_another_site_comes_back_to_the_dashboard(client, admin_user):
+    for referer in ("https://elsewhere.example/thresholds/", "http://testserver//elsewhere.example/", ""):
+        r = client.post("/thresholds/", {"category": "Jeans", "impute": "90"}, HTTP_REFERER=referer)
+        assert r["Location"] == "/login/?next=%2F&expired=1", referer
+    assert client.get("/thresholds/")["Location"] == "/login/?next=/thresholds/"  # a page: as Django sends it
+    client.force_login(admin_user)
+    assert client.post("/logout/")["Location"] == "/login/"  # signing out is no ended session
+
+
 def test_the_queues_are_fetched_again_on_back_rather_than_restored_stale(client, curator, merchandiser):
     client.force_login(curator)
     r = client.get("/review/")
