@@ -97,14 +97,19 @@ def product_detail(request, sku: str):
     return render(request, "products/detail.html", {
         "product": product, "predictions": selectors.product_predictions(product)[:10],
         "events": selectors.product_history(product), "suggestions": product.suggestions.order_by("-created_at"),
-        "colors": ColorName.objects.filter(active=True).order_by("name"),
-        "can_set_color": roles.has_role(request.user, *MANUAL_EDITORS) and product.archived_at is None,
-        "can_archive": roles.has_role(request.user, roles.ADMIN),
+        "can_archive": roles.has_role(request.user, roles.ADMIN), **_color_form(request.user, product),
     })
 
 
+def _color_form(user, product: Product) -> dict:
+    """What the form that sets the colour by hand needs; an archived product has none."""
+    return {"colors": ColorName.objects.filter(active=True).order_by("name"),
+            "can_set_color": roles.has_role(user, *MANUAL_EDITORS) and product.archived_at is None}
+
+
 def _archival(request, sku: str, change) -> HttpResponse:
-    """Archive or unarchive, with the note; HTMX swaps the panel and the history, a plain post goes back."""
+    """Archive or unarchive, with the note; HTMX swaps the panel, the history and the colour form (gone from an
+    archived product), a plain post goes back."""
     product = _product(sku)
     message, level = "", "info"
     try:
@@ -118,7 +123,8 @@ def _archival(request, sku: str, change) -> HttpResponse:
     product = _product(sku)
     return render(request, "products/_archive.html", {
         "product": product, "can_archive": True, "message": message, "level": level,
-        "events": selectors.product_history(product), "oob_history": True})
+        "events": selectors.product_history(product), "oob_history": True,
+        **_color_form(request.user, product), "oob_color": True})
 
 
 @require_POST

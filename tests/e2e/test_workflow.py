@@ -158,6 +158,22 @@ def test_an_admin_reopens_sets_a_colour_by_hand_and_reads_the_trail(live_server,
     assert page.csp_errors == []
 
 
+def test_archiving_a_product_takes_its_colour_form_away_until_it_is_unarchived(live_server, browser, flags):
+    page = _page(browser)
+    login(page, live_server.url, "admin")
+    page.goto(f"{live_server.url}/products/F0/")
+    page.locator("#archive-panel").get_by_role("button", name="Archive", exact=True).click()
+    page.locator("#archive-panel.archived").wait_for()
+    page.locator("#manual-color").wait_for(state="detached")
+    page.locator("#archive-panel").get_by_role("button", name="Unarchive", exact=True).click()
+    page.locator("#archive-panel:not(.archived)").wait_for()
+    page.select_option("#manual-color select[name=color]", "Black")
+    page.fill("#manual-color input[name=note]", "back in the range")
+    page.get_by_role("button", name="Set colour").click()
+    page.wait_for_load_state()
+    assert page.locator("#final-color").inner_text() == "Black" and page.csp_errors == []
+
+
 @pytest.mark.parametrize("path", ["/review/", "/products/F0/", "/imputations/", "/"])
 def test_pages_fit_a_phone_screen(live_server, browser, flags, path):
     page = _page(browser, width=390, height=844)

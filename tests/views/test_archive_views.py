@@ -46,6 +46,17 @@ def test_an_admin_archives_with_htmx_and_sees_the_banner_and_the_history(client,
     assert not Product.objects.get(sku=sku).archived
 
 
+def test_archiving_with_htmx_takes_the_colour_form_away_and_unarchiving_brings_it_back(client, admin_user):
+    sku = ProductFactory(tag="Red").sku
+    client.force_login(admin_user)
+    assert 'id="manual-color"' in client.get(f"/products/{sku}/").content.decode()
+    archived = client.post(f"/products/{sku}/archive/", {}, **HTMX).content.decode()
+    assert '<div id="manual-color-panel" hx-swap-oob="true"></div>' in archived
+    back = client.post(f"/products/{sku}/unarchive/", {}, **HTMX).content.decode()
+    assert '<div id="manual-color-panel" hx-swap-oob="true">' in back and 'id="manual-color"' in back
+    assert f'action="/products/{sku}/color/"' in back and "<option selected>Red</option>" in back
+
+
 def test_the_product_list_hides_archived_products_unless_asked(client, curator, admin_user):
     ProductFactory(sku="LIST-A")
     product_archive(product=ProductFactory(sku="LIST-B"), user=admin_user)
