@@ -174,7 +174,7 @@ def test_archiving_a_product_takes_its_colour_form_away_until_it_is_unarchived(l
     assert page.locator("#final-color").inner_text() == "Black" and page.csp_errors == []
 
 
-@pytest.mark.parametrize("path", ["/review/", "/products/F0/", "/imputations/", "/"])
+@pytest.mark.parametrize("path", ["/review/", "/products/F0/", "/imputations/", "/", "/thresholds/"])
 def test_pages_fit_a_phone_screen(live_server, browser, flags, path):
     page = _page(browser, width=390, height=844)
     login(page, live_server.url, "admin")
@@ -183,6 +183,17 @@ def test_pages_fit_a_phone_screen(live_server, browser, flags, path):
     wide = page.evaluate("Array.from(document.querySelectorAll('main *')).filter(e => e.getBoundingClientRect()"
                          ".right > 391).map(e => e.tagName + '.' + e.className).slice(0, 5)")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390, wide
+
+
+def test_the_thresholds_page_keeps_each_percent_sign_beside_its_box_on_a_phone(live_server, browser, flags):
+    page = _page(browser, width=390, height=844)
+    login(page, live_server.url, "admin")
+    page.goto(f"{live_server.url}/thresholds/")
+    beside = page.evaluate("""Array.from(document.querySelectorAll('#thresholds td > label')).map(label => {
+        const sign = document.createRange(); sign.selectNodeContents(label.nextSibling);
+        const box = label.querySelector('input').getBoundingClientRect(), at = sign.getBoundingClientRect();
+        return at.left >= box.right && at.top < box.bottom; })""")
+    assert beside == [True, True]  # the imputation and mislabel boxes of the one category
 
 
 def test_the_api_docs_page_works_under_the_content_security_policy(live_server, browser, flags):
