@@ -17,7 +17,9 @@ from .models import BulkApproval, ModelVersion, Prediction, Product, ReviewEvent
 
 
 def whole_sku(search: str | None) -> str | None:
-    """The SKU that a search term is, in any case, if it is one (one look-up in the SKU's unique index).
+    """The SKU that a search term is, in any case, if it is one (one look-up in the SKU's unique index): the
+    SKU typed, else it in upper case, else in lower case, as SKUs that differ only in case are different
+    products.
 
     A SKU typed in full finds its product at once: searching for it as a substring would go through the
     trigram index, where digit-heavy SKUs share most of their trigrams and a million of them take a
@@ -25,7 +27,9 @@ def whole_sku(search: str | None) -> str | None:
     term = (search or "").strip()
     if not term or any(ch.isspace() for ch in term):
         return None
-    return Product.objects.filter(sku__in={term, term.upper(), term.lower()}).values_list("sku", flat=True).first()
+    candidates = (term, term.upper(), term.lower())
+    found = set(Product.objects.filter(sku__in=set(candidates)).values_list("sku", flat=True))
+    return next((sku for sku in candidates if sku in found), None)
 
 
 def last_suggestion_of(sku: str) -> Suggestion | None:

@@ -113,6 +113,16 @@ def test_a_whole_sku_finds_its_product_alone_and_the_reviewer_can_ask_for_every_
     assert all(sku in partial for sku in ("K0010", "K0011")) and "SKU K001 only" not in partial
 
 
+def test_a_whole_sku_finds_the_product_of_that_exact_case_when_skus_differ_only_in_case(client, curator):
+    for sku, title in (("T-001", "Upper tee"), ("t-001", "Lower tee")):
+        SuggestionFactory(prediction=PredictionFactory(product=ProductFactory(sku=sku, tag="Red", title=title),
+                                                       predicted_color="Blue"), kind="mislabel")
+    client.force_login(curator)
+    for typed, other in (("t-001", "Upper tee"), ("T-001", "Lower tee")):
+        page = _get(client, f"/review/?q={typed}").content.decode()
+        assert f"SKU {typed} only" in page and other not in page, typed
+
+
 @pytest.mark.parametrize("values", [["x", 1], [None, 1], [10**30, 1], [1.5e400, 1], [[1], 1], ["2026-13-45", 1],
                                     ["a\x00b", 1], ["\ud800", 1], ["0001-01-01T00:00:00+01:00", 1]])
 def test_a_cursor_of_another_list_or_a_forged_one_gives_the_first_page(values, admin_user):
