@@ -47,8 +47,12 @@ def thresholds_by_category(categories: set[str], calibration: dict | None = None
     return out
 
 
+#: the lowest threshold a category may have: below it nearly every product of the category qualifies
+LOWEST = 0.01
+
+
 class BadThreshold(ServiceError):
-    """A threshold outside 0–100%."""
+    """A threshold outside 1–100%, an unknown kind or category."""
 
 
 def category_threshold_set(*, user, category: str, kind: str, value: float | None) -> bool:
@@ -57,8 +61,9 @@ def category_threshold_set(*, user, category: str, kind: str, value: float | Non
     roles.require(user, roles.ADMIN, action="changing thresholds")
     if kind not in KINDS:
         raise BadThreshold(f"unknown kind {kind!r}")
-    if value is not None and not 0 <= value <= 1:
-        raise BadThreshold(f"a threshold is a probability between 0 and 100%, not {value:.0%}")
+    if value is not None and not LOWEST <= value <= 1:
+        raise BadThreshold(f"a threshold is a probability between {LOWEST:.0%} and 100% (below {LOWEST:.0%} nearly "
+                           f"every product of the category qualifies), not {value * 100:g}%")
     if not category.strip():
         raise BadThreshold("name the category whose threshold changes")
     if value is not None and not Product.objects.filter(category__iexact=category).exists():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db import transaction
 from django.shortcuts import redirect, render
 
 from .. import roles
@@ -13,14 +14,19 @@ from .common import role_required
 
 
 def _percent(text: str) -> float | None:
-    """'' -> None (use the global threshold); '92' -> 0.92."""
+    """'' -> None (use the global threshold); '92' -> 0.92. A number between 0 and 1 is refused: it is
+    meant as a probability far more often than as a threshold under 1%."""
     text = text.strip().rstrip("%")
     if not text:
         return None
     try:
-        return float(text) / 100
+        number = float(text)
     except ValueError as exc:
         raise ServiceError(f"'{text}' is not a percentage") from exc
+    if 0 < number < 1:
+        raise ServiceError(f"thresholds are percentages: {text} would be {text}%, which nearly every product "
+                           f"reaches; for {number * 100:g}%, enter {number * 100:g}")
+    return number / 100
 
 
 @role_required(roles.ADMIN)
@@ -29,8 +35,10 @@ def thresholds(request):
         category = request.POST.get("category", "").strip()
         try:
             check_queue()  # a change whose suggestions cannot be brought in line is not made
-            changed = [kind for kind in KINDS if category_threshold_set(
-                user=request.user, category=category, kind=kind, value=_percent(request.POST.get(kind, "")))]
+            values = {kind: _percent(request.POST.get(kind, "")) for kind in KINDS}
+            with transaction.atomic():  # both thresholds of the form, or neither
+                changed = [kind for kind in KINDS if category_threshold_set(
+                    user=request.user, category=category, kind=kind, value=values[kind])]
         except (ServiceError, QueueUnavailable) as exc:
             messages.error(request, f"{category}: not changed: {exc}")
             return redirect("thresholds")

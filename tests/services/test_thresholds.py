@@ -56,6 +56,28 @@ def test_only_admins_set_thresholds_and_only_probabilities(curator, admin_user):
     assert not CategoryThreshold.objects.exists()
 
 
+@pytest.mark.parametrize("value", [0, 0.009, -0.5])
+def test_a_threshold_below_one_percent_is_refused_as_it_lets_every_product_through(admin_user, value):
+    ProductFactory(category="Jeans")
+    with pytest.raises(BadThreshold, match="between 1% and 100% .below 1% nearly every product"):
+        category_threshold_set(user=admin_user, category="Jeans", kind="impute", value=value)
+    assert not CategoryThreshold.objects.exists()
+    assert category_threshold_set(user=admin_user, category="Jeans", kind="impute", value=0.01)
+
+
+def test_the_thresholds_page_takes_0_9_for_a_probability_and_suggests_90(client, admin_user, thresholds):
+    ProductFactory(category="Jeans")
+    client.force_login(admin_user)
+    for form in ({"impute": "0.9"}, {"impute": "92", "mislabel": "0.9"}, {"mislabel": "0"}):
+        page = client.post("/thresholds/", {"category": "Jeans", **form}, follow=True).content.decode()
+        assert "Jeans: not changed:" in page, form
+        assert not CategoryThreshold.objects.exists(), form  # neither of the form's thresholds
+    assert "thresholds are percentages: 0.9 would be 0.9%, which nearly every product reaches; for 90%, enter 90" \
+        in client.post("/thresholds/", {"category": "Jeans", "impute": "0.9"}, follow=True).content.decode()
+    client.post("/thresholds/", {"category": "Jeans", "impute": "1", "mislabel": "90"})
+    assert dict(CategoryThreshold.objects.values_list("kind", "value")) == {"impute": 0.01, "mislabel": 0.9}
+
+
 def test_a_threshold_needs_a_category_of_the_catalogue(admin_user):
     ProductFactory(category="Jeans")
     with pytest.raises(BadThreshold, match="name the category"):
