@@ -1,18 +1,19 @@
-"""``python -m inference outside-colours``: colours the classifier does not name and the catalogue's tags
-do not agree on, found on a split's own tags; flags for them judged on the audit.
+"""``python -m inference outside-colours``: flags for garments in a colour the classifier does not name,
+chosen on the audit by halves.
 
 The classifier only learns the catalogue's most common colours (its classes). A garment in a vocabulary
 colour outside them (teal, turquoise) is read as the nearest class, and since sellers tag such a garment
-now `Green`, now `Blue`, the classifier's reading agrees with whichever wrong tag it carries. The KD-tree
-names these colours. For each vocabulary colour outside the classes, this command takes the products of
-``--split`` (the training split by default) whose garment the KD-tree reads mostly in that colour
-(``--min-share``) and counts their tags. A colour that one class claims (most such products are tagged
-with it: mid-greens read "Sea Green" are tagged `Green`) is that class to the catalogue and raises nothing;
-a colour no class claims is written into the classifier card (``calibration.outside``): a product tagged
-another colour whose garment is mostly in it is flagged, naming the colour.
+now `Green`, now `Blue`, the classifier's reading agrees with whichever tag it carries. The KD-tree names
+these colours. This command
 
-With an audit (``--audit``, the golden set of the validation split) the flags this adds are judged on the
-real tags at several shares: wrong tags found, right tags flagged, ambiguous rows flagged.
+1. shows how the catalogue's own tags name each such colour: the products of ``--split`` (training by
+   default) whose garment the KD-tree reads mostly in it (``--min-share``), and their tags;
+2. chooses the colours whose flags are right on the audit (``--audit``, the golden set of the validation
+   split): a product tagged another colour whose garment reaches the share is flagged, and a colour is kept
+   when its flags find at least ``--min-wrong`` wrong tags at precision >= ``--precision`` (right tags
+   flagged count against it; ambiguous rows are counted apart). The choice is judged held out (chosen on one
+   half of the audit, counted on the other, both ways), then made on the whole audit and written into the
+   classifier card (``calibration.outside``), where the product's suggestions read it.
 """
 
 from __future__ import annotations
@@ -35,10 +36,14 @@ def add_arguments(p) -> None:
     p.add_argument("--min-share", type=float, default=0.75,
                    help="share of the garment the KD-tree must read in the colour (for the split and the flags)")
     p.add_argument("--min-products", type=int, default=8,
-                   help="products of the split read mostly in a colour needed to judge it")
+                   help="products of the split read mostly in a colour needed to say which tag claims it")
     p.add_argument("--claimed", type=float, default=0.6,
                    help="a colour is claimed by a class when at least this share of its products carry that tag")
+    p.add_argument("--min-wrong", type=int, default=2, help="wrong tags a colour's flags must find on the audit")
+    p.add_argument("--precision", type=float, default=0.8, help="precision a colour's flags must reach on the audit")
     p.add_argument("--cache", default="var/cache", help="folder for the KD-tree readings of each split")
+    p.add_argument("--readings", default="var/cache/calibration-readings.npz",
+                   help="calibrate's cached readings: the classifier's flags judged together with these")
     p.add_argument("--no-write", action="store_true", help="measure only; leave the model card as it is")
     add_pipeline_arguments(p)
 
@@ -85,6 +90,12 @@ def unclaimed(items, outside: list[str], vocab, min_share: float, min_products: 
     return table
 
 
+def choose(rows, items, candidates: list[str], vocab, share: float, min_wrong: int, precision: float) -> list[str]:
+    """The colours whose flags, alone, find at least ``min_wrong`` wrong tags at ``precision`` on ``rows``."""
+    return [c for c in candidates if (f := judge(rows, items, [c], vocab, share)).get("flagged_wrong", 0) >= min_wrong
+            and f["flagged_wrong"] / (f["flagged_wrong"] + f.get("flagged_right", 0)) >= precision]
+
+
 def judge(rows, items, colours: list[str], vocab, share: float) -> dict:
     """The outside flags alone on the audited rows: wrong, right and ambiguous tags flagged."""
     from ..suggest import outside_flag
@@ -100,6 +111,47 @@ def judge(rows, items, colours: list[str], vocab, share: float) -> dict:
         if outside_flag(items[key][1], tag, vocab, {c: share for c in colours}):
             out[f"flagged_{kind}"] += 1
     return dict(out)
+
+
+def _with_classifier(args, pipeline, rows, val, outside, vocab) -> dict | None:
+    """The product's whole flag rule on the audit, both halves held out: the classifier's probabilities
+    calibrated on the other half (``calibrate``'s cached readings), the outside colours chosen on it."""
+    from dataclasses import replace
+
+    from ..evaluate import study
+    from ..suggest import MISLABEL, propose, thresholds_from_card
+
+    readings = study.load_readings(args.readings, pipeline) if args.readings else None
+    card = getattr(pipeline.classifier, "card", {})
+    if readings is None or not card or not readings.shares:
+        print(f"{args.readings}: no readings of these networks; run `python -m inference calibrate --no-write` to "
+              "judge the outside colours together with the classifier's flags")
+        return None
+    classes, at = pipeline.classifier.classes, {k: i for i, k in enumerate(readings.keys)}
+    penalty = 0.01 if card.get("calibration", {}).get("class_bias") else None
+    probs = study.cross_fitted(readings, classes, tuple([1.0] * len(readings.members)), betas=(0.0,),
+                               bias_penalty=penalty)
+    base = thresholds_from_card(card.get("calibration", {}))
+    out = {name: Counter() for name in ("classifier alone", "classifier and outside colours")}
+    for k in (0, 1):
+        fit = [r for r in rows if study.fold_of(r.image.removesuffix(".jpg")) != k]
+        chosen = choose(fit, val, outside, vocab, args.min_share, args.min_wrong, args.precision)
+        rules = {"classifier alone": replace(base, outside=None),
+                 "classifier and outside colours": replace(base, outside={c: args.min_share for c in chosen})}
+        for row in rows:
+            key, tag = row.image.removesuffix(".jpg"), vocab.match(row.seller_color)
+            if study.fold_of(key) != k or key not in at or tag is None:
+                continue
+            p, kind = probs[at[key]], "wrong" if row.tag_wrong else "right" if row.tag_right else "ambiguous"
+            top = int(p.argmax())
+            for name, th in rules.items():
+                flag = propose(classes[top], float(p[top]), dict(zip(classes, p.tolist())), tag, vocab, th,
+                               readings.shares[at[key]])
+                out[name][kind] += 1
+                out[name][f"flagged_{kind}"] += bool(flag and flag.kind == MISLABEL)
+    return {name: {**c, "recall": c["flagged_wrong"] / max(c["wrong"], 1),
+                   "precision": c["flagged_wrong"] / max(c["flagged_wrong"] + c["flagged_right"], 1)}
+            for name, c in out.items()}
 
 
 def run(args) -> int:
@@ -118,32 +170,59 @@ def run(args) -> int:
     outside = [e.name for e in vocab.entries if e.name not in classes and e.kd]
     table = unclaimed(shares_of(args, pipeline, args.split), outside, vocab, args.min_share, args.min_products,
                       args.claimed)
-    print(f"\ncolours the classifier does not name; {args.split} products read at least {args.min_share:.0%} in each "
-          f"(claimed: at least {args.claimed:.0%} of them carry one other tag)")
+    print(f"\ncolours the classifier does not name, and how the {args.split} split tags the products read at least "
+          f"{args.min_share:.0%} in each (claimed: at least {args.claimed:.0%} of them carry one other tag)")
     for t in table:
         if t["products"]:
-            verdict = "no class claims it: flagged" if t["unclaimed"] else (
+            verdict = "no class claims it" if t["unclaimed"] else (
                 f"claimed by {t['claimed_by']}" if t["claimed_by"] else f"too few products (< {args.min_products})")
             tags = ", ".join(f"{k} {v}" for k, v in t["tags"].items())
             print(f"  {t['colour']:18s} {t['products']:4d} products ({tags}): {verdict}")
-    colours = [t["colour"] for t in table if t["unclaimed"]]
-    figures = None
-    if args.audit and Path(args.audit).is_file() and colours:
-        rows = load_audit(args.audit)
-        val = shares_of(args, pipeline, "val")
-        figures = {f"{s:.2f}": judge(rows, val, colours, vocab, s) for s in SHARES}
-        print(f"\nflags for {', '.join(colours)} alone on the audit ({args.audit}), by the share of the garment:")
-        for s, f in figures.items():
-            print(f"  share >= {s}: {f.get('flagged_wrong', 0)} of {f.get('wrong', 0)} wrong tags, "
-                  f"{f.get('flagged_right', 0)} of {f.get('right', 0)} right tags, {f.get('flagged_ambiguous', 0)} of "
-                  f"{f.get('ambiguous', 0)} ambiguous flagged")
+    if not (args.audit and Path(args.audit).is_file()):
+        print("no audit: no colour is chosen")
+        return 0
+    from ..evaluate.study import fold_of
+
+    rows, val = load_audit(args.audit), shares_of(args, pipeline, "val")
+    held_out = Counter()
+    for k in (0, 1):
+        fit = [r for r in rows if fold_of(r.image.removesuffix(".jpg")) != k]
+        chosen = choose(fit, val, outside, vocab, args.min_share, args.min_wrong, args.precision)
+        held_out.update(judge([r for r in rows if fold_of(r.image.removesuffix(".jpg")) == k], val, chosen, vocab,
+                              args.min_share))
+        print(f"chosen on half {1 - k}: {', '.join(chosen) or 'none'}")
+    colours = choose(rows, val, outside, vocab, args.min_share, args.min_wrong, args.precision)
+    per_colour = {c: judge(rows, val, [c], vocab, args.min_share) for c in outside}
+    print(f"\nflags of each colour alone on the audit ({args.audit}; garment share >= {args.min_share}):")
+    for c, f in per_colour.items():
+        if f.get("flagged_wrong") or f.get("flagged_right") or f.get("flagged_ambiguous"):
+            print(f"  {c:18s} {f.get('flagged_wrong', 0):3d} wrong, {f.get('flagged_right', 0):3d} right, "
+                  f"{f.get('flagged_ambiguous', 0):3d} ambiguous tags flagged{' (chosen)' if c in colours else ''}")
+    figures = {"held_out": dict(held_out), "by_share": {f"{s:.2f}": judge(rows, val, colours, vocab, s)
+                                                         for s in SHARES}}
+    h = figures["held_out"]
+    print(f"held out (chosen on one half, counted on the other): {h.get('flagged_wrong', 0)} of {h.get('wrong', 0)} "
+          f"wrong tags, {h.get('flagged_right', 0)} of {h.get('right', 0)} right tags, {h.get('flagged_ambiguous', 0)} "
+          f"of {h.get('ambiguous', 0)} ambiguous flagged")
+    print(f"chosen on the whole audit: {', '.join(colours) or 'none'}; by the garment's share:")
+    for s, f in figures["by_share"].items():
+        print(f"  share >= {s}: {f.get('flagged_wrong', 0)} wrong, {f.get('flagged_right', 0)} right, "
+              f"{f.get('flagged_ambiguous', 0)} ambiguous tags flagged")
+    combined = _with_classifier(args, pipeline, rows, val, outside, vocab)
+    if combined:
+        figures["with_classifier_held_out"] = combined
+        for name, f in combined.items():
+            print(f"with the classifier's flags ({name}; calibration and colours chosen on the other half, the "
+                  f"card's thresholds): {f['flagged_wrong']} of {f['wrong']} wrong tags (recall {f['recall']:.3f}), "
+                  f"{f['flagged_right']} of {f['right']} right tags (precision {f['precision']:.3f}), "
+                  f"{f['flagged_ambiguous']} of {f['ambiguous']} ambiguous flagged")
     if args.no_write:
         return 0
     path = card_path("colornet", args.weights_dir)
     card = json.loads(path.read_text())
     card.setdefault("calibration", {})["outside"] = {
         "colours": {c: args.min_share for c in colours}, "split": args.split, "min_share": args.min_share,
-        "claimed": args.claimed, "min_products": args.min_products, "table": table, "audit": figures}
+        "min_wrong": args.min_wrong, "precision": args.precision, "catalogue_tags": table, "audit": figures}
     path.write_text(json.dumps(card, indent=2) + "\n")
     print(f"outside colours written to {path}: {', '.join(colours) or 'none'}")
     return 0

@@ -171,3 +171,21 @@ def test_a_colour_one_class_claims_is_not_flagged_and_an_unclaimed_one_is():
     assert table["Sea Green"]["claimed_by"] == "Green" and not table["Sea Green"]["unclaimed"]
     assert table["Teal"]["unclaimed"] and table["Teal"]["products"] == 9
     assert not table["Rose"]["unclaimed"] and table["Rose"]["products"] == 3
+
+
+def test_an_outside_colour_is_chosen_only_when_its_flags_are_right_on_the_audit():
+    from inference.commands.outside import choose, judge
+    from inference.evaluate.audit import AuditRow
+
+    vocab = default_vocabulary()
+    rows, items = [], {}
+    for i, (tag, verdict, colour) in enumerate([("Green", "wrong, no single right colour", "Teal")] * 3
+                                               + [("Green", "confirmed", "Sea Green")] * 3
+                                               + [("Green", "wrong colour", "Sea Green")]
+                                               + [("Red", "ambiguous", "Teal")]):
+        rows.append(AuditRow(f"{i}.jpg", "Tshirts", tag, verdict, None))
+        items[str(i)] = (tag, {colour: 0.9, "White": 0.1})
+    assert choose(rows, items, ["Teal", "Sea Green"], vocab, 0.75, 2, 0.8) == ["Teal"]
+    counts = judge(rows, items, ["Teal"], vocab, 0.75)
+    assert (counts["flagged_wrong"], counts.get("flagged_right", 0), counts["flagged_ambiguous"]) == (3, 0, 1)
+    assert choose(rows, items, ["Teal"], vocab, 0.95, 2, 0.8) == []  # no garment reaches that share
