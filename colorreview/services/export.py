@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import F, OuterRef, Q, Subquery
 from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 
 from ..models import Prediction, Product, Suggestion
@@ -63,13 +63,13 @@ def _products(filters: ExportFilters):
         qs = qs.filter(archived_at__isnull=filters.archived == "exclude")
     if filters.category:
         qs = qs.filter(category__iexact=filters.category)
-    if filters.kind or filters.status:
-        mine = Suggestion.objects.filter(product=OuterRef("pk")).exclude(status=Suggestion.Status.SUPERSEDED)
+    if filters.kind or filters.status:  # judged on the suggestion the row shows: the product's latest standing one
+        latest = (Suggestion.objects.filter(product=OuterRef("pk")).exclude(status=Suggestion.Status.SUPERSEDED)
+                  .order_by("-created_at", "-id"))
         if filters.kind:
-            mine = mine.filter(kind=filters.kind)
+            qs = qs.annotate(latest_kind=Subquery(latest.values("kind")[:1])).filter(latest_kind=filters.kind)
         if filters.status:
-            mine = mine.filter(status=filters.status)
-        qs = qs.filter(Exists(mine))
+            qs = qs.annotate(latest_status=Subquery(latest.values("status")[:1])).filter(latest_status=filters.status)
     if filters.changed_only:
         qs = qs.filter((Q(seller_color__isnull=False) & ~Q(final_color=F("seller_color__name")))
                        | (Q(seller_color__isnull=True) & ~Q(final_color=F("seller_color_raw"))))

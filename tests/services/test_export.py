@@ -125,3 +125,19 @@ def test_the_export_command_does_not_load_the_vision_stack():
             "print(command.requires_system_checks == [], 'torch' in sys.modules, 'timm' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert out.stdout.strip().splitlines()[-1:] == ["True False False"], out.stderr[-2000:]
+
+
+def test_the_state_filters_judge_the_suggestion_the_row_shows(curator):
+    from colorreview.services import export
+
+    product = ProductFactory(sku="X1", tag="Red")
+    first = SuggestionFactory(prediction=PredictionFactory(product=product, predicted_color="Blue"), kind="mislabel")
+    suggestion_accept(suggestion=first, user=curator)
+    # the seller re-tags it and a new flag opens: the row shows the new, pending one
+    SuggestionFactory(prediction=PredictionFactory(product=product, predicted_color="Green",
+                                                   model_version="newer-model"), kind="mislabel")
+    [row] = list(export.export_rows())
+    assert row[6:8] == ["mislabel", "pending"]
+    assert [r[0] for r in export.export_rows(export.ExportFilters(status="pending"))] == ["X1"]
+    assert list(export.export_rows(export.ExportFilters(status="accepted"))) == []
+    assert list(export.export_rows(export.ExportFilters(kind="impute"))) == []
