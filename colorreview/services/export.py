@@ -11,7 +11,7 @@ from datetime import datetime
 from django.db.models import F, OuterRef, Q, Subquery
 from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 
-from ..models import Prediction, Product, Suggestion
+from ..models import Prediction, Product, ReviewEvent, Suggestion
 
 COLUMNS = ["sku", "title", "category", "seller_color", "predicted_color", "confidence", "suggestion",
            "review_status", "final_color", "reviewed_by", "reviewed_at"]
@@ -96,8 +96,17 @@ def _latest_suggestions(ids: list[int]) -> dict[int, tuple]:
     return out
 
 
+def _set_by_hand(ids: list[int]) -> dict[int, tuple]:
+    """Who set each product's colour by hand last, and when (products never set by hand are absent)."""
+    rows = (ReviewEvent.objects.filter(product_id__in=ids, action=ReviewEvent.Action.MANUAL)
+            .order_by("created_at", "id").values_list("product_id", "actor__username", "created_at"))
+    return {product_id: (by, at) for product_id, by, at in rows}  # the newest wins
+
+
 def export_rows(filters: ExportFilters | None = None) -> Iterator[list[str]]:
-    """One row a product, in sku order; three queries per chunk of products whatever the catalogue's size.
+    """One row a product, in sku order; four queries per chunk of products whatever the catalogue's size.
+    ``reviewed_by`` / ``reviewed_at`` say who decided the final colour last: a reviewer's decision on the
+    suggestion shown, or a colour set by hand after it.
     Archived products are left out unless ``filters.archived`` asks for them (then a last column says when)."""
     filters = filters or ExportFilters()
     products = _products(filters)
@@ -108,14 +117,18 @@ def export_rows(filters: ExportFilters | None = None) -> Iterator[list[str]]:
         if not chunk:
             return
         ids = [row[0] for row in chunk]
-        predictions, suggestions = _latest_predictions(ids), _latest_suggestions(ids)
+        predictions, suggestions, by_hand = _latest_predictions(ids), _latest_suggestions(ids), _set_by_hand(ids)
         for pk, sku, title, category, seller, checksum, final, archived_at in chunk:
             color, confidence = predictions.get((pk, checksum), ("", None))
             kind, status, by, at = suggestions.get(pk, ("", "", None, None))
-            decided = status not in ("", Suggestion.Status.PENDING)
+            if status in ("", Suggestion.Status.PENDING):
+                by, at = None, None
+            hand_by, hand_at = by_hand.get(pk, (None, None))
+            if hand_at is not None and (at is None or hand_at > at):
+                by, at = hand_by, hand_at
             row = [neutralise(v) for v in (
                 sku, title, category, seller, color, f"{confidence:.4f}" if confidence is not None else "",
-                kind, status, final, by if decided and by else "", at.isoformat() if decided and at else "")]
+                kind, status, final, by or "", at.isoformat() if at else "")]
             yield [*row, archived_at.isoformat() if archived_at else ""] if dated else row
         last = chunk[-1][1]
 

@@ -101,7 +101,7 @@ def test_filters_and_chunks_keep_the_sku_order(curator, monkeypatch, django_asse
                               kind="mislabel" if i < 6 else "impute")
         if i < 3:
             suggestion_accept(suggestion=s, user=curator)
-    with django_assert_max_num_queries(3 * 4):  # three queries a chunk: 3 chunks and an empty one
+    with django_assert_max_num_queries(4 * 4):  # four queries a chunk: 3 chunks and an empty one
         rows = list(export.export_rows())
     assert [r[0] for r in rows] == [f"F{i:02d}" for i in range(10)]
 
@@ -141,3 +141,20 @@ def test_the_state_filters_judge_the_suggestion_the_row_shows(curator):
     assert [r[0] for r in export.export_rows(export.ExportFilters(status="pending"))] == ["X1"]
     assert list(export.export_rows(export.ExportFilters(status="accepted"))) == []
     assert list(export.export_rows(export.ExportFilters(kind="impute"))) == []
+
+
+def test_a_colour_set_by_hand_says_who_set_it_and_when(curator, admin_user):
+    from colorreview.services import export
+    from colorreview.services.review import product_color_set
+
+    product = ProductFactory(sku="H1", tag="Red")
+    s = SuggestionFactory(prediction=PredictionFactory(product=product, predicted_color="Blue"), kind="mislabel")
+    suggestion_accept(suggestion=s, user=curator)
+    [row] = list(export.export_rows())
+    assert row[8:10] == ["Blue", "curator"]
+    product_color_set(product=product, user=admin_user, color="Navy Blue", note="checked the sample")
+    [row] = list(export.export_rows())
+    assert row[8:10] == ["Navy Blue", admin_user.username] and row[10]
+    plain = ProductFactory(sku="H2", tag="Green")
+    product_color_set(product=plain, user=curator, color="Olive", note="photo shows olive")
+    assert list(export.export_rows())[1][8:10] == ["Olive", "curator"]
