@@ -161,8 +161,11 @@ def product_color_set(*, product: Product, user, color: str, note: str) -> Produ
         locked = Product.objects.select_for_update().get(pk=product.pk)
         if locked.archived_at is not None:
             raise ServiceError(f"{locked.sku} is archived; unarchive it before setting its colour")
-        for pending in Suggestion.objects.filter(product=locked, status=Suggestion.Status.PENDING):
-            suggestion_supersede(pending, f"colour set by hand by {user}")
+        open_ones = list(Suggestion.objects.filter(product=locked, status=Suggestion.Status.PENDING))
+        if locked.final_color == name and not open_ones:  # with an open suggestion, it confirms the colour
+            raise ServiceError(f"{locked.sku} is already {name}; nothing changed")
+        for pending in open_ones:
+            suggestion_supersede(pending, f"colour set by hand by {user}", actor=user)
         Product.objects.filter(pk=locked.pk).update(final_color=name)
         ReviewEvent.objects.create(product=locked, actor=user, action=ReviewEvent.Action.MANUAL,
                                    from_color=locked.final_color, to_color=name, note=note)

@@ -255,12 +255,13 @@ def _same(pending: Suggestion | _Open, candidate: Candidate, prediction: Predict
             and pending.seller_color == product.seller_color_display and pending.prediction_id == prediction.id)
 
 
-def suggestion_supersede(suggestion: Suggestion, why: str) -> None:
-    """A pending suggestion no longer applies (newer prediction or tag, a colour set by hand)."""
+def suggestion_supersede(suggestion: Suggestion, why: str, actor=None) -> None:
+    """A pending suggestion no longer applies (newer prediction or tag, a colour set by hand: ``actor``, the
+    person who set it)."""
     if Suggestion.objects.filter(pk=suggestion.pk, status=Suggestion.Status.PENDING).update(
             status=Suggestion.Status.SUPERSEDED):
         ReviewEvent.objects.create(
-            product=suggestion.product, suggestion=suggestion, action=ReviewEvent.Action.SUPERSEDE,
+            product=suggestion.product, suggestion=suggestion, action=ReviewEvent.Action.SUPERSEDE, actor=actor,
             from_status=Suggestion.Status.PENDING, to_status=Suggestion.Status.SUPERSEDED,
             from_color=suggestion.suggested_color, note=why,
             model_version=suggestion.prediction.model_version)

@@ -144,3 +144,13 @@ def test_undo_is_refused_when_a_newer_suggestion_is_open(curator):
     with pytest.raises(ServiceError, match="newer suggestion"):
         suggestion_undo_last(user=curator)
     assert Suggestion.objects.get(pk=s.pk).status == "accepted"
+
+
+def test_setting_the_colour_a_product_already_has_changes_nothing_unless_it_closes_a_flag(curator):
+    s = _mislabel(tag="Red", suggested="Blue")
+    product_color_set(product=s.product, user=curator, color="Red", note="the tag is right")  # closes the flag
+    event = ReviewEvent.objects.get(suggestion=s, action="supersede")
+    assert event.actor == curator and Suggestion.objects.get(pk=s.pk).status == "superseded"
+    with pytest.raises(ServiceError, match="is already Red; nothing changed"):
+        product_color_set(product=Product.objects.get(pk=s.product_id), user=curator, color="red", note="again")
+    assert ReviewEvent.objects.filter(product=s.product, action="manual").count() == 1
