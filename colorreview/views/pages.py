@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from .. import charts, roles, selectors
-from ..models import ColorName, ImportBatch, PipelineRun, Product
+from ..models import ColorName, ImportBatch, PipelineRun, Product, Suggestion
 from ..paging import keyset_page
 from ..services import ServiceError
 from ..services.archive import product_archive, product_unarchive
@@ -96,7 +96,8 @@ def product_detail(request, sku: str):
     product = _product(sku)
     return render(request, "products/detail.html", {
         "product": product, "predictions": selectors.product_predictions(product)[:10],
-        "events": selectors.product_history(product), "suggestions": product.suggestions.order_by("-created_at"),
+        "events": selectors.product_history(product),
+        "open_suggestion": product.suggestions.filter(status=Suggestion.Status.PENDING).first(),
         "can_archive": roles.has_role(request.user, roles.ADMIN), **_color_form(request.user, product),
     })
 

@@ -505,3 +505,14 @@ def test_a_garment_in_a_colour_no_class_names_is_flagged_and_its_card_says_why(c
             "colours, so a Green tag is likely wrong (the classifier reads Green)") in html
     client.post(f"/review/{flag.pk}/accept/", **HTMX)
     assert Product.objects.get(pk=product.pk).final_color == "Teal"
+
+
+def test_the_product_page_shows_its_open_suggestion_with_a_link_to_review_it(client, curator):
+    s = _mislabel()
+    client.force_login(curator)
+    html = client.get(f"/products/{s.product.sku}/").content.decode()
+    section = html.split('id="open-suggestion">')[1].split("</dd>")[0]
+    assert f"mislabel flag: <b>{s.suggested_color}</b>" in section
+    assert f'href="/review/?q={s.product.sku}&amp;kind=mislabel">review it</a>' in section
+    Suggestion.objects.filter(pk=s.pk).update(status="rejected")
+    assert 'id="open-suggestion">none</dd>' in client.get(f"/products/{s.product.sku}/").content.decode()
