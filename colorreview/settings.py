@@ -143,7 +143,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
-LOGOUT_REDIRECT_URL = "login"
+LOGOUT_REDIRECT_URL = "/login/?signed_out=1"  # the sign-in page says so
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

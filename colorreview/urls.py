@@ -6,7 +6,7 @@ from .views import pages, review, thresholds
 
 urlpatterns = [
     path("", pages.dashboard, name="dashboard"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("review/", review.queue, name="queue"),
     path("review/undo/", review.undo, name="undo"),

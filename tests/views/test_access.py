@@ -23,7 +23,7 @@ OK, DONE = 200, 302  # DONE: a form post that redirects back after acting
 #: (url name, method, path template) -> expected status for anonymous, outsider, curator, merchandiser, admin
 ACCESS = {
     ("dashboard", "GET", "/"): (LOGIN, DENIED, OK, OK, OK),
-    ("login", "GET", "/login/"): (OK, OK, OK, OK, OK),
+    ("login", "GET", "/login/"): (OK, DONE, DONE, DONE, DONE),  # signed in: on to the dashboard
     ("logout", "POST", "/logout/"): (DONE, DONE, DONE, DONE, DONE),
     ("queue", "GET", "/review/"): (LOGIN, DENIED, OK, OK, OK),
     ("undo", "POST", "/review/undo/"): (LOGIN, DENIED, DONE, DONE, DONE),

@@ -425,7 +425,7 @@ def test_a_form_sent_after_the_session_ended_from_another_site_comes_back_to_the
         assert r["Location"] == "/login/?next=%2F&expired=1", referer
     assert client.get("/thresholds/")["Location"] == "/login/?next=/thresholds/"  # a page: as Django sends it
     client.force_login(admin_user)
-    assert client.post("/logout/")["Location"] == "/login/"  # signing out is no ended session
+    assert client.post("/logout/")["Location"] == "/login/?signed_out=1"  # signing out is no ended session
 
 
 def test_the_queues_are_fetched_again_on_back_rather_than_restored_stale(client, curator, merchandiser):
@@ -516,3 +516,14 @@ def test_the_product_page_shows_its_open_suggestion_with_a_link_to_review_it(cli
     assert f'href="/review/?q={s.product.sku}&amp;kind=mislabel">review it</a>' in section
     Suggestion.objects.filter(pk=s.pk).update(status="rejected")
     assert 'id="open-suggestion">none</dd>' in client.get(f"/products/{s.product.sku}/").content.decode()
+
+
+def test_sign_in_keeps_the_username_after_a_wrong_password_says_when_signed_out_and_skips_the_form_when_in(
+        client, curator):
+    page = client.post("/login/", {"username": "curator", "password": "wrong"}).content.decode()
+    assert "didn&#x27;t match" in page or "didn't match" in page
+    assert 'name="username" value="curator"' in page
+    assert "You are signed out." in client.get("/login/?signed_out=1").content.decode()
+    client.force_login(curator)
+    response = client.get("/login/")
+    assert response.status_code == 302 and response["Location"] == "/"
