@@ -78,6 +78,7 @@ class ImportBatch(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name_plural = "import batches"
 
     def __str__(self) -> str:
         return f"{self.source_name} ({self.created_at:%Y-%m-%d %H:%M})"

@@ -4,7 +4,7 @@ import math
 
 from django import template
 
-from ..models import ColorName
+from ..models import ColorName, Product
 
 register = template.Library()
 
@@ -114,3 +114,9 @@ def swatches(dominant_colors, limit: int = 3) -> list[dict]:
     repeated = {c for c in (d.get("color") for d in shown) if sum(d.get("color") == c for d in shown) > 1}
     return [{**d, "label": f"{d.get('color')} ({d.get('name')})" if d.get("color") in repeated and d.get("name")
              else d.get("color")} for d in shown]
+
+
+@register.filter
+def product_state(value: str) -> str:
+    """A product state's words ("waiting for the pipeline", "no prediction"), not its stored key."""
+    return dict(Product.Status.choices).get(value, value)

@@ -6,7 +6,7 @@ import uuid
 from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.html import format_html
 from django.views.decorators.cache import never_cache
@@ -120,7 +120,7 @@ ACTIONS = {
 @role_required(*ANY_ROLE)
 def decide(request, pk: int, action: str):
     if action not in ACTIONS:
-        return forbidden(request, f"unknown action {action}")
+        raise Http404(f"no review action {action!r}")
     suggestion = Suggestion.objects.select_related("product", "prediction").filter(pk=pk).first()
     if suggestion is None:
         return _card_gone(request, pk)

@@ -527,3 +527,20 @@ def test_sign_in_keeps_the_username_after_a_wrong_password_says_when_signed_out_
     client.force_login(curator)
     response = client.get("/login/")
     assert response.status_code == 302 and response["Location"] == "/"
+
+
+def test_the_dashboard_names_product_states_in_words(client, admin_user):
+    from colorreview.templatetags.colorreview import product_state
+
+    assert product_state("pending") == "waiting for the pipeline" and product_state("no_prediction") == "no prediction"
+    assert product_state("something") == "something"
+    ProductFactory(sku="S1")
+    client.force_login(admin_user)
+    assert client.get("/").status_code == 200
+
+
+def test_an_unknown_review_action_is_not_found(client, curator):
+    s = _mislabel()
+    client.force_login(curator)
+    assert client.post(f"/review/{s.pk}/bogus/", **HTMX).status_code == 404
+    assert Suggestion.objects.get(pk=s.pk).status == "pending"

@@ -49,7 +49,9 @@ class Command(BaseCommand):
             self.stderr.write(f"... and {unlisted} more problems")
         self.stdout.write(self.style.SUCCESS(f"{path.name}: {report.summary()}"))
         if run is not None:
-            self.stdout.write(f"queued {run.total} products for the pipeline (run {run.pk})")
+            plural = "" if run.total == 1 else "s"
+            self.stdout.write(f"queued {run.total} product{plural} for the pipeline (run {run.pk})")
         elif report.to_predict:
-            self.stdout.write(f"{report.to_predict} products need the pipeline: "
+            n = report.to_predict
+            self.stdout.write(f"{n} product{'' if n == 1 else 's'} {'needs' if n == 1 else 'need'} the pipeline: "
                               "python manage.py run_pipeline --wait")
