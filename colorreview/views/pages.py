@@ -195,8 +195,9 @@ def run_start(request):
         run = pipeline_run_start(user=request.user)
     except QueueUnavailable as exc:
         return _queue_unavailable(exc)
-    except RunAlreadyActive as exc:
-        return render(request, "runs/_progress.html", {"run": _with_state([exc.run])[0], "message": str(exc)})
+    except RunAlreadyActive as exc:  # its progress is already on the page: a note that stays, not a second copy
+        return HttpResponse(format_html('<p class="note" role="status">Not started: {} (its progress is shown '
+                                        '<a href="#run-{}">below</a>).</p>', str(exc), exc.run.pk))
     except ServiceError as exc:  # the models cannot be loaded
         return HttpResponse(f'<p class="error">{escape(str(exc))}</p>')
     if run is None:

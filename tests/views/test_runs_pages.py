@@ -91,3 +91,19 @@ def test_s3_media_storage_is_configured_from_the_environment(monkeypatch):
 
     storage = S3Storage(**configured["OPTIONS"])  # builds without reaching the bucket
     assert storage.bucket_name == "catalogue-media" and storage.file_overwrite
+
+
+def test_starting_a_run_while_one_runs_says_so_once_without_a_second_copy_of_it(client, admin_user, stalled_run,
+                                                                                   monkeypatch):
+    from colorreview.services.runs import RunAlreadyActive
+
+    def already(**_):
+        raise RunAlreadyActive(stalled_run)
+
+    monkeypatch.setattr("colorreview.views.pages.pipeline_run_start", already)
+    client.force_login(admin_user)
+    html = client.post("/runs/start/", HTTP_HX_REQUEST="true").content.decode()
+    run = stalled_run
+    assert f"Not started: run {run.pk} of this model version is still" in html
+    assert f'href="#run-{run.pk}">below</a>' in html and f'id="run-{run.pk}"' not in html and "hx-trigger" not in html
+    assert client.get("/").content.decode().count(f'id="run-{run.pk}"') == 1
