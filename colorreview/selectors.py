@@ -244,14 +244,18 @@ def seller_final_counts() -> list[list]:
 
 
 def seller_vs_final(limit: int = 10, counts: list[list] | None = None) -> tuple[list[str], dict[tuple[str, str], int]]:
-    """How the seller's (mapped) colours end up: counts of (seller colour, final colour) over the most
-    frequent colours. ``counts``: ``seller_final_counts()`` as the catalogue summary holds them."""
+    """How the seller's (mapped) colours end up: counts of (seller colour, final colour) over ``limit``
+    colours, those with the most changed products first (a change is what the chart is for), then the most
+    frequent. ``counts``: ``seller_final_counts()`` as the catalogue summary holds them."""
     pairs = {(s, f): n for s, f, n in (seller_final_counts() if counts is None else counts)}
     totals: dict[str, int] = {}
+    changed: dict[str, int] = {}
     for (seller, final), n in pairs.items():
-        totals[seller] = totals.get(seller, 0) + n
-        totals[final] = totals.get(final, 0) + n
-    colors = sorted(totals, key=lambda c: (-totals[c], c))[:limit]
+        for colour in (seller, final):
+            totals[colour] = totals.get(colour, 0) + n
+            if seller != final:
+                changed[colour] = changed.get(colour, 0) + n
+    colors = sorted(totals, key=lambda c: (-changed.get(c, 0), -totals[c], c))[:limit]
     return colors, {k: n for k, n in pairs.items() if k[0] in colors and k[1] in colors}
 
 

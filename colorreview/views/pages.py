@@ -68,6 +68,8 @@ def _charts(stats: dict) -> dict:
         "reviewers": stats["reviewers"] if "reviewers" in stats else selectors.decisions_by_reviewer(),
         "heat_chart": charts.heat_map(colors, colors, pairs, "Seller colour (rows) against final colour (columns)")
         if colors else None,
+        "heat_colors": len(colors),
+        "decided": sum(good + bad for _, good, bad in buckets),
         "category_thresholds": category_threshold_table(counts=stats.get("category_counts")),
     }
 

@@ -544,3 +544,17 @@ def test_an_unknown_review_action_is_not_found(client, curator):
     client.force_login(curator)
     assert client.post(f"/review/{s.pk}/bogus/", **HTMX).status_code == 404
     assert Suggestion.objects.get(pk=s.pk).status == "pending"
+
+
+def test_the_heat_map_shows_the_colours_that_changed_before_the_merely_common_ones():
+    from colorreview.selectors import seller_vs_final
+
+    counts = [[c, c, 100 - i] for i, c in enumerate(["Black", "White", "Blue", "Grey", "Red"])] + [["Skin", "Navy Blue", 1]]
+    colors, pairs = seller_vs_final(limit=4, counts=counts)
+    assert colors[:2] == ["Navy Blue", "Skin"] and pairs[("Skin", "Navy Blue")] == 1
+    assert colors[2:] == ["Black", "White"]
+
+
+def test_the_dashboard_says_when_nothing_was_decided_yet(client, admin_user):
+    client.force_login(admin_user)
+    assert 'id="no-decisions"' in client.get("/").content.decode()
