@@ -7,7 +7,7 @@ validation split are those of the decisions the product makes.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .colors import ColorVocabulary
 
@@ -127,7 +127,10 @@ def outside_flag(shares: Mapping[str, float] | None, tag: str, vocabulary: Color
 def _classifier_flag(predicted: str, confidence: float, probabilities: dict[str, float], tag: str,
                      vocabulary: ColorVocabulary, thresholds: Thresholds) -> Proposal | None:
     if probabilities and tag not in probabilities:
-        return _unnamed_tag_flag(predicted, probabilities, tag, vocabulary, thresholds)
+        # a tag the classifier cannot name (a vocabulary colour outside its classes: Burgundy, Teal, Skin): its
+        # own probability is unknown, not zero, so it is judged by its family alone, whatever the rule, and
+        # never as a shade
+        thresholds = replace(thresholds, rule=FAMILY_RULE, shade=None)
     if thresholds.rule == CONFIDENT_RULE and thresholds.per_class:
         return _confident_flag(probabilities, tag, vocabulary, thresholds)
     if thresholds.rule == TAG_RULE:
@@ -139,17 +142,6 @@ def _classifier_flag(predicted: str, confidence: float, probabilities: dict[str,
     if thresholds.shade is not None and same_family and predicted != tag \
             and confidence >= thresholds.shade and exact < 0.05:
         return Proposal(MISLABEL, "shade", predicted, confidence)
-    return None
-
-
-def _unnamed_tag_flag(predicted: str, probabilities: dict[str, float], tag: str, vocabulary: ColorVocabulary,
-                      thresholds: Thresholds) -> Proposal | None:
-    """A tag the classifier cannot name (a vocabulary colour outside its classes: Burgundy, Teal, Skin):
-    its own probability is unknown, not zero, so it is judged by its family alone, whatever the rule; no
-    shade flags."""
-    _, family_p = tag_support(probabilities, tag, vocabulary)
-    if vocabulary.family(predicted) != vocabulary.family(tag) and 1 - family_p >= thresholds.mislabel:
-        return Proposal(MISLABEL, "family", predicted, 1 - family_p)
     return None
 
 

@@ -92,66 +92,60 @@ def unclaimed(items, outside: list[str], vocab, min_share: float, min_products: 
 
 def choose(rows, items, candidates: list[str], vocab, share: float, min_wrong: int, precision: float) -> list[str]:
     """The colours whose flags, alone, find at least ``min_wrong`` wrong tags at ``precision`` on ``rows``."""
-    return [c for c in candidates if (f := judge(rows, items, [c], vocab, share)).get("flagged_wrong", 0) >= min_wrong
-            and f["flagged_wrong"] / (f["flagged_wrong"] + f.get("flagged_right", 0)) >= precision]
+    return [c for c in candidates if (f := judge(rows, items, [c], vocab, share)).flagged_wrong >= min_wrong
+            and f.precision >= precision]
 
 
-def judge(rows, items, colours: list[str], vocab, share: float) -> dict:
-    """The outside flags alone on the audited rows: wrong, right and ambiguous tags flagged."""
+def judge(rows, items, colours: list[str], vocab, share: float):
+    """The outside flags alone on the audited rows (``audit.FlagOutcome``: wrong, right and ambiguous tags
+    flagged)."""
+    from ..evaluate.audit import FlagOutcome
     from ..suggest import outside_flag
 
-    out = Counter()
+    out = FlagOutcome()
     for row in rows:
         key = row.image.removesuffix(".jpg")
         tag = vocab.match(row.seller_color)
         if key not in items or tag is None:
             continue
-        kind = "wrong" if row.tag_wrong else "right" if row.tag_right else "ambiguous"
-        out[kind] += 1
+        kind = "wrong" if row.tag_wrong else "confirmed" if row.tag_right else "ambiguous"
+        setattr(out, kind, getattr(out, kind) + 1)
         if outside_flag(items[key][1], tag, vocab, {c: share for c in colours}):
-            out[f"flagged_{kind}"] += 1
-    return dict(out)
+            setattr(out, f"flagged_{kind}", getattr(out, f"flagged_{kind}") + 1)
+    return out
 
 
-def _with_classifier(args, pipeline, rows, val, outside, vocab) -> dict | None:
-    """The product's whole flag rule on the audit, both halves held out: the classifier's probabilities
-    calibrated on the other half (``calibrate``'s cached readings), the outside colours chosen on it."""
+def _with_classifier(args, pipeline, readings, rows, val, outside, vocab) -> dict:
+    """The product's whole flag rule on the audit (``audit.judge_flags``), both halves held out: the
+    classifier's probabilities calibrated on the other half (``calibrate``'s cached readings), the outside
+    colours chosen on it."""
     from dataclasses import replace
 
-    from ..evaluate import study
-    from ..suggest import MISLABEL, propose, thresholds_from_card
+    from ..evaluate import audit, study
+    from ..suggest import thresholds_from_card
 
-    readings = study.load_readings(args.readings, pipeline) if args.readings else None
-    card = getattr(pipeline.classifier, "card", {})
-    if readings is None or not card or not readings.shares:
-        print(f"{args.readings}: no readings of these networks; run `python -m inference calibrate --no-write` to "
-              "judge the outside colours together with the classifier's flags")
-        return None
-    classes, at = pipeline.classifier.classes, {k: i for i, k in enumerate(readings.keys)}
+    card, classes = pipeline.classifier.card, pipeline.classifier.classes
     penalty = 0.01 if card.get("calibration", {}).get("class_bias") else None
     probs = study.cross_fitted(readings, classes, tuple([1.0] * len(readings.members)), betas=(0.0,),
                                bias_penalty=penalty)
+    by_image = {f"{k}.jpg": p for k, p in zip(readings.keys, probs)}
+    shares = {f"{k}.jpg": s for k, s in zip(readings.keys, readings.shares)}
     base = thresholds_from_card(card.get("calibration", {}))
-    out = {name: Counter() for name in ("classifier alone", "classifier and outside colours")}
+    out = {name: audit.FlagOutcome() for name in ("classifier alone", "classifier and outside colours")}
     for k in (0, 1):
         fit = [r for r in rows if study.fold_of(r.image.removesuffix(".jpg")) != k]
         chosen = choose(fit, val, outside, vocab, args.min_share, args.min_wrong, args.precision)
+        held = [r for r in rows if study.fold_of(r.image.removesuffix(".jpg")) == k]
         rules = {"classifier alone": replace(base, outside=None),
                  "classifier and outside colours": replace(base, outside={c: args.min_share for c in chosen})}
-        for row in rows:
-            key, tag = row.image.removesuffix(".jpg"), vocab.match(row.seller_color)
-            if study.fold_of(key) != k or key not in at or tag is None:
-                continue
-            p, kind = probs[at[key]], "wrong" if row.tag_wrong else "right" if row.tag_right else "ambiguous"
-            top = int(p.argmax())
-            for name, th in rules.items():
-                flag = propose(classes[top], float(p[top]), dict(zip(classes, p.tolist())), tag, vocab, th,
-                               readings.shares[at[key]])
-                out[name][kind] += 1
-                out[name][f"flagged_{kind}"] += bool(flag and flag.kind == MISLABEL)
-    return {name: {**c, "recall": c["flagged_wrong"] / max(c["wrong"], 1),
-                   "precision": c["flagged_wrong"] / max(c["flagged_wrong"] + c["flagged_right"], 1)}
-            for name, c in out.items()}
+        for name, th in rules.items():
+            out[name].add(audit.judge_flags(held, by_image, classes, vocab, th, shares))
+    return {name: f.as_dict() for name, f in out.items()}
+
+
+def _counted(f) -> str:
+    return (f"{f.flagged_wrong} of {f.wrong} wrong tags, {f.flagged_confirmed} of {f.confirmed} right tags, "
+            f"{f.flagged_ambiguous} of {f.ambiguous} ambiguous flagged")
 
 
 def run(args) -> int:
@@ -181,40 +175,43 @@ def run(args) -> int:
     if not (args.audit and Path(args.audit).is_file()):
         print("no audit: no colour is chosen")
         return 0
-    from ..evaluate.study import fold_of
+    from ..evaluate.audit import FlagOutcome
+    from ..evaluate.study import fold_of, load_readings
 
-    rows, val = load_audit(args.audit), shares_of(args, pipeline, "val")
-    held_out = Counter()
+    # calibrate's readings of the validation split hold the garments' shares too: read them once, not again
+    readings = load_readings(args.readings, pipeline) if args.readings else None
+    if readings is not None and readings.shares and getattr(pipeline.classifier, "card", None):
+        val = {k: (tag, shares) for k, tag, shares in zip(readings.keys, readings.truth, readings.shares)}
+    else:
+        print(f"{args.readings}: no readings of these networks; run `python -m inference calibrate --no-write` to "
+              "judge the outside colours together with the classifier's flags")
+        readings, val = None, shares_of(args, pipeline, "val")
+    rows, held_out = load_audit(args.audit), FlagOutcome()
     for k in (0, 1):
         fit = [r for r in rows if fold_of(r.image.removesuffix(".jpg")) != k]
         chosen = choose(fit, val, outside, vocab, args.min_share, args.min_wrong, args.precision)
-        held_out.update(judge([r for r in rows if fold_of(r.image.removesuffix(".jpg")) == k], val, chosen, vocab,
+        held_out.add(judge([r for r in rows if fold_of(r.image.removesuffix(".jpg")) == k], val, chosen, vocab,
                               args.min_share))
         print(f"chosen on half {1 - k}: {', '.join(chosen) or 'none'}")
     colours = choose(rows, val, outside, vocab, args.min_share, args.min_wrong, args.precision)
     per_colour = {c: judge(rows, val, [c], vocab, args.min_share) for c in outside}
     print(f"\nflags of each colour alone on the audit ({args.audit}; garment share >= {args.min_share}):")
     for c, f in per_colour.items():
-        if f.get("flagged_wrong") or f.get("flagged_right") or f.get("flagged_ambiguous"):
-            print(f"  {c:18s} {f.get('flagged_wrong', 0):3d} wrong, {f.get('flagged_right', 0):3d} right, "
-                  f"{f.get('flagged_ambiguous', 0):3d} ambiguous tags flagged{' (chosen)' if c in colours else ''}")
-    figures = {"held_out": dict(held_out), "by_share": {f"{s:.2f}": judge(rows, val, colours, vocab, s)
-                                                         for s in SHARES}}
-    h = figures["held_out"]
-    print(f"held out (chosen on one half, counted on the other): {h.get('flagged_wrong', 0)} of {h.get('wrong', 0)} "
-          f"wrong tags, {h.get('flagged_right', 0)} of {h.get('right', 0)} right tags, {h.get('flagged_ambiguous', 0)} "
-          f"of {h.get('ambiguous', 0)} ambiguous flagged")
+        if f.flagged_wrong or f.flagged_confirmed or f.flagged_ambiguous:
+            print(f"  {c:18s} {f.flagged_wrong:3d} wrong, {f.flagged_confirmed:3d} right, {f.flagged_ambiguous:3d} "
+                  f"ambiguous tags flagged{' (chosen)' if c in colours else ''}")
+    by_share = {f"{s:.2f}": judge(rows, val, colours, vocab, s) for s in SHARES}
+    print(f"held out (chosen on one half, counted on the other): {_counted(held_out)}")
     print(f"chosen on the whole audit: {', '.join(colours) or 'none'}; by the garment's share:")
-    for s, f in figures["by_share"].items():
-        print(f"  share >= {s}: {f.get('flagged_wrong', 0)} wrong, {f.get('flagged_right', 0)} right, "
-              f"{f.get('flagged_ambiguous', 0)} ambiguous tags flagged")
-    combined = _with_classifier(args, pipeline, rows, val, outside, vocab)
-    if combined:
-        figures["with_classifier_held_out"] = combined
-        for name, f in combined.items():
+    for s, f in by_share.items():
+        print(f"  share >= {s}: {_counted(f)}")
+    figures = {"held_out": held_out.as_dict(), "by_share": {s: f.as_dict() for s, f in by_share.items()}}
+    if readings is not None:
+        figures["with_classifier_held_out"] = _with_classifier(args, pipeline, readings, rows, val, outside, vocab)
+        for name, f in figures["with_classifier_held_out"].items():
             print(f"with the classifier's flags ({name}; calibration and colours chosen on the other half, the "
                   f"card's thresholds): {f['flagged_wrong']} of {f['wrong']} wrong tags (recall {f['recall']:.3f}), "
-                  f"{f['flagged_right']} of {f['right']} right tags (precision {f['precision']:.3f}), "
+                  f"{f['flagged_confirmed']} of {f['confirmed']} right tags (precision {f['precision']:.3f}), "
                   f"{f['flagged_ambiguous']} of {f['ambiguous']} ambiguous flagged")
     if args.no_write:
         return 0

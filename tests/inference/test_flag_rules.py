@@ -187,5 +187,5 @@ def test_an_outside_colour_is_chosen_only_when_its_flags_are_right_on_the_audit(
         items[str(i)] = (tag, {colour: 0.9, "White": 0.1})
     assert choose(rows, items, ["Teal", "Sea Green"], vocab, 0.75, 2, 0.8) == ["Teal"]
     counts = judge(rows, items, ["Teal"], vocab, 0.75)
-    assert (counts["flagged_wrong"], counts.get("flagged_right", 0), counts["flagged_ambiguous"]) == (3, 0, 1)
+    assert (counts.flagged_wrong, counts.flagged_confirmed, counts.flagged_ambiguous) == (3, 0, 1)
     assert choose(rows, items, ["Teal"], vocab, 0.95, 2, 0.8) == []  # no garment reaches that share
