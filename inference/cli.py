@@ -16,7 +16,8 @@ COMMANDS = {
     "evaluate": ("inference.commands.evaluate", "evaluate predictions against a truth CSV"),
     "train-all": ("inference.train.all", "train every network in one run (sized for one GPU)"),
     "label-issues": ("inference.commands.label_issues", "confident learning: likely tag errors of a split"),
-    "outside-colours": ("inference.commands.outside", "colours outside the classes that no tag claims: flags"),
+    "audit-flags": ("inference.commands.audit_flags", "flags the audit confirms: outside colours, shade families"),
+    "outside-colours": ("inference.commands.audit_flags", "the same as audit-flags (its former name)"),
 }
 
 

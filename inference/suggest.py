@@ -34,6 +34,10 @@ class Thresholds:
     (teal, turquoise: tagged Green by some sellers, Blue by others), each with the share of the garment the
     KD-tree must read in it. Whatever the rule, a tag that is another colour is flagged when the garment's
     dominant colours reach that share (the classifier, which only knows the tags' colours, cannot tell).
+
+    ``shade_families``: families whose shade flags are reliable (navy tagged Blue, maroon tagged Red), each
+    with its own shade threshold, used when ``shade`` is None (``shade`` turns shade flags on for every
+    family at one threshold).
     """
 
     impute: float = 0.8
@@ -42,12 +46,18 @@ class Thresholds:
     rule: str = FAMILY_RULE
     per_class: Mapping[str, float] | None = None
     outside: Mapping[str, float] | None = None
+    shade_families: Mapping[str, float] | None = None
+
+    def shade_for(self, family: str | None) -> float | None:
+        """The shade threshold for a tag of ``family`` (None: no shade flags for it)."""
+        return self.shade if self.shade is not None else (self.shade_families or {}).get(family or "")
 
 
 def thresholds_from_card(calibration: dict, impute: float | None = None, mislabel: float | None = None,
                          shade: float | None = None, shade_on: bool | None = None) -> Thresholds:
     """The thresholds a classifier card's ``calibration`` ships (rule, per-colour thresholds, shade
-    threshold), each overridable; ``shade_on=False`` turns shade flags off, True on (at ``shade``)."""
+    threshold, the families whose shade flags the audit confirms, the colours outside the classes), each
+    overridable; ``shade_on=False`` turns every shade flag off, True on for every family (at ``shade``)."""
     card_shade = (calibration.get("shade") or {}).get("threshold")
     if shade_on is False:
         chosen_shade = None
@@ -60,7 +70,8 @@ def thresholds_from_card(calibration: dict, impute: float | None = None, mislabe
         impute if impute is not None else float(calibration.get("impute", {}).get("threshold", 0.8)),
         mislabel if mislabel is not None else float(calibration.get("mislabel", {}).get("threshold", 0.9)),
         chosen_shade, rule if rule in RULES else FAMILY_RULE, calibration.get("per_class") or None,
-        (calibration.get("outside") or {}).get("colours") or None)
+        (calibration.get("outside") or {}).get("colours") or None,
+        None if shade_on is False else (calibration.get("shade_families") or {}).get("families") or None)
 
 
 @dataclass(frozen=True)
@@ -130,7 +141,7 @@ def _classifier_flag(predicted: str, confidence: float, probabilities: dict[str,
         # a tag the classifier cannot name (a vocabulary colour outside its classes: Burgundy, Teal, Skin): its
         # own probability is unknown, not zero, so it is judged by its family alone, whatever the rule, and
         # never as a shade
-        thresholds = replace(thresholds, rule=FAMILY_RULE, shade=None)
+        thresholds = replace(thresholds, rule=FAMILY_RULE, shade=None, shade_families=None)
     if thresholds.rule == CONFIDENT_RULE and thresholds.per_class:
         return _confident_flag(probabilities, tag, vocabulary, thresholds)
     if thresholds.rule == TAG_RULE:
@@ -139,8 +150,8 @@ def _classifier_flag(predicted: str, confidence: float, probabilities: dict[str,
     same_family = vocabulary.family(predicted) == vocabulary.family(tag)
     if not same_family and 1 - family_p >= thresholds.mislabel:
         return Proposal(MISLABEL, "family", predicted, 1 - family_p)
-    if thresholds.shade is not None and same_family and predicted != tag \
-            and confidence >= thresholds.shade and exact < 0.05:
+    shade = thresholds.shade_for(vocabulary.family(tag))
+    if shade is not None and same_family and predicted != tag and confidence >= shade and exact < 0.05:
         return Proposal(MISLABEL, "shade", predicted, confidence)
     return None
 
@@ -158,7 +169,8 @@ def _tag_flag(predicted: str, probabilities: dict[str, float], tag: str, vocabul
     wrong = 1.0 - float(probabilities.get(tag, 0.0))
     if vocabulary.family(predicted) != vocabulary.family(tag):
         return Proposal(MISLABEL, "family", predicted, wrong) if wrong >= thresholds.mislabel else None
-    if thresholds.shade is not None and wrong >= thresholds.shade:
+    shade = thresholds.shade_for(vocabulary.family(tag))
+    if shade is not None and wrong >= shade:
         return Proposal(MISLABEL, "shade", predicted, wrong)
     return None
 
@@ -172,6 +184,7 @@ def _confident_flag(probabilities: dict[str, float], tag: str, vocabulary: Color
     if vocabulary.family(colour) != vocabulary.family(tag):
         _, family_p = tag_support(probabilities, tag, vocabulary)
         return Proposal(MISLABEL, "family", colour, 1 - family_p) if wrong >= thresholds.mislabel else None
-    if thresholds.shade is not None and wrong >= thresholds.shade:
+    shade = thresholds.shade_for(vocabulary.family(tag))
+    if shade is not None and wrong >= shade:
         return Proposal(MISLABEL, "shade", colour, wrong)
     return None

@@ -114,7 +114,7 @@ def candidate_for(product: Product, prediction: Prediction, vocabulary: ColorVoc
         return Candidate(proposal, Threshold("outside", rules.outside[proposal.color], None, None, "model card"))
     if proposal.severity == "shade":
         source = "settings" if settings.COLORREVIEW_SHADE_THRESHOLD is not None else "model card"
-        return Candidate(proposal, Threshold("shade", rules.shade, None, None, source))
+        return Candidate(proposal, Threshold("shade", rules.shade_for(vocabulary.family(tag)), None, None, source))
     return Candidate(proposal, thresholds[proposal.kind])
 
 

@@ -67,10 +67,12 @@ def flag_reason(s) -> str:
     if s.kind == "impute":
         return (f"The seller gave no usable colour. The model is {_sure(s.confidence)} sure the garment is "
                 f"{s.suggested_color}.{rule}")
-    if s.severity == "shade":
-        return (f"The tag names another shade of the same colour family: the model is {pct(s.confidence)} sure "
-                f"of {s.suggested_color} and gives {s.seller_color} under 5%.{rule}")
     probabilities = s.prediction.probabilities or {}
+    if s.severity == "shade":
+        own = probabilities.get(s.seller_color)
+        gives = f" and gives {s.seller_color} only {_sure(own)}" if own is not None else ""
+        return (f"The tag names another shade of the same colour family: the model reads {s.suggested_color} at "
+                f"{_sure(s.confidence)}{gives}.{rule}")
     if probabilities and s.suggested_color not in probabilities:  # a colour only the KD-tree names
         return (f"{pct(s.score)} of the garment reads as {s.suggested_color}, a colour the classifier does not name "
                 f"and sellers tag as different colours, so a {s.seller_color} tag is likely wrong (the classifier "

@@ -216,7 +216,8 @@ def _at(curve: dict, threshold: float, column: int) -> float | None:
 def _write_card(args, final, chosen, impute_curve, mislabel_curve, summary) -> None:
     path = card_path("colornet", args.weights_dir)
     card = json.loads(path.read_text())
-    outside = card.get("calibration", {}).get("outside")  # written by outside-colours: kept as it is
+    # written by audit-flags: kept as they are
+    kept = {k: v for k, v in card.get("calibration", {}).items() if k in ("outside", "shade_families")}
     point = {r[0]: r for r in impute_curve}
     mis = {r[0]: r for r in mislabel_curve}
     card["calibration"] = {
@@ -234,7 +235,7 @@ def _write_card(args, final, chosen, impute_curve, mislabel_curve, summary) -> N
         "per_class": dict(chosen.per_class or {}),
         "noise": "audited" if summary.get("flag_rules") else "uniform swaps",
         **({"per_category": summary["per_category"]} if summary["per_category"] else {}),
-        **({"outside": outside} if outside else {}),
+        **kept,
     }
     card["evaluation"] = {k: summary[k] for k in ("data", "shipped", "variants", "paper_class_set",
                                                   "noisy_catalogue", "flag_rules")}

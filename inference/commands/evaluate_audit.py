@@ -59,7 +59,8 @@ def run_audit(args) -> int:
                                   [vocab.match(r.seller_color) for r in tagged], classes, vocab),
         "seller_tags": audit.seller_accuracy(verified, vocab),
         "thresholds": {"rule": thresholds.rule, "impute": thresholds.impute, "mislabel": thresholds.mislabel,
-                       "shade": thresholds.shade, "outside": dict(thresholds.outside or {})},
+                       "shade": thresholds.shade, "shade_families": dict(thresholds.shade_families or {}),
+                       "outside": dict(thresholds.outside or {})},
         "real_mislabels": audit.judge_flags(rows, probs, classes, vocab, thresholds, shares).as_dict(),
         "imputations": audit.judge_imputations(rows, probs, classes, vocab, thresholds),
     }
@@ -79,8 +80,9 @@ def _print(r: dict) -> None:
     print(f"{'catalogue tag vs audited':28s} {s['accuracy']:7.4f} {s['family_accuracy']:7.4f}")
     f, th = r["real_mislabels"], r["thresholds"]
     outside = ", ".join(f"{c} >= {v:.2f}" for c, v in th["outside"].items()) or "none"
-    print(f"flags on the real tags ({th['rule']} rule, mislabel {th['mislabel']}, shade {th['shade']}, colours the "
-          f"classifier does not name: {outside}): "
+    families = ", ".join(f"{f} >= {v:.2f}" for f, v in th["shade_families"].items()) or "none"
+    print(f"flags on the real tags ({th['rule']} rule, mislabel {th['mislabel']}, shade {th['shade']}, shade flags "
+          f"by family: {families}, colours the classifier does not name: {outside}): "
           f"precision {f['precision']:.4f} recall {f['recall']:.4f} — {f['flagged_wrong']} of {f['wrong']} wrong "
           f"tags flagged ({f['flagged_wrong_named']} naming the audited colour), {f['flagged_confirmed']} of "
           f"{f['confirmed']} right tags flagged, {f['flagged_ambiguous']} of {f['ambiguous']} ambiguous flagged "

@@ -120,7 +120,7 @@ def curve(catalogue: NoisyCatalogue, probs: np.ndarray, classes: list[str], voca
     """[threshold, precision, coverage-or-recall] for a range of thresholds of one suggestion kind
     (the other thresholds and the rule as in ``base``; shade flags off)."""
     grid = np.round(np.arange(0.30, 0.996, 0.01), 3) if grid is None else grid
-    base = replace(base or Thresholds(), shade=None)
+    base = replace(base or Thresholds(), shade=None, shade_families=None)
     rows = []
     for t in grid:
         th = replace(base, impute=float(t), mislabel=2.0) if kind == IMPUTE \

@@ -161,7 +161,7 @@ def test_a_garment_mostly_in_a_colour_no_class_names_flags_another_tag():
 
 
 def test_a_colour_one_class_claims_is_not_flagged_and_an_unclaimed_one_is():
-    from inference.commands.outside import unclaimed
+    from inference.commands.audit_flags import unclaimed
 
     vocab = default_vocabulary()
     items = {f"s{i}": ("Green", {"Sea Green": 0.9}) for i in range(9)}  # mid-greens: the catalogue says Green
@@ -174,7 +174,7 @@ def test_a_colour_one_class_claims_is_not_flagged_and_an_unclaimed_one_is():
 
 
 def test_an_outside_colour_is_chosen_only_when_its_flags_are_right_on_the_audit():
-    from inference.commands.outside import choose, judge
+    from inference.commands.audit_flags import choose, judge
     from inference.evaluate.audit import AuditRow
 
     vocab = default_vocabulary()
@@ -189,3 +189,45 @@ def test_an_outside_colour_is_chosen_only_when_its_flags_are_right_on_the_audit(
     counts = judge(rows, items, ["Teal"], vocab, 0.75)
     assert (counts.flagged_wrong, counts.flagged_confirmed, counts.flagged_ambiguous) == (3, 0, 1)
     assert choose(rows, items, ["Teal"], vocab, 0.95, 2, 0.8) == []  # no garment reaches that share
+
+
+def test_shade_flags_are_raised_only_in_the_families_the_card_names_at_their_own_threshold():
+    from inference.suggest import thresholds_from_card
+
+    vocab = default_vocabulary()
+    calibration = {"rule": TAG_RULE, "mislabel": {"threshold": 0.9}, "shade_families": {"families": {"Blue": 0.75}}}
+    th = thresholds_from_card(calibration)
+    assert th.shade is None and th.shade_for("Blue") == 0.75 and th.shade_for("White") is None
+    navy = {"Navy Blue": 0.78, "Blue": 0.2, "Black": 0.02}
+    flag = propose("Navy Blue", 0.78, navy, "Blue", vocab, th)
+    assert (flag.kind, flag.severity, flag.color) == (MISLABEL, "shade", "Navy Blue")
+    assert flag.score == pytest.approx(0.8)
+    assert propose("Navy Blue", 0.7, {"Navy Blue": 0.7, "Blue": 0.3}, "Blue", vocab, th) is None  # under 0.75
+    white = {"White": 0.95, "Off White": 0.05}
+    assert propose("White", 0.95, white, "Off White", vocab, th) is None  # a family the card leaves out
+    assert propose("Navy Blue", 0.78, navy, "Blue", vocab, thresholds_from_card(calibration, shade_on=False)) is None
+    every = thresholds_from_card(calibration, shade=0.9, shade_on=True)  # one threshold for every family
+    assert every.shade_for("White") == every.shade_for("Blue") == 0.9
+    assert propose("White", 0.95, white, "Off White", vocab, every).severity == "shade"
+
+
+def test_a_family_gets_shade_flags_only_where_the_audit_confirms_them():
+    from inference.commands.audit_flags import choose_shades, judge_shades
+    from inference.evaluate.audit import AuditRow
+
+    vocab = default_vocabulary()
+    classes = ["Blue", "Navy Blue", "Off White", "White", "Red"]
+    rows, probs = [], {}
+    cases = ([("Blue", "wrong shade", "Navy Blue", 0.82)] * 2 + [("Blue", "wrong shade", "Navy Blue", 0.72)]
+             + [("Blue", "confirmed", "Navy Blue", 0.74)] + [("Blue", "ambiguous", "Navy Blue", 0.95)]
+             + [("Off White", "confirmed", "White", 0.95)] * 2 + [("Off White", "wrong shade", "White", 0.95)])
+    for i, (tag, verdict, read, p_read) in enumerate(cases):
+        rows.append(AuditRow(f"{i}.jpg", "Shirts", tag, verdict, None))
+        p = {c: 0.0 for c in classes} | {read: p_read, tag: 1 - p_read}
+        probs[f"{i}.jpg"] = np.array([p[c] for c in classes])
+    base = Thresholds(impute=0.8, mislabel=0.9, rule=TAG_RULE)
+    # 0.7 finds 3 wrong but flags the right tag (0.75 precision); 0.75 and 0.8 find 2 at 1.0: the higher is kept
+    assert choose_shades(rows, probs, classes, vocab, base, 2, 0.8) == {"Blue": 0.8}
+    counts = judge_shades(rows, probs, classes, vocab, base, {"Blue": 0.7})
+    assert (counts.flagged_wrong, counts.flagged_confirmed, counts.flagged_ambiguous) == (3, 1, 1)
+    assert choose_shades(rows, probs, classes, vocab, base, 3, 0.8) == {}  # never 3 wrong at 0.8 precision

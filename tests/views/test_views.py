@@ -10,7 +10,7 @@ import pytest
 
 from colorreview.models import BulkApproval, ImportBatch, PipelineRun, Product, Suggestion
 from tests.conftest import jpeg_bytes
-from tests.factories import PredictionFactory, ProductFactory, SuggestionFactory
+from tests.factories import PredictionFactory, ProductFactory, SuggestionFactory, probabilities
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -505,6 +505,30 @@ def test_a_garment_in_a_colour_no_class_names_is_flagged_and_its_card_says_why(c
             "colours, so a Green tag is likely wrong (the classifier reads Green)") in html
     client.post(f"/review/{flag.pk}/accept/", **HTMX)
     assert Product.objects.get(pk=product.pk).final_color == "Teal"
+
+
+def test_a_shade_is_flagged_only_in_a_family_the_card_names_and_its_card_says_why(client, curator, thresholds,
+                                                                                  monkeypatch):
+    from colorreview.services.suggestions import suggestion_refresh
+
+    thresholds.COLORREVIEW_SHADE_SUGGESTIONS = thresholds.COLORREVIEW_SHADE_THRESHOLD = None  # as the card says
+    thresholds.COLORREVIEW_FLAG_RULE = None
+    monkeypatch.setattr("colorreview.services.suggestions._card_calibration",
+                        lambda: {"rule": "tag", "shade_families": {"families": {"Blue": 0.75}}})
+    navy = ProductFactory(tag="Blue")
+    PredictionFactory(product=navy, predicted_color="Navy Blue", family="Blue", confidence=0.78,
+                      probabilities=probabilities(**{"Navy Blue": 0.78, "Blue": 0.2}))
+    flag = suggestion_refresh(product=navy)
+    assert (flag.kind, flag.severity, flag.suggested_color, flag.threshold) == ("mislabel", "shade", "Navy Blue", 0.75)
+    assert flag.score == pytest.approx(0.8)
+    off_white = ProductFactory(tag="Off White")  # the card gives the White family no shade flags
+    PredictionFactory(product=off_white, predicted_color="White", family="White", confidence=0.97,
+                      probabilities=probabilities(White=0.97, **{"Off White": 0.02}))
+    assert suggestion_refresh(product=off_white) is None
+    client.force_login(curator)
+    html = client.get("/review/").content.decode()
+    assert ("The tag names another shade of the same colour family: the model reads Navy Blue at 78% and gives "
+            "Blue only 20%. It is shown because that reaches the threshold of 75%.") in html
 
 
 def test_the_product_page_shows_its_open_suggestion_with_a_link_to_review_it(client, curator):

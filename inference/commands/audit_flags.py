@@ -1,19 +1,27 @@
-"""``python -m inference outside-colours``: flags for garments in a colour the classifier does not name,
-chosen on the audit by halves.
+"""``python -m inference audit-flags``: the flags the audit confirms beyond the classifier's family flags,
+chosen on the golden set by halves. Two kinds:
 
-The classifier only learns the catalogue's most common colours (its classes). A garment in a vocabulary
-colour outside them (teal, turquoise) is read as the nearest class, and since sellers tag such a garment
-now `Green`, now `Blue`, the classifier's reading agrees with whichever tag it carries. The KD-tree names
-these colours. This command
+**Colours the classifier does not name.** The classifier only learns the catalogue's most common colours
+(its classes). A garment in a vocabulary colour outside them (teal, turquoise) is read as the nearest class,
+and since sellers tag such a garment now `Green`, now `Blue`, the classifier's reading agrees with whichever
+tag it carries. The KD-tree names these colours. The command
 
 1. shows how the catalogue's own tags name each such colour: the products of ``--split`` (training by
    default) whose garment the KD-tree reads mostly in it (``--min-share``), and their tags;
 2. chooses the colours whose flags are right on the audit (``--audit``, the golden set of the validation
    split): a product tagged another colour whose garment reaches the share is flagged, and a colour is kept
    when its flags find at least ``--min-wrong`` wrong tags at precision >= ``--precision`` (right tags
-   flagged count against it; ambiguous rows are counted apart). The choice is judged held out (chosen on one
-   half of the audit, counted on the other, both ways), then made on the whole audit and written into the
-   classifier card (``calibration.outside``), where the product's suggestions read it.
+   flagged count against it; ambiguous rows are counted apart).
+
+**Shade flags, family by family.** A flag for another shade of the tag's family (navy tagged `Blue`,
+maroon tagged `Red`) is right in some families and wrong in others (the classifier reads many a right
+`Off White` as white). For each family, the shade threshold on P(tag wrong) is chosen from ``SHADE_GRID``:
+the one whose shade flags find the most wrong tags, at least ``--min-wrong`` at precision >= ``--precision``
+(the highest such threshold on a tie); a family where none does gets no shade flags.
+
+Each choice is judged held out (chosen on one half of the audit, counted on the other, both ways, with the
+classifier calibrated on the other half), then made on the whole audit and written into the classifier card
+(``calibration.outside``, ``calibration.shade_families``), where the product's suggestions read it.
 """
 
 from __future__ import annotations
@@ -26,6 +34,8 @@ from pathlib import Path
 from .common import add_pipeline_arguments
 
 SHARES = (0.6, 0.7, 0.75, 0.8, 0.9)
+#: shade thresholds on P(tag wrong) a family may get
+SHADE_GRID = (0.7, 0.75, 0.8, 0.85, 0.9)
 
 
 def add_arguments(p) -> None:
@@ -115,10 +125,43 @@ def judge(rows, items, colours: list[str], vocab, share: float):
     return out
 
 
+def shade_candidates(classes: list[str], vocab) -> list[str]:
+    """The families with at least two of the classifier's classes: those a shade flag can be raised in."""
+    families = Counter(vocab.family(c) for c in classes)
+    return sorted(f for f, n in families.items() if f and n > 1)
+
+
+def judge_shades(rows, probs, classes, vocab, base, families: dict[str, float]):
+    """The shade flags of ``families`` alone on the audited rows (family flags and outside colours off)."""
+    from dataclasses import replace
+
+    from ..evaluate import audit
+
+    alone = replace(base, mislabel=2.0, shade=None, outside=None, shade_families=families)
+    return audit.judge_flags(rows, probs, classes, vocab, alone)
+
+
+def choose_shades(rows, probs, classes, vocab, base, min_wrong: int, precision: float,
+                  grid=SHADE_GRID) -> dict[str, float]:
+    """Family -> the shade threshold of ``grid`` whose flags find the most wrong tags on ``rows``, at least
+    ``min_wrong`` at ``precision`` (the highest threshold on a tie); a family where none does is left out."""
+    chosen = {}
+    for family in shade_candidates(classes, vocab):
+        best = None
+        for t in sorted(grid, reverse=True):
+            f = judge_shades(rows, probs, classes, vocab, base, {family: t})
+            found = f.flagged_wrong if f.flagged_wrong >= min_wrong and f.precision >= precision else 0
+            if found and (best is None or found > best[1]):
+                best = (t, found)
+        if best:
+            chosen[family] = best[0]
+    return chosen
+
+
 def _with_classifier(args, pipeline, readings, rows, val, outside, vocab) -> dict:
     """The product's whole flag rule on the audit (``audit.judge_flags``), both halves held out: the
     classifier's probabilities calibrated on the other half (``calibrate``'s cached readings), the outside
-    colours chosen on it."""
+    colours and the shade families chosen on it."""
     from dataclasses import replace
 
     from ..evaluate import audit, study
@@ -130,17 +173,22 @@ def _with_classifier(args, pipeline, readings, rows, val, outside, vocab) -> dic
                                bias_penalty=penalty)
     by_image = {f"{k}.jpg": p for k, p in zip(readings.keys, probs)}
     shares = {f"{k}.jpg": s for k, s in zip(readings.keys, readings.shares)}
-    base = thresholds_from_card(card.get("calibration", {}))
-    out = {name: audit.FlagOutcome() for name in ("classifier alone", "classifier and outside colours")}
+    base = replace(thresholds_from_card(card.get("calibration", {})), outside=None, shade_families=None)
+    names = ("classifier alone", "classifier and outside colours", "classifier, outside colours and shade flags")
+    out = {name: audit.FlagOutcome() for name in names}
+    choices = {}
     for k in (0, 1):
         fit = [r for r in rows if study.fold_of(r.image.removesuffix(".jpg")) != k]
         chosen = choose(fit, val, outside, vocab, args.min_share, args.min_wrong, args.precision)
+        shades = choose_shades(fit, by_image, classes, vocab, base, args.min_wrong, args.precision)
+        choices[f"chosen on half {1 - k}"] = {"outside": chosen, "shade_families": shades}
         held = [r for r in rows if study.fold_of(r.image.removesuffix(".jpg")) == k]
-        rules = {"classifier alone": replace(base, outside=None),
-                 "classifier and outside colours": replace(base, outside={c: args.min_share for c in chosen})}
+        colours = {c: args.min_share for c in chosen}
+        rules = dict(zip(names, (base, replace(base, outside=colours),
+                                 replace(base, outside=colours, shade_families=shades))))
         for name, th in rules.items():
             out[name].add(audit.judge_flags(held, by_image, classes, vocab, th, shares))
-    return {name: f.as_dict() for name, f in out.items()}
+    return {**{name: f.as_dict() for name, f in out.items()}, "choices": choices}
 
 
 def _counted(f) -> str:
@@ -206,20 +254,61 @@ def run(args) -> int:
     for s, f in by_share.items():
         print(f"  share >= {s}: {_counted(f)}")
     figures = {"held_out": held_out.as_dict(), "by_share": {s: f.as_dict() for s, f in by_share.items()}}
+    shades = None
     if readings is not None:
-        figures["with_classifier_held_out"] = _with_classifier(args, pipeline, readings, rows, val, outside, vocab)
-        for name, f in figures["with_classifier_held_out"].items():
-            print(f"with the classifier's flags ({name}; calibration and colours chosen on the other half, the "
-                  f"card's thresholds): {f['flagged_wrong']} of {f['wrong']} wrong tags (recall {f['recall']:.3f}), "
-                  f"{f['flagged_confirmed']} of {f['confirmed']} right tags (precision {f['precision']:.3f}), "
-                  f"{f['flagged_ambiguous']} of {f['ambiguous']} ambiguous flagged")
+        held = _with_classifier(args, pipeline, readings, rows, val, outside, vocab)
+        figures["with_classifier_held_out"] = held
+        for half, c in held.pop("choices").items():
+            print(f"{half}: shade flags in {_families(c['shade_families'])}")
+        for name, f in held.items():
+            print(f"with the classifier's flags ({name}; calibration, colours and shade families chosen on the "
+                  f"other half, the card's thresholds): {f['flagged_wrong']} of {f['wrong']} wrong tags (recall "
+                  f"{f['recall']:.3f}), {f['flagged_confirmed']} of {f['confirmed']} right tags (precision "
+                  f"{f['precision']:.3f}), {f['flagged_ambiguous']} of {f['ambiguous']} ambiguous flagged")
+        shades, per_family = _shipped_shades(args, pipeline, readings, rows, vocab)
     if args.no_write:
         return 0
     path = card_path("colornet", args.weights_dir)
     card = json.loads(path.read_text())
-    card.setdefault("calibration", {})["outside"] = {
+    calibration = card.setdefault("calibration", {})
+    calibration["outside"] = {
         "colours": {c: args.min_share for c in colours}, "split": args.split, "min_share": args.min_share,
         "min_wrong": args.min_wrong, "precision": args.precision, "catalogue_tags": table, "audit": figures}
+    if shades is not None:
+        calibration["shade_families"] = {"families": shades, "grid": list(SHADE_GRID), "min_wrong": args.min_wrong,
+                                         "precision": args.precision, "audit": per_family}
     path.write_text(json.dumps(card, indent=2) + "\n")
-    print(f"outside colours written to {path}: {', '.join(colours) or 'none'}")
+    print(f"written to {path}: outside colours {', '.join(colours) or 'none'}; shade flags in "
+          f"{_families(shades or {})}")
     return 0
+
+
+def _families(shades: dict[str, float]) -> str:
+    return ", ".join(f"{f} (P(tag wrong) >= {t})" for f, t in shades.items()) or "no family"
+
+
+def _shipped_shades(args, pipeline, readings, rows, vocab) -> tuple[dict[str, float], dict]:
+    """The shade families chosen on the whole audit, with the probabilities the product computes (the card's
+    calibration), and each family's shade flags at every threshold of the grid."""
+    from dataclasses import replace
+
+    from ..suggest import thresholds_from_card
+
+    classes = pipeline.classifier.classes
+    probs = pipeline.classifier.combine(readings.members)
+    by_image = {f"{k}.jpg": p for k, p in zip(readings.keys, probs)}
+    base = replace(thresholds_from_card(pipeline.classifier.card.get("calibration", {})), outside=None,
+                   shade_families=None)
+    shades = choose_shades(rows, by_image, classes, vocab, base, args.min_wrong, args.precision)
+    per_family = {}  # family -> threshold -> [wrong, right, ambiguous tags flagged]
+    for family in shade_candidates(classes, vocab):
+        judged = {t: judge_shades(rows, by_image, classes, vocab, base, {family: t}) for t in SHADE_GRID}
+        per_family[family] = {str(t): [f.flagged_wrong, f.flagged_confirmed, f.flagged_ambiguous]
+                              for t, f in judged.items()}
+    print(f"\nshade flags of each family alone on the whole audit (wrong / right / ambiguous tags flagged at "
+          f"P(tag wrong) >= {', '.join(map(str, SHADE_GRID))}):")
+    for family, by_t in per_family.items():
+        cells = "  ".join("/".join(map(str, counts)) for counts in by_t.values())
+        chosen = f" (chosen: {shades[family]})" if family in shades else ""
+        print(f"  {family:10s} {cells}{chosen}")
+    return shades, per_family
