@@ -98,6 +98,15 @@ class ProductViewSet(viewsets.ReadOnlyModelViewSet):
     def get_permissions(self):
         return [HasRole(), IsAdminRole()] if self.action in ("archive", "unarchive") else [HasRole()]
 
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        """A read of an action's route, ``GET products/A/archive/``, is the product whose SKU is ``A/archive``
+        (a SKU may hold '/'; see urls.Router): it is answered as the detail route would answer it."""
+        if not self.detail or request.method not in ("GET", "HEAD") or "get" in self.action_map:
+            return super().http_method_not_allowed(request, *args, **kwargs)
+        suffix = getattr(self, next(iter(self.action_map.values()))).url_path
+        self.action, self.kwargs["sku"] = "retrieve", f"{kwargs['sku']}/{suffix}"
+        return self.retrieve(request)
+
     def _change(self, request, change):
         data = DecisionSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import wraps
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import SuspiciousFileOperation
@@ -130,19 +132,33 @@ def _archival(request, sku: str, change) -> HttpResponse:
         **_color_form(request.user, product), "oob_color": True})
 
 
-@require_POST
+def _or_page_of(suffix: str):
+    """A product action's URL, ``products/<sku>/<suffix>/``, is also the page of a SKU that ends in
+    ``/<suffix>`` (a SKU may hold '/'): a POST runs the action on ``<sku>``, any other method shows the page of
+    ``<sku>/<suffix>``. The page of SKU ``A/color`` posts its own actions to ``products/A/color/<action>/``."""
+    def decorate(view):
+        @wraps(view)
+        def dispatch(request, sku: str):
+            if request.method != "POST":
+                return product_detail(request, f"{sku}/{suffix}")
+            return view(request, sku)
+        return dispatch
+    return decorate
+
+
+@_or_page_of("archive")
 @role_required(roles.ADMIN)
 def product_archive_view(request, sku: str):
     return _archival(request, sku, product_archive)
 
 
-@require_POST
+@_or_page_of("unarchive")
 @role_required(roles.ADMIN)
 def product_unarchive_view(request, sku: str):
     return _archival(request, sku, product_unarchive)
 
 
-@require_POST
+@_or_page_of("color")
 @role_required(*MANUAL_EDITORS)
 def product_color(request, sku: str):
     """Set the product's colour by hand, with a note; back to the product page either way."""

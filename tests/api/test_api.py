@@ -295,3 +295,18 @@ def test_a_run_with_nothing_to_read_names_the_products_whose_image_could_not_be_
         "(see each product's page; import a readable image to have it read).")
     client.force_login(admin_user)
     assert "except 1 whose image could not be read" in client.post("/runs/start/").content.decode()
+
+
+def test_a_sku_ending_in_an_action_name_is_read_and_archived_alone(client, admin_user):
+    from tests.factories import ProductFactory
+
+    ProductFactory(sku="ABC", tag="Red")
+    ProductFactory(sku="ABC/archive", tag="Red")
+    client.force_login(admin_user)
+    response = client.get("/api/products/ABC/archive/")
+    assert response.status_code == 200 and response.json()["sku"] == "ABC/archive"
+    assert client.get("/api/products/ABC/unarchive/").status_code == 404
+    archived = client.post("/api/products/ABC/archive/archive/", {}, content_type="application/json")
+    assert archived.status_code == 200 and archived.json()["sku"] == "ABC/archive"
+    assert client.get("/api/products/ABC/").json()["archived_at"] is None
+    assert client.put("/api/products/ABC/archive/", {}, content_type="application/json").status_code == 405

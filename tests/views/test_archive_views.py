@@ -117,3 +117,31 @@ def test_an_archived_product_offers_no_hand_set_colour(client, curator, admin_us
     assert 'id="manual-color"' in client.get("/products/ARCH-COLOUR/").content.decode()
     product_archive(product=product, user=admin_user)
     assert 'id="manual-color"' not in client.get("/products/ARCH-COLOUR/").content.decode()
+
+
+@pytest.mark.parametrize("action", ["color", "archive", "unarchive"])
+def test_a_sku_ending_in_an_action_name_opens_its_page_and_its_actions_change_it_alone(client, admin_user, action):
+    sku = f"ABC/{action}"
+    ProductFactory(sku="ABC", tag="Red")
+    ProductFactory(sku=sku, tag="Red")
+    client.force_login(admin_user)
+    page = client.get(f"/products/{sku}/")
+    assert page.status_code == 200 and page.context["product"].sku == sku
+    html = page.content.decode()
+    assert f'action="/products/{sku}/color/"' in html and f'hx-post="/products/{sku}/archive/"' in html
+    colored = client.post(f"/products/{sku}/color/", {"color": "Blue", "note": "checked"})
+    assert colored.status_code == 302 and client.get(colored["Location"]).context["product"].sku == sku
+    assert client.post(f"/products/{sku}/archive/", {"note": "gone"}).status_code == 302
+    changed, other = Product.objects.get(sku=sku), Product.objects.get(sku="ABC")
+    assert changed.archived and changed.final_color == "Blue"
+    assert not other.archived and other.final_color == "Red"
+    assert client.post(f"/products/{sku}/unarchive/", {}).status_code == 302
+    assert not Product.objects.get(sku=sku).archived
+
+
+def test_reading_an_action_url_shows_the_page_of_that_sku_or_none(client, admin_user):
+    ProductFactory(sku="ABC", tag="Red")
+    client.force_login(admin_user)
+    for action in ("color", "archive", "unarchive"):
+        assert client.get(f"/products/ABC/{action}/").status_code == 404
+    assert not Product.objects.get(sku="ABC").archived
