@@ -184,9 +184,10 @@ COLORREVIEW_BULK_INLINE = env_int("COLORREVIEW_BULK_INLINE", 2000)  # larger bul
 COLORREVIEW_UPLOAD_DIR = Path(env_str("COLORREVIEW_UPLOAD_DIR", str(VAR_DIR / "uploads")))
 
 REST_FRAMEWORK = {
+    # Token first: its WWW-Authenticate header makes a request without credentials a 401, not a 403
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["colorreview.api.permissions.HasRole"],
     "DEFAULT_PAGINATION_CLASS": "colorreview.api.pagination.KeysetCursorPagination",

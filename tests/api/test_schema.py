@@ -75,3 +75,10 @@ def test_the_schema_is_served_as_json_with_the_documented_bodies(client, curator
     served = client.get("/api/schema/?format=json").json()
     assert _request(served, "/api/suggestions/{id}/correct/") == "Correction"
     assert _answers(served, "/api/suggestions/bulk-accept/")["202"] == "BulkApproval"
+
+
+def test_the_schema_validates_without_warnings_and_offers_the_token_and_the_session(tmp_path, schema):
+    from django.core.management import call_command
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))
+    assert set(schema["components"]["securitySchemes"]) == {"tokenAuth", "cookieAuth"}
