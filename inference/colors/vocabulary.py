@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -12,8 +13,10 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 
 def normalise(text: str) -> str:
-    """Case-, space-, hyphen- and underscore-insensitive key for a colour name."""
-    return re.sub(r"[\s_\-/]+", " ", text.strip().lower()).strip()
+    """Case-, accent-, space-, hyphen- and underscore-insensitive key for a colour name (``Crème`` is ``creme``,
+    full-width and other compatibility forms are read as their plain letters)."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return re.sub(r"[\s_\-/]+", " ", plain.casefold()).strip()
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,7 @@ class ColorVocabulary:
         return self._by_name[name]
 
     def match(self, text: str | None) -> str | None:
-        """Canonical vocabulary name for ``text`` (case-insensitive, aliases), else None."""
+        """Canonical vocabulary name for ``text`` (case- and accent-insensitive, aliases), else None."""
         if not text or not text.strip():
             return None
         key = normalise(text)

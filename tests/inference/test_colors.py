@@ -38,6 +38,19 @@ def test_vocabulary_matches_case_spacing_and_aliases(text, expected):
     assert default_vocabulary().match(text) == expected
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("Crème", "Cream"), ("CRÈME", "Cream"), ("cre\u0300me", "Cream"), ("Beíge", "Beige"), ("BÉIGE", "Beige"),
+    ("Écru", "Beige"), ("Navy\u00a0Blüe", "Navy Blue"), ("ＲＥＤ", "Red"), ("Rosé Glow", None),
+])
+def test_vocabulary_matches_accented_and_compatibility_spellings(text, expected):
+    assert default_vocabulary().match(text) == expected
+
+
+def test_a_vocabulary_name_written_with_accents_is_matched_without_them():
+    vocab = ColorVocabulary.from_rows([{"name": "Rosé", "hex": "#f4c2c2", "family": "Pink"}])
+    assert vocab.match("rose") == vocab.match("ROSÉ") == vocab.match("Rose\u0301") == "Rosé"
+
+
 def test_vocabulary_is_seeded_from_the_catalogue_values_with_families():
     vocab = default_vocabulary()
     assert len(vocab.entries) == 46

@@ -54,6 +54,15 @@ def test_good_rows_are_imported_and_bad_rows_reported_with_line_numbers(tmp_path
     assert ImportBatch.objects.get().rows_failed == 2
 
 
+def test_seller_tags_written_with_accents_are_mapped_to_the_vocabulary(tmp_path):
+    _import(_catalogue(tmp_path, ["A1,Tee,Tshirts,imgs/red.jpg,Crème,", "A2,Tee,Tshirts,imgs/red.jpg, BEÍGE ,",
+                                  "A3,Tee,Tshirts,imgs/red.jpg,Rosé Glow,"]))
+    mapped = {p.sku: (p.seller_color and p.seller_color.name, p.seller_color_raw, p.final_color)
+              for p in Product.objects.select_related("seller_color")}
+    assert mapped == {"A1": ("Cream", "Crème", "Cream"), "A2": ("Beige", "BEÍGE", "Beige"),
+                      "A3": (None, "Rosé Glow", "Rosé Glow")}
+
+
 def test_reimport_updates_and_requeues_only_changed_images(tmp_path):
     _import(_catalogue(tmp_path, ["A1,Red tee,Tshirts,imgs/red.jpg,Red,Acme", "A2,Blue,Shirts,imgs/blue.jpg,Blue,"]))
     a1 = Product.objects.get(sku="A1")

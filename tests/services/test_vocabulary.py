@@ -81,3 +81,18 @@ def test_a_remap_is_set_based(thresholds, monkeypatch, django_assert_max_num_que
         assert seller_colors_remap() == sorted(p.pk for p in products)
     assert set(Product.objects.values_list("final_color", flat=True)) == {"Orange"}
     assert ReviewEvent.objects.filter(action="remap").count() == 12
+
+
+def test_an_older_vocabulary_gets_the_alias_that_maps_creme_and_keeps_its_own():
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("colorreview.migrations.0018_cream_alias_creme")
+    ColorName.objects.filter(name="Cream").update(aliases="ivory cream|Crema")
+    product = ProductFactory(tag="Crème")
+    migration.add_alias(apps, None)
+    migration.add_alias(apps, None)
+    assert ColorName.objects.get(name="Cream").aliases == "ivory cream|Crema|creme"
+    assert seller_colors_remap() == [product.pk]
+    assert Product.objects.get(pk=product.pk).seller_color.name == "Cream"
