@@ -2,7 +2,8 @@
 upload's folder, and its images found by the catalogue's ``image`` cells.
 
 A cell names an image by its path inside the archive or, when nothing is there, by its file name: a ZIP made
-by zipping a folder holds ``photos/a.jpg`` for a cell ``a.jpg``. Paths may use Windows separators. The
+by zipping a folder holds ``photos/a.jpg`` for a cell ``a.jpg``. A file name that no image has as written is
+looked up in any case (``IMG_01.JPG`` for ``img_01.jpg``). Paths may use Windows separators. The
 folders and files that macOS adds to the archives it makes (``__MACOSX/``, ``._name``) are never unpacked.
 """
 
@@ -79,7 +80,7 @@ class ArchiveImages:
 
     def __init__(self, root: Path | None):
         self.root = root.resolve() if root is not None else None
-        self._by_name: dict[str, list[str]] | None = None
+        self._by_name: dict[bool, dict[str, list[str]]] | None = None  # by file name, as written and in any case
 
     def find(self, value: str) -> Path:
         """The file an ``image`` cell names (which may not exist: the caller reports a missing file)."""
@@ -95,25 +96,38 @@ class ArchiveImages:
         return self._by_file_name(written) or inside
 
     def _by_file_name(self, written: str) -> Path | None:
-        """The one image with the cell's file name; of several, the one whose path ends with the cell's."""
+        """The one image with the cell's file name (else, when none has it, in another case: ``IMG_01.JPG`` for
+        ``img_01.jpg``); of several, the one whose path ends with the cell's."""
         name = written.rstrip("/").rsplit("/", 1)[-1]
-        paths = self._names().get(name, [])
+        paths, any_case = self._names().get(name, []), ""
+        if not paths:
+            paths, any_case = self._names(any_case=True).get(name.casefold(), []), " in any case"
         if len(paths) > 1:
-            ending = [p for p in paths if p.endswith("/" + written)]
-            paths = ending if len(ending) == 1 else paths
+            paths = _ending_with(paths, written)
         if len(paths) > 1:
             more = f" and {len(paths) - _LISTED} more" if len(paths) > _LISTED else ""
             raise ImageError(f"image file name {name} is ambiguous: the archive holds {len(paths)} files of that "
-                             f"name ({', '.join(paths[:_LISTED])}{more}); write the path inside the archive")
+                             f"name{any_case} ({', '.join(paths[:_LISTED])}{more}); write the path inside the archive")
         return self.root / paths[0] if paths else None
 
-    def _names(self) -> dict[str, list[str]]:
+    def _names(self, any_case: bool = False) -> dict[str, list[str]]:
+        """The archive's image paths by file name, or by file name in any case."""
         if self._by_name is None:
-            self._by_name = {}
+            self._by_name = {False: {}, True: {}}
             for folder, _, files in os.walk(self.root):
                 for file in files:
                     rel = (Path(folder) / file).relative_to(self.root).as_posix()
-                    self._by_name.setdefault(file, []).append(rel)
-            for paths in self._by_name.values():
+                    self._by_name[False].setdefault(file, []).append(rel)
+                    self._by_name[True].setdefault(file.casefold(), []).append(rel)
+            for paths in (*self._by_name[False].values(), *self._by_name[True].values()):
                 paths.sort()
-        return self._by_name
+        return self._by_name[any_case]
+
+
+def _ending_with(paths: list[str], written: str) -> list[str]:
+    """The one path that ends with the cell's path (as written, else in any case); all of them when not one does."""
+    for fold in (str, str.casefold):
+        ending = [p for p in paths if fold("/" + p).endswith(fold("/" + written))]
+        if len(ending) == 1:
+            return ending
+    return paths

@@ -361,6 +361,24 @@ def test_a_file_name_held_twice_in_the_zip_names_the_paths_it_could_be(tmp_path)
     assert Product.objects.get(sku="A2").image_checksum and Product.objects.get(sku="A3").image_checksum
 
 
+def test_a_file_name_in_another_case_is_found_when_one_image_has_it(tmp_path):
+    problems = _import_upload(tmp_path, ["A1,img_01.jpg", "A2,PHOTOS/Img_01.jpg", "A3,img_02.jpg"],
+                              {"photos/IMG_01.JPG": jpeg_bytes(), "photos/img_03.jpg": jpeg_bytes((1, 2, 3))})
+    assert problems == {"A3": "image file not found: img_02.jpg"}
+    images = dict(Product.objects.values_list("sku", "image_checksum"))
+    assert images["A1"] == images["A2"] != ""
+
+
+def test_a_file_name_as_written_comes_before_one_in_another_case_which_may_be_ambiguous(tmp_path):
+    lower, upper = jpeg_bytes((200, 30, 40)), jpeg_bytes((40, 80, 200))
+    problems = _import_upload(tmp_path, ["A1,tee.jpg", "A2,TEE.JPG", "A3,Tee.jpg", "A4,Women/Tee.jpg"],
+                              {"men/tee.jpg": lower, "women/TEE.JPG": upper})
+    assert problems == {"A3": "image file name Tee.jpg is ambiguous: the archive holds 2 files of that name in any "
+                              "case (men/tee.jpg, women/TEE.JPG); write the path inside the archive"}
+    images = dict(Product.objects.values_list("sku", "image_checksum"))
+    assert images["A1"] != images["A2"] == images["A4"] != "" and images["A3"] == ""
+
+
 def test_macos_extras_in_a_zip_are_neither_unpacked_nor_matched(tmp_path):
     problems = _import_upload(tmp_path, ["A1,a.jpg", "A2,c.jpg", "A3,__MACOSX/photos/._a.jpg", "A4,._d.jpg"],
                               {"photos/a.jpg": jpeg_bytes(), "__MACOSX/photos/._a.jpg": b"fork",
