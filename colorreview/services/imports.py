@@ -17,7 +17,7 @@ from .queue import QueueUnavailable, send
 
 log = logging.getLogger(__name__)
 
-__all__ = ["extract_zip", "import_cancel", "import_job_run", "import_upload_store"]
+__all__ = ["catalog_import_from_archive", "extract_zip", "import_cancel", "import_job_run", "import_upload_store"]
 
 
 def import_upload_store(*, catalog, images=None, user=None) -> ImportBatch:
@@ -66,9 +66,23 @@ def _still_wanted(batch: ImportBatch) -> bool:
     return not ImportBatch.objects.filter(pk=batch.pk, cancel_requested=True).exists()
 
 
+def catalog_import_from_archive(*, archive: Path | None, folder: Path, **import_kwargs):
+    """Import a catalogue whose images are in a ZIP archive (None: none was given), as ``catalog_import_and_queue``
+    does: the archive is unpacked to ``folder``/images and the rows' images are found only inside it, by their
+    path in it or their file name (``image_archive.ArchiveImages``). The Import page and the command share it."""
+    from .runs import catalog_import_and_queue
+
+    images_dir = None
+    if archive is not None:
+        images_dir = folder / "images"
+        images_dir.mkdir(exist_ok=True)
+        extract_zip(archive, images_dir, settings.COLORREVIEW_MAX_UPLOAD_BYTES)
+    return catalog_import_and_queue(images_dir=images_dir, confine_images=True, **import_kwargs)
+
+
 def import_job_run(*, batch_id: int) -> ImportBatch:
     """Import a stored upload (safe to deliver twice: an import of the same rows changes nothing)."""
-    from .runs import ModelUnavailable, QueueUnavailable, catalog_import_and_queue
+    from .runs import ModelUnavailable, QueueUnavailable
 
     batch = ImportBatch.objects.get(pk=batch_id)
     if not batch.active:
@@ -77,14 +91,10 @@ def import_job_run(*, batch_id: int) -> ImportBatch:
     folder = Path(batch.upload_dir)
     status, error, run = ImportBatch.Status.FINISHED, "", None
     try:
-        images_dir = None  # no archive uploaded: the rows that name an image are told so
-        if (folder / "images.zip").exists():
-            images_dir = folder / "images"
-            images_dir.mkdir(exist_ok=True)
-            extract_zip(folder / "images.zip", images_dir, settings.COLORREVIEW_MAX_UPLOAD_BYTES)
-        _, run = catalog_import_and_queue(
-            csv_path=folder / "catalog.csv", source_name=batch.source_name, images_dir=images_dir,
-            user=batch.created_by, confine_images=True, batch=batch, progress=_still_wanted)
+        archive = folder / "images.zip"  # none uploaded: the rows that name an image are told so
+        _, run = catalog_import_from_archive(
+            csv_path=folder / "catalog.csv", archive=archive if archive.exists() else None, folder=folder,
+            source_name=batch.source_name, user=batch.created_by, batch=batch, progress=_still_wanted)
     except ImportFailed as exc:
         status, error = ImportBatch.Status.FAILED, str(exc)
     except (QueueUnavailable, ModelUnavailable) as exc:  # imported; the pipeline run waits

@@ -412,6 +412,28 @@ def test_without_an_uploaded_zip_a_named_image_says_no_archive_was_uploaded(tmp_
     assert Product.objects.get(sku="A1").status_detail.startswith("image file not found: a.jpg (no image archive")
 
 
+def test_the_command_finds_images_in_a_zip_as_the_import_page_does(tmp_path, capsys):
+    archive = _archive(tmp_path, {"photos/IMG_01.JPG": jpeg_bytes(), "photos/sub/b.jpg": jpeg_bytes((1, 2, 3)),
+                                  "men/tee.jpg": jpeg_bytes(), "women/tee.jpg": jpeg_bytes((9, 9, 9))})
+    csv = _write(tmp_path, b"sku,image\nA1,img_01.jpg\nA2,sub\\b.jpg\nA3,tee.jpg\nA4,women/tee.jpg\n")
+    call_command("import_catalog", str(csv), "--images", str(archive), "--quiet")
+    err = capsys.readouterr().err
+    assert "image file name tee.jpg is ambiguous" in err and "(men/tee.jpg, women/tee.jpg)" in err
+    images = dict(Product.objects.values_list("sku", "image_checksum"))
+    assert "" not in (images["A1"], images["A2"], images["A4"]) and images["A3"] == ""
+    assert ImportBatch.objects.get().status == ImportBatch.Status.FINISHED
+
+
+def test_the_command_refuses_an_images_file_that_is_not_a_zip(tmp_path):
+    (tmp_path / "photos.zip").write_bytes(jpeg_bytes())
+    csv = _write(tmp_path, b"sku,image\nA1,a.jpg\n")
+    with pytest.raises(CommandError, match="photos.zip is not a ZIP archive \\(it looks like a JPEG image\\)"):
+        call_command("import_catalog", str(csv), "--images", str(tmp_path / "photos.zip"))
+    with pytest.raises(CommandError, match="images folder or ZIP archive not found"):
+        call_command("import_catalog", str(csv), "--images", str(tmp_path / "nowhere.zip"))
+    assert not Product.objects.exists()
+
+
 @pytest.mark.parametrize("data, says", [
     (jpeg_bytes(), "photos.zip is not a ZIP archive (it looks like a JPEG image): the images must be uploaded as "
                    "one ZIP archive (.zip) beside the CSV"),

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from ...services.catalog import ImportFailed
+from ...services.image_archive import archive_problem
+from ...services.imports import catalog_import_from_archive
 from ...services.runs import ModelUnavailable, QueueUnavailable, catalog_import_and_queue, embedded_queue
 
 
@@ -17,15 +20,20 @@ class Command(BaseCommand):
         parser.add_argument("csv", help="catalogue CSV file")
         parser.add_argument("--quiet", action="store_true", help="no progress bar")
         parser.add_argument("--images", default=None,
-                            help="folder the image paths are relative to (default: the CSV's folder)")
+                            help="folder the image paths are relative to (default: the CSV's folder), or a ZIP "
+                                 "archive of the images, searched as the Import page searches an uploaded one")
 
     def handle(self, *args, **opts):
         path = Path(opts["csv"])
         if not path.is_file():
             raise CommandError(f"catalogue file not found: {path}")
         images = Path(opts["images"]) if opts["images"] else None
-        if images is not None and not images.is_dir():
-            raise CommandError(f"images folder not found: {images}")
+        if images is not None and not images.exists():
+            raise CommandError(f"images folder or ZIP archive not found: {images}")
+        if images is not None and images.is_file():
+            with open(images, "rb") as archive:
+                if problem := archive_problem(archive):
+                    raise CommandError(problem)
         bar = tqdm(total=path.stat().st_size, desc="import", unit="B", unit_scale=True, disable=opts["quiet"])
 
         def progress(batch) -> bool:
@@ -34,9 +42,7 @@ class Command(BaseCommand):
 
         try:
             with bar:
-                report, run = catalog_import_and_queue(
-                    queue=not embedded_queue(), csv_path=path, source_name=path.name,
-                    images_dir=images, csv_dir=path.resolve().parent, progress=progress)
+                report, run = self._import(path, images, progress)
         except ImportFailed as exc:
             raise CommandError(str(exc)) from exc
         except (QueueUnavailable, ModelUnavailable) as exc:
@@ -55,3 +61,10 @@ class Command(BaseCommand):
             n = report.to_predict
             self.stdout.write(f"{n} product{'' if n == 1 else 's'} {'needs' if n == 1 else 'need'} the pipeline: "
                               "python manage.py run_pipeline --wait")
+
+    def _import(self, path: Path, images: Path | None, progress):
+        where = {"queue": not embedded_queue(), "csv_path": path, "source_name": path.name, "progress": progress}
+        if images is None or images.is_dir():
+            return catalog_import_and_queue(images_dir=images, csv_dir=path.resolve().parent, **where)
+        with tempfile.TemporaryDirectory(prefix="import-") as folder:
+            return catalog_import_from_archive(archive=images, folder=Path(folder), **where)
