@@ -495,3 +495,19 @@ class CatalogSummary(models.Model):
     data = models.JSONField(default=dict)
     computed_at = models.DateTimeField()
     refresh_requested_at = models.DateTimeField(null=True, blank=True)
+
+
+class FlagRules(models.Model):
+    """Flag rules the open suggestions were judged by (the model card's thresholds, rule, shade families and
+    outside colours, as the settings leave them), a row each time they changed. They are not part of the model
+    version: when they change, every product is judged again from its latest reading."""
+
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of ``rules``")
+    rules = models.JSONField(default=dict)
+    applied_at = models.DateTimeField()
+    products = models.PositiveIntegerField(default=0, help_text="products judged again under them")
+    changed = models.PositiveIntegerField(default=0, help_text="open suggestions opened, withdrawn or replaced")
+
+    class Meta:
+        ordering = ["-applied_at", "-id"]
+        verbose_name_plural = "flag rules"

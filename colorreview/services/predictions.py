@@ -23,6 +23,7 @@ from ..selectors import active_model_version, active_weights_dir
 from . import progress, storage
 from .media import media_exists, media_read_many, media_save
 from .progress import ACTIVE_RUN
+from .rejudge import suggestions_rejudge_if_changed
 from .vocabulary import configuration_digest, db_region_table, db_vocabulary
 
 log = logging.getLogger(__name__)
@@ -87,8 +88,10 @@ class RunPlan:
 def pipeline_run_create(*, user=None, product_ids: list[int] | None = None, batch_size: int | None = None,
                         reread: bool = False) -> RunPlan | None:
     """Create a run over ``product_ids`` (default: everything not yet predicted). None if nothing to do.
-    ``reread``: also the products whose prediction by an earlier model version still stands."""
-    version = model_version()
+    ``reread``: also the products whose prediction by an earlier model version still stands. When the flag
+    rules changed, every product is judged again from its latest reading first."""
+    version = model_version()  # weights that do not match their card stop here, before anything is judged
+    suggestions_rejudge_if_changed()
     todo = products_to_predict(version, reread=reread)
     if product_ids is not None:
         todo = todo.filter(pk__in=product_ids)

@@ -138,7 +138,8 @@ def suggestion_refresh(*, product: Product, prediction: Prediction | None = None
 
 
 def suggestions_refresh_batch(*, pairs: list[tuple[Product, Prediction]],
-                              vocabulary: ColorVocabulary | None = None) -> int:
+                              vocabulary: ColorVocabulary | None = None,
+                              why: str = "a newer prediction or tag replaced it") -> int:
     """Refresh the open suggestions of many products in a handful of statements; returns how many were made.
 
     A pending suggestion that still says the same stays; one that no longer does is superseded; a new one
@@ -146,6 +147,7 @@ def suggestions_refresh_batch(*, pairs: list[tuple[Product, Prediction]],
     archived product gets none (read again here, inside the transaction: it may have been archived while
     its image was being read).
     ``vocabulary``: the one the caller holds already (a worker's pipeline), else the database's.
+    ``why``: what the history says of a suggestion superseded here.
     """
     from .thresholds import thresholds_by_category  # it builds on this module's thresholds
 
@@ -187,7 +189,7 @@ def suggestions_refresh_batch(*, pairs: list[tuple[Product, Prediction]],
                 made.append((_suggestion(product, prediction, candidate), candidate))
         _supersede_rows([(s.id, s.product_id, s.suggested_color, s.model_version) for s in stale],
                         {s.product_id: "the product is archived" if s.product_id in archived
-                         else "a newer prediction or tag replaced it" for s in stale})
+                         else why for s in stale})
         created = Suggestion.objects.bulk_create([suggestion for suggestion, _ in made])
         ReviewEvent.objects.bulk_create([_suggested_event(s, c) for s, (_, c) in zip(created, made)])
     return len(created)
@@ -208,13 +210,19 @@ def _set_by_hand(product_ids: list[int]) -> set[int]:
 
 def suggestions_refresh_products(*, product_ids: list[int]) -> int:
     """The products' open suggestions, judged again against their latest prediction, in bulk."""
+    return suggestions_refresh_batch(pairs=latest_pairs(product_ids))
+
+
+def latest_pairs(product_ids: list[int]) -> list[tuple[Product, Prediction]]:
+    """Each of the products with the latest prediction of its current image (two queries); a product
+    without one is left out."""
     products = list(Product.objects.filter(pk__in=product_ids).select_related("seller_color"))
     checksums = {p.pk: p.image_checksum for p in products}
     latest: dict[int, Prediction] = {}
     for prediction in Prediction.objects.filter(product_id__in=product_ids).order_by("created_at", "id"):
         if checksums.get(prediction.product_id) == prediction.image_checksum:
             latest[prediction.product_id] = prediction
-    return suggestions_refresh_batch(pairs=[(p, latest[p.pk]) for p in products if p.pk in latest])
+    return [(p, latest[p.pk]) for p in products if p.pk in latest]
 
 
 @dataclass(frozen=True)

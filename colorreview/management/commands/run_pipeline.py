@@ -8,6 +8,7 @@ from tqdm import tqdm
 from ...models import PipelineRun
 from ...services import ServiceError
 from ...services.predictions import pipeline_run_create
+from ...services.rejudge import suggestions_rejudge_if_changed
 from ...services.runs import (
     QueueUnavailable,
     RunAlreadyActive,
@@ -33,6 +34,9 @@ class Command(BaseCommand):
         except ServiceError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"model version {version}")
+        rejudged = suggestions_rejudge_if_changed()  # a run start would do it too, but silently
+        if rejudged is not None and (rejudged.products or rejudged.reason != "first"):
+            self.stdout.write(str(rejudged))
         if embedded_queue() and opts["wait"]:
             return self._run_here()
         try:

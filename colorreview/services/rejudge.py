@@ -1,0 +1,113 @@
+"""Judging every product again when the flag rules change and the model does not: a model card shipped with
+other thresholds, rule, shade families or outside colours (or settings that override them). Each product is
+judged from its latest reading; no image is read again."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict, dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ..models import FlagRules, Product, Suggestion
+from . import suggestions
+from .suggestions import active_thresholds, flag_rules, latest_pairs, suggestions_refresh_batch
+
+log = logging.getLogger(__name__)
+
+#: products judged again per transaction
+REJUDGE_BATCH = 2000
+#: what the history says of a suggestion the new rules no longer make
+WHY = "the flag rules changed"
+
+
+def current_flag_rules() -> dict:
+    """The global flag rules now, as plain JSON: what the suggestions read from the model card's calibration
+    (thresholds, rule, per-colour thresholds, shade flags, outside colours; not its curves or figures), as
+    the settings leave it. Per-category thresholds are not in it: changing one re-judges its category."""
+    calibration = suggestions._card_calibration()
+    return json.loads(json.dumps(asdict(flag_rules(active_thresholds(calibration), calibration)), sort_keys=True))
+
+
+def rules_fingerprint(rules: dict) -> str:
+    return hashlib.sha256(json.dumps(rules, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Rejudged:
+    """What judging every product again did; ``reason``: "changed", "first" (no rules recorded before) or
+    "forced" (the same rules, judged again on demand)."""
+
+    products: int
+    opened: int
+    withdrawn: int
+    replaced: int
+    reason: str
+
+    @property
+    def changed(self) -> int:
+        return self.opened + self.withdrawn + self.replaced
+
+    def __str__(self) -> str:
+        lead = {"changed": "the flag rules changed (model card or settings)",
+                "first": "the flag rules were not recorded yet",
+                "forced": "judged again under the same flag rules"}[self.reason]
+        detail = (f" ({self.opened} opened, {self.withdrawn} withdrawn, {self.replaced} replaced)"
+                  if self.changed else "")
+        return f"{lead}: {self.products} products judged again, {self.changed} suggestions changed{detail}"
+
+
+def suggestions_rejudge_all(*, batch: int = REJUDGE_BATCH) -> Rejudged:
+    """Bring every product's open suggestion in line with the flag rules now, from its latest reading, a
+    ``batch`` of products a transaction; record the rules unless they are those recorded last. What people
+    decided stays decided (see ``suggestions_refresh_batch``). A second call changes nothing."""
+    rules = current_flag_rules()
+    fingerprint = rules_fingerprint(rules)
+    last_applied = FlagRules.objects.values_list("fingerprint", flat=True).first()
+    counts, last = [0, 0, 0, 0], 0
+    while ids := list(Product.objects.filter(pk__gt=last, archived_at__isnull=True).exclude(image_checksum="")
+                      .order_by("pk").values_list("pk", flat=True)[:batch]):
+        counts = [a + b for a, b in zip(counts, _rejudge_batch(ids))]
+        last = ids[-1]
+    reason = "first" if last_applied is None else "forced" if last_applied == fingerprint else "changed"
+    if reason != "forced":
+        FlagRules.objects.create(fingerprint=fingerprint, rules=rules, applied_at=timezone.now(),
+                                 products=counts[0], changed=sum(counts[1:]))
+    result = Rejudged(*counts, reason=reason)
+    log.info("%s", result)
+    return result
+
+
+def suggestions_rejudge_if_changed() -> Rejudged | None:
+    """``suggestions_rejudge_all`` when the flag rules differ from those recorded last (or none are); None
+    when they do not. Where runs start, before anything is read."""
+    last_applied = FlagRules.objects.values_list("fingerprint", flat=True).first()
+    if last_applied == rules_fingerprint(current_flag_rules()):
+        return None
+    return suggestions_rejudge_all()
+
+
+def _rejudge_batch(ids: list[int]) -> tuple[int, int, int, int]:
+    """(products judged, suggestions opened, withdrawn, replaced) of one batch of product ids."""
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                pairs = latest_pairs(ids)
+                before = _pending(ids)
+                suggestions_refresh_batch(pairs=pairs, why=WHY)
+                after = _pending(ids)
+            break
+        except IntegrityError:  # a worker opened a suggestion for one of them meanwhile: judge them again
+            if attempt == 2:
+                raise
+    replaced = sum(1 for pk in before.keys() & after.keys() if before[pk] != after[pk])
+    return len(pairs), len(after.keys() - before.keys()), len(before.keys() - after.keys()), replaced
+
+
+def _pending(product_ids: list[int]) -> dict[int, int]:
+    """Product id -> id of its open suggestion."""
+    return dict(Suggestion.objects.filter(product_id__in=product_ids, status=Suggestion.Status.PENDING)
+                .values_list("product_id", "id"))

@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+
+from colorreview.models import FlagRules, Prediction, Product, ReviewEvent, Suggestion
+from colorreview.services.predictions import pipeline_run_create
+from colorreview.services.rejudge import current_flag_rules, suggestions_rejudge_all, suggestions_rejudge_if_changed
+from colorreview.services.review import suggestion_accept, suggestion_reject
+from colorreview.services.runs import pipeline_run_start
+from tests.factories import PredictionFactory, ProductFactory, probabilities
+
+pytestmark = pytest.mark.django_db
+
+TEAL = [{"color": "Teal", "hex": "#1f7a7a", "fraction": 0.83, "family": "Blue", "name": "teal", "delta_e": 3.0},
+        {"color": "White", "hex": "#f7f7f7", "fraction": 0.17, "family": "White", "name": "white", "delta_e": 1.0}]
+#: card A flags a Red tag read as Blue at 93% (P(Red family wrong) 0.95 >= 0.9); card B does not (0.97), and it
+#: flags a Green tag on a garment that reads 83% Teal, which A does not know as an outside colour
+CARD_A = {"rule": "family", "impute": {"threshold": 0.8}, "mislabel": {"threshold": 0.9, "curve": [[0.9, 0.8, 0.5]]}}
+CARD_B = {**CARD_A, "mislabel": {"threshold": 0.97}, "outside": {"colours": {"Teal": 0.75}}}
+
+
+@pytest.fixture
+def card(thresholds, monkeypatch):
+    """The model card's calibration, swapped by assigning ``card["now"]``; its thresholds are the card's own."""
+    thresholds.COLORREVIEW_IMPUTE_THRESHOLD = thresholds.COLORREVIEW_MISLABEL_THRESHOLD = None
+    thresholds.COLORREVIEW_FLAG_RULE = None
+    holder = {"now": CARD_A}
+    monkeypatch.setattr("colorreview.services.suggestions._card_calibration", lambda: holder["now"])
+    return holder
+
+
+@pytest.fixture
+def no_reading(monkeypatch):
+    """Reading an image fails the test; the model version is the one the test predictions carry."""
+    def read(*args, **kwargs):
+        raise AssertionError("an image was read again")
+
+    monkeypatch.setattr("colorreview.services.predictions.current_pipeline", read)
+    for module in ("predictions", "runs"):
+        monkeypatch.setattr(f"colorreview.services.{module}.model_version", lambda *a: "test-model")
+
+
+@pytest.fixture
+def catalogue(card):
+    """Judged under card A: a flag B drops, a Teal garment B flags, a rejected flag, an accepted one."""
+    def flagged_under_a(tag="Red"):
+        product = ProductFactory(tag=tag)
+        PredictionFactory(product=product, predicted_color="Blue", family="Blue", confidence=0.93,
+                          probabilities=probabilities(Blue=0.93, Red=0.05))
+        return product
+
+    teal = ProductFactory(tag="Green")
+    PredictionFactory(product=teal, predicted_color="Green", family="Green", dominant_colors=TEAL,
+                      probabilities=probabilities(Green=0.97))
+    products = {"dropped": flagged_under_a(), "teal": teal, "rejected": flagged_under_a(),
+                "accepted": flagged_under_a()}
+    first = suggestions_rejudge_all()
+    assert (first.reason, first.products, first.opened) == ("first", 4, 3)
+    return products
+
+
+def _open(product) -> Suggestion | None:
+    return Suggestion.objects.filter(product=product, status="pending").first()
+
+
+def test_new_flag_rules_supersede_a_flag_they_no_longer_make_and_open_one_they_make(card, catalogue, curator,
+                                                                                    no_reading):
+    dropped = _open(catalogue["dropped"])
+    card["now"] = CARD_B
+    result = suggestions_rejudge_if_changed()
+    assert (result.reason, result.products, result.opened, result.withdrawn, result.replaced) == ("changed", 4, 1, 3, 0)
+    dropped.refresh_from_db()
+    assert dropped.status == "superseded" and _open(catalogue["dropped"]) is None
+    assert ReviewEvent.objects.get(suggestion=dropped, action="supersede").note == "the flag rules changed"
+    teal = _open(catalogue["teal"])
+    assert (teal.kind, teal.suggested_color, teal.threshold) == ("mislabel", "Teal", 0.75)
+    assert Prediction.objects.count() == 4  # judged from the readings there were
+    applied = FlagRules.objects.first()
+    assert applied.rules == current_flag_rules() and (applied.products, applied.changed) == (4, 4)
+
+
+def test_decided_suggestions_stay_decided_under_new_flag_rules(card, catalogue, curator, no_reading):
+    rejected = suggestion_reject(suggestion=_open(catalogue["rejected"]), user=curator)
+    accepted = suggestion_accept(suggestion=_open(catalogue["accepted"]), user=curator)
+    card["now"] = {**CARD_B, "mislabel": {"threshold": 0.9}}  # still flags both: a Teal garment's rule added
+    assert suggestions_rejudge_if_changed().opened == 1  # the Teal garment alone
+    for decided, status in ((rejected, "rejected"), (accepted, "accepted")):
+        decided.refresh_from_db()
+        assert decided.status == status and _open(decided.product) is None
+    assert Product.objects.get(pk=catalogue["accepted"].pk).final_color == "Blue"
+
+
+def test_judging_again_under_the_same_rules_changes_nothing(card, catalogue, no_reading):
+    card["now"] = CARD_B
+    suggestions_rejudge_if_changed()
+    rows = list(Suggestion.objects.order_by("pk").values_list("pk", "status"))
+    events, applied = ReviewEvent.objects.count(), FlagRules.objects.count()
+    assert suggestions_rejudge_if_changed() is None
+    forced = suggestions_rejudge_all()
+    assert (forced.reason, forced.products, forced.changed) == ("forced", 4, 0)
+    assert list(Suggestion.objects.order_by("pk").values_list("pk", "status")) == rows
+    assert (ReviewEvent.objects.count(), FlagRules.objects.count()) == (events, applied)
+
+
+def test_validation_curves_are_not_flag_rules(card):
+    before = current_flag_rules()
+    card["now"] = {**CARD_A, "mislabel": {"threshold": 0.9, "curve": [[0.95, 0.9, 0.3]]}, "per_category": {"x": 1}}
+    assert current_flag_rules() == before
+    card["now"] = {**CARD_A, "rule": "tag"}
+    assert current_flag_rules() != before
+
+
+def test_a_fresh_database_only_records_the_flag_rules(card):
+    result = suggestions_rejudge_if_changed()
+    assert (result.reason, result.products, result.changed) == ("first", 0, 0)
+    assert FlagRules.objects.get().rules == current_flag_rules()
+    assert suggestions_rejudge_if_changed() is None
+
+
+def test_a_run_start_judges_again_first_when_the_rules_changed(card, catalogue, admin_user, client, no_reading):
+    card["now"] = CARD_B
+    assert pipeline_run_start() is None  # nothing to read
+    assert _open(catalogue["dropped"]) is None and _open(catalogue["teal"]).suggested_color == "Teal"
+    card["now"] = CARD_A
+    assert pipeline_run_create() is None  # as `run_pipeline --wait` starts one
+    assert _open(catalogue["dropped"]) is not None and _open(catalogue["teal"]) is None
+    card["now"] = CARD_B
+    client.force_login(admin_user)  # the dashboard's run start goes through the same service
+    assert "Every product already has a prediction" in client.post("/runs/start/").content.decode()
+    assert _open(catalogue["dropped"]) is None and _open(catalogue["teal"]).suggested_color == "Teal"
+
+
+def test_run_pipeline_says_how_many_suggestions_changed(card, catalogue, capsys, no_reading):
+    card["now"] = CARD_B
+    call_command("run_pipeline")
+    out = capsys.readouterr().out
+    assert ("the flag rules changed (model card or settings): 4 products judged again, 4 suggestions changed "
+            "(1 opened, 3 withdrawn, 0 replaced)") in out
+    assert "nothing to do" in out
+    call_command("run_pipeline")
+    assert "judged again" not in capsys.readouterr().out
+
+
+def test_the_rejudge_command_judges_again_when_the_rules_changed_or_when_forced(card, catalogue, capsys, no_reading):
+    call_command("rejudge")
+    assert "have not changed since they were last applied: nothing to judge again" in capsys.readouterr().out
+    card["now"] = CARD_B
+    call_command("rejudge")
+    assert "4 products judged again, 4 suggestions changed" in capsys.readouterr().out
+    call_command("rejudge", "--force")
+    assert ("judged again under the same flag rules: 4 products judged again, 0 suggestions changed"
+            in capsys.readouterr().out)
