@@ -7,7 +7,19 @@ import logging
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
-from .services import ServiceError, bulk, imports, predictions, progress, retrain, runs, summary, thresholds, vocabulary
+from .services import (
+    ServiceError,
+    bulk,
+    imports,
+    predictions,
+    progress,
+    rejudge,
+    retrain,
+    runs,
+    summary,
+    thresholds,
+    vocabulary,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +54,12 @@ def import_catalog_job(batch_id: int) -> None:
 def refresh_category_suggestions(category: str) -> int:
     """Re-judge a category's products after its thresholds changed (idempotent)."""
     return thresholds.category_suggestions_refresh(category=category)
+
+
+@shared_task
+def rejudge_suggestions() -> str:
+    """Judge every product again from its latest reading, the flag rules having changed (idempotent)."""
+    return str(rejudge.suggestions_rejudge_if_changed() or "the flag rules are those applied last")
 
 
 @shared_task

@@ -81,13 +81,33 @@ def suggestions_rejudge_all(*, batch: int = REJUDGE_BATCH) -> Rejudged:
     return result
 
 
-def suggestions_rejudge_if_changed() -> Rejudged | None:
-    """``suggestions_rejudge_all`` when the flag rules differ from those recorded last (or none are); None
-    when they do not. Where runs start, before anything is read."""
+def rules_changed() -> bool:
+    """Whether the flag rules differ from those recorded last (or none are recorded)."""
     last_applied = FlagRules.objects.values_list("fingerprint", flat=True).first()
-    if last_applied == rules_fingerprint(current_flag_rules()):
-        return None
-    return suggestions_rejudge_all()
+    return last_applied != rules_fingerprint(current_flag_rules())
+
+
+def suggestions_rejudge_if_changed() -> Rejudged | None:
+    """``suggestions_rejudge_all`` when the flag rules changed (see ``rules_changed``); None when they did not.
+    Where runs start, before anything is read."""
+    return suggestions_rejudge_all() if rules_changed() else None
+
+
+def suggestions_rejudge_later() -> bool:
+    """Queue ``suggestions_rejudge_all`` as a background job when the flag rules changed: a run start over the
+    whole catalogue answers at once, whatever its size. True when queued. A broker that cannot be reached is
+    only logged: the rules stay unrecorded, so the next run start tries again."""
+    from ..tasks import rejudge_suggestions
+    from .queue import QueueUnavailable, send
+
+    if not rules_changed():
+        return False
+    try:
+        send(rejudge_suggestions)
+    except QueueUnavailable as exc:
+        log.warning("flag rules changed, not judged again yet: %s", exc)
+        return False
+    return True
 
 
 def _rejudge_batch(ids: list[int]) -> tuple[int, int, int, int]:

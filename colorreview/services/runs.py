@@ -19,7 +19,7 @@ from . import ServiceError, progress
 from .predictions import RunPlan, batches_of, model_version, pipeline_run_create, products_to_predict
 from .progress import ACTIVE_RUN, UNFINISHED, run_finish_if_done
 from .queue import BROKER_ERRORS, QueueUnavailable, unavailable
-from .rejudge import suggestions_rejudge_if_changed
+from .rejudge import suggestions_rejudge_later
 from .workers import live_workers
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ def _publish_ranges(run_id: int, batch_ids: list[int]) -> None:
 
 
 def _run_start_in_background(user) -> PipelineRun | None:
-    suggestions_rejudge_if_changed()  # what is read already is judged by the rules now, whether or not a run starts
+    suggestions_rejudge_later()  # what is read already is judged by the rules now, whether or not a run starts
     version = model_version()
     active = PipelineRun.objects.filter(model_version=version, status__in=ACTIVE_RUN).order_by("pk").first()
     if active is not None:

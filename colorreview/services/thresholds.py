@@ -10,8 +10,8 @@ from django.db.models import Count, Q
 
 from .. import roles
 from ..models import CategoryThreshold, Product, Suggestion
-from . import ServiceError
-from .suggestions import Threshold, _card_calibration, _interpolate, active_thresholds
+from . import ServiceError, suggestions
+from .suggestions import Threshold, _interpolate, active_thresholds
 
 KINDS = ("impute", "mislabel")
 
@@ -21,7 +21,7 @@ def thresholds_for_category(category: str, base: dict[str, Threshold] | None = N
     out = dict(base or active_thresholds())
     if not category:
         return out
-    curves = _card_calibration()
+    curves = suggestions._card_calibration()
     for kind, value in CategoryThreshold.objects.filter(category__iexact=category).values_list("kind", "value"):
         precision, coverage = _interpolate(curves.get(kind, {}).get("curve", []), value)
         out[kind] = Threshold(kind, value, precision, coverage, f"set for {category}")
@@ -31,7 +31,7 @@ def thresholds_for_category(category: str, base: dict[str, Threshold] | None = N
 def thresholds_by_category(categories: set[str], calibration: dict | None = None) -> dict[str, dict[str, Threshold]]:
     """``thresholds_for_category`` for many categories at once (one query, for a batch of products);
     ``calibration``: the model card's, when the caller read it already."""
-    curves = _card_calibration() if calibration is None else calibration
+    curves = suggestions._card_calibration() if calibration is None else calibration
     base = active_thresholds(curves)
     wanted = {c.lower() for c in categories if c}
     rows: dict[str, list] = {}
@@ -105,7 +105,7 @@ class CategoryFigures:
 
 def validation_by_category() -> dict:
     """The model card's per-category validation figures (``calibration.per_category``), or {} without them."""
-    return _card_calibration().get("per_category") or {}
+    return suggestions._card_calibration().get("per_category") or {}
 
 
 def _figures_index(per_category: dict) -> dict[str, CategoryFigures]:
@@ -152,7 +152,7 @@ def category_threshold_table(counts: dict | None = None) -> list[CategoryRow]:
     """Every category of the catalogue with its thresholds, their validation figures, the category's own
     validation figures from the model card and the reviewers' verdicts so far. ``counts``:
     ``category_counts()`` as the catalogue summary holds them."""
-    calibration = _card_calibration()
+    calibration = suggestions._card_calibration()
     base = active_thresholds(calibration)
     overrides: dict[str, set[str]] = {}
     for category, kind in CategoryThreshold.objects.values_list("category", "kind"):

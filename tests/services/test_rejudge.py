@@ -118,17 +118,44 @@ def test_a_fresh_database_only_records_the_flag_rules(card):
     assert suggestions_rejudge_if_changed() is None
 
 
-def test_a_run_start_judges_again_first_when_the_rules_changed(card, catalogue, admin_user, client, no_reading):
+def test_a_run_start_judges_again_when_the_rules_changed(card, catalogue, admin_user, client, no_reading, monkeypatch,
+                                                        django_capture_on_commit_callbacks):
+    from colorreview import tasks
+
+    monkeypatch.setattr(tasks.rejudge_suggestions, "apply_async", lambda *a, **kw: tasks.rejudge_suggestions.apply())
     card["now"] = CARD_B
-    assert pipeline_run_start() is None  # nothing to read
+    with django_capture_on_commit_callbacks(execute=True) as queued:  # over the whole catalogue: in the background
+        assert pipeline_run_start() is None  # nothing to read
+    assert len(queued) == 1
     assert _open(catalogue["dropped"]) is None and _open(catalogue["teal"]).suggested_color == "Teal"
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        assert pipeline_run_start() is None
+    assert not queued  # the same rules: nothing to queue
     card["now"] = CARD_A
-    assert pipeline_run_create() is None  # as `run_pipeline --wait` starts one
+    assert pipeline_run_create() is None  # as `run_pipeline --wait` starts one: at once
     assert _open(catalogue["dropped"]) is not None and _open(catalogue["teal"]) is None
     card["now"] = CARD_B
     client.force_login(admin_user)  # the dashboard's run start goes through the same service
-    assert "Every product already has a prediction" in client.post("/runs/start/").content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert "Every product already has a prediction" in client.post("/runs/start/").content.decode()
     assert _open(catalogue["dropped"]) is None and _open(catalogue["teal"]).suggested_color == "Teal"
+
+
+def test_a_run_start_goes_on_when_the_queue_cannot_take_the_rejudge(card, catalogue, monkeypatch, no_reading,
+                                                                    django_capture_on_commit_callbacks):
+    from colorreview import tasks
+
+    def down(*args, **kwargs):
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(tasks.rejudge_suggestions, "apply_async", down)
+    card["now"] = CARD_B
+    from colorreview.services.rejudge import rules_changed, suggestions_rejudge_later
+
+    with django_capture_on_commit_callbacks(execute=True):  # sent once the run start commits: the failure is logged
+        assert suggestions_rejudge_later()
+        assert pipeline_run_start() is None  # and the run start goes on
+    assert rules_changed() and _open(catalogue["dropped"]) is not None  # unrecorded: the next start tries again
 
 
 def test_run_pipeline_says_how_many_suggestions_changed(card, catalogue, capsys, no_reading):
