@@ -12,11 +12,26 @@ from pathlib import Path
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 
+#: minus signs are not dashes to Unicode (category Sm) but are typed as ones
+_MINUS_SIGNS = frozenset("\u2212\u2796")
+
+
+def _plain(c: str) -> str:
+    """One character of a decomposed name as a key has it: a mark or an invisible format character (a
+    zero-width space, a soft hyphen, a byte-order mark) is dropped; any dash, space, ``_`` or ``/`` separates."""
+    if unicodedata.combining(c) or unicodedata.category(c) == "Cf":
+        return ""
+    if c.isspace() or c in "_/" or c in _MINUS_SIGNS or unicodedata.category(c) == "Pd":
+        return " "
+    return c
+
+
 def normalise(text: str) -> str:
-    """Case-, accent-, space-, hyphen- and underscore-insensitive key for a colour name (``Crème`` is ``creme``,
-    full-width and other compatibility forms are read as their plain letters)."""
-    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    return re.sub(r"[\s_\-/]+", " ", plain.casefold()).strip()
+    """Case-, accent-, space-, dash- and underscore-insensitive key for a colour name (``Crème`` is ``creme``,
+    ``Off–White`` with an en dash or a no-break space is ``off white``; full-width and other compatibility
+    forms are read as their plain letters)."""
+    plain = "".join(_plain(c) for c in unicodedata.normalize("NFKD", text))
+    return re.sub(r" +", " ", plain.casefold()).strip()
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,19 @@ def test_vocabulary_matches_accented_and_compatibility_spellings(text, expected)
     assert default_vocabulary().match(text) == expected
 
 
+@pytest.mark.parametrize("text", [
+    "Off\u2013White", "Off\u2014White", "Off\u2010White", "Off\u2011White", "Off\u2012White", "Off\u2015White",
+    "Off\u2212White", "Off\uff0dWhite", "Off\ufe63White", "Off\u00a0White", "Off\u202fWhite", "Off\u2009White",
+    "Off\u3000White", "Off \u2013 White", "Off\u200bWhite", "Off\u00adWhite", "\ufeffOff White\u2060",
+])
+def test_unicode_dashes_and_spaces_separate_words_as_a_hyphen_or_a_space_does(text):
+    assert default_vocabulary().match(text) == "Off White"
+
+
+def test_a_dash_that_stands_alone_is_no_colour():
+    assert default_vocabulary().match("\u2014") is None and default_vocabulary().match(" \u2013 ") is None
+
+
 def test_a_vocabulary_name_written_with_accents_is_matched_without_them():
     vocab = ColorVocabulary.from_rows([{"name": "Rosé", "hex": "#f4c2c2", "family": "Pink"}])
     assert vocab.match("rose") == vocab.match("ROSÉ") == vocab.match("Rose\u0301") == "Rosé"
