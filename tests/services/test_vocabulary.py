@@ -96,3 +96,60 @@ def test_an_older_vocabulary_gets_the_alias_that_maps_creme_and_keeps_its_own():
     assert ColorName.objects.get(name="Cream").aliases == "ivory cream|Crema|creme"
     assert seller_colors_remap() == [product.pk]
     assert Product.objects.get(pk=product.pk).seller_color.name == "Cream"
+
+
+def _stored_unmapped(tag: str) -> Product:
+    """A product imported while its tag matched no colour of the vocabulary (before its spelling could)."""
+    product = ProductFactory(tag=tag)
+    Product.objects.filter(pk=product.pk).update(seller_color=None, final_color=tag)
+    product.refresh_from_db()
+    return product
+
+
+def _remap_migration():
+    import importlib
+
+    return importlib.import_module("colorreview.migrations.0020_remap_seller_tags")
+
+
+def test_the_migration_maps_the_tags_stored_before_their_spelling_matched_as_an_edit_would(thresholds):
+    from django.apps import apps
+
+    creme, dashed, unknown = _stored_unmapped("Crème"), _stored_unmapped("Off\u2013White"), _stored_unmapped("Rosé Glow")
+    decided = _stored_unmapped("CRÈME")
+    Product.objects.filter(pk=decided.pk).update(final_color="White")  # a reviewer chose it
+    prediction = PredictionFactory(product=creme, predicted_color="Blue", confidence=0.95,
+                                   probabilities=probabilities(Blue=0.95))
+    assert suggestion_refresh(product=creme, prediction=prediction).kind == "impute"
+    _remap_migration().remap_seller_tags(apps, None)
+    mapped = {p.pk: (p.seller_color and p.seller_color.name, p.final_color)
+              for p in Product.objects.select_related("seller_color")}
+    assert mapped == {creme.pk: ("Cream", "Cream"), dashed.pk: ("Off White", "Off White"),
+                      unknown.pk: (None, "Rosé Glow"), decided.pk: ("Cream", "White")}
+    assert sorted(ReviewEvent.objects.filter(action="remap").values_list("product_id", flat=True)) == \
+        sorted([creme.pk, dashed.pk])
+    # the tag now says Cream while the image is plainly blue: the imputation became a flag
+    assert Suggestion.objects.get(product=creme, status="pending").kind == "mislabel"
+    assert Suggestion.objects.get(product=creme, status="superseded").kind == "impute"
+
+
+def test_behind_a_later_migration_the_remap_waits_for_the_end_of_migrate(monkeypatch, request):
+    from django.apps import apps
+    from django.db.models.signals import post_migrate
+
+    migration = _remap_migration()
+    request.addfinalizer(lambda: post_migrate.disconnect(dispatch_uid=migration.NAME))
+    product = _stored_unmapped("Crème")
+    monkeypatch.setattr(migration, "_latest", lambda: False)
+    migration.remap_seller_tags(apps, None)
+    assert Product.objects.get(pk=product.pk).seller_color is None  # never against tables not in their last shape
+
+    def migrated(app: str) -> None:
+        config = apps.get_app_config(app)
+        post_migrate.send(sender=config, app_config=config, verbosity=0, interactive=False, using="default",
+                          apps=apps, plan=[])
+
+    migrated("auth")
+    assert Product.objects.get(pk=product.pk).seller_color is None
+    migrated("colorreview")
+    assert Product.objects.get(pk=product.pk).seller_color.name == "Cream"
