@@ -214,6 +214,9 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["colorreview.api.permissions.HasRole"],
     # one name for a bulk approval's states, shown by the bulk approvals and by bulk-accept's answer alike
     "ENUM_NAME_OVERRIDES": {"BulkApprovalStatusEnum": "colorreview.models.BulkApproval.Status"},
+    # every operation needs credentials: each lists the 401 answered without them
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "colorreview.api.schema.document_unauthenticated"],
 }
 
 # --- task queue -------------------------------------------------------------------------

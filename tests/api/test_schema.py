@@ -34,11 +34,12 @@ def test_decisions_take_a_note_and_a_correction_its_colour(schema):
     for verb in ("{id}/accept", "{id}/reject", "{id}/reopen", "undo"):
         path = f"/api/suggestions/{verb}/"
         assert _request(schema, path) == "Decision", path
-        assert _answers(schema, path) == {"200": "Suggestion", "409": "Detail"}, path
+        assert _answers(schema, path) == {"200": "Suggestion", "401": "Detail", "409": "Detail"}, path
     assert _fields(schema, "Decision") == ({"note"}, set())
     assert _request(schema, "/api/suggestions/{id}/correct/") == "Correction"
     assert _fields(schema, "Correction") == ({"note", "color"}, {"color"})
-    assert _answers(schema, "/api/suggestions/{id}/correct/") == {"200": "Suggestion", "409": "Detail"}
+    assert _answers(schema, "/api/suggestions/{id}/correct/") == {"200": "Suggestion", "401": "Detail",
+                                                                      "409": "Detail"}
 
 
 def test_bulk_accept_takes_its_criteria_and_answers_the_bulk_approval(schema):
@@ -59,15 +60,15 @@ def test_bulk_accept_takes_its_criteria_and_answers_the_bulk_approval(schema):
 def test_archiving_takes_a_note_and_run_actions_take_no_body(schema):
     for path in ("/api/products/{sku}/archive/", "/api/products/{sku}/unarchive/"):
         assert _request(schema, path) == "Decision", path
-        assert _answers(schema, path) == {"200": "Product", "409": "Detail"}, path
+        assert _answers(schema, path) == {"200": "Product", "401": "Detail", "409": "Detail"}, path
     for path in ("/api/runs/", "/api/runs/{id}/cancel/", "/api/runs/{id}/resume/", "/api/bulk-approvals/{id}/undo/"):
         assert _request(schema, path) is None, path
-    assert _answers(schema, "/api/runs/") == {"201": "PipelineRun", "200": "Detail", "409": "RunActive",
-                                              "503": "Detail"}
+    assert _answers(schema, "/api/runs/") == {"201": "PipelineRun", "200": "Detail", "401": "Detail",
+                                              "409": "RunActive", "503": "Detail"}
     assert _fields(schema, "RunActive")[0] == {"detail", "run"}
-    assert _answers(schema, "/api/runs/{id}/resume/") == {"200": "RunResumed", "503": "Detail"}
-    assert _answers(schema, "/api/bulk-approvals/{id}/undo/") == {"200": "BulkApproval", "409": "Detail",
-                                                                   "503": "Detail"}
+    assert _answers(schema, "/api/runs/{id}/resume/") == {"200": "RunResumed", "401": "Detail", "503": "Detail"}
+    assert _answers(schema, "/api/bulk-approvals/{id}/undo/") == {"200": "BulkApproval", "401": "Detail",
+                                                                   "409": "Detail", "503": "Detail"}
 
 
 def test_the_schema_is_served_as_json_with_the_documented_bodies(client, curator):
@@ -82,3 +83,25 @@ def test_the_schema_validates_without_warnings_and_offers_the_token_and_the_sess
 
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))
     assert set(schema["components"]["securitySchemes"]) == {"tokenAuth", "cookieAuth"}
+
+
+def _operations(schema: dict):
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            yield path, method, operation
+
+
+def test_every_operation_documents_the_401_of_a_request_without_credentials(schema):
+    for path, method, operation in _operations(schema):
+        answer = operation["responses"].get("401")
+        assert answer is not None, f"{method.upper()} {path}"
+        assert _name(answer["content"]) == "Detail" and "WWW-Authenticate" in answer["headers"], f"{method} {path}"
+    assert schema["components"]["schemas"]["Detail"]["properties"] == {"detail": {"type": "string"}}
+
+
+def test_every_documented_operation_answers_401_with_the_token_challenge_without_credentials(client, schema):
+    for path, method, _ in _operations(schema):
+        url = path.replace("{id}", "1").replace("{sku}", "SKU-1")
+        response = getattr(client, method)(url)
+        assert response.status_code == 401, f"{method.upper()} {url}"
+        assert response["WWW-Authenticate"] == "Token", f"{method.upper()} {url}"
