@@ -142,10 +142,11 @@ def suggestions_refresh_batch(*, pairs: list[tuple[Product, Prediction]],
                               why: str = "a newer prediction or tag replaced it") -> int:
     """Refresh the open suggestions of many products in a handful of statements; returns how many were made.
 
-    A pending suggestion that still says the same stays; one that no longer does is superseded; a new one
-    is made unless a reviewer already decided that very suggestion for this image and seller tag. An
-    archived product gets none (read again here, inside the transaction: it may have been archived while
-    its image was being read).
+    A pending suggestion that still says the same (kind, colour and seller tag, for the same image) stays, the
+    same row with its claim, and takes the figures of a newer reading (a new model version's); one that no
+    longer does is superseded; a new one is made unless a reviewer already decided that very suggestion for
+    this image and seller tag. An archived product gets none (read again here, inside the transaction: it
+    may have been archived while its image was being read).
     ``vocabulary``: the one the caller holds already (a worker's pipeline), else the database's.
     ``why``: what the history says of a suggestion superseded here.
     """
@@ -168,10 +169,10 @@ def suggestions_refresh_batch(*, pairs: list[tuple[Product, Prediction]],
                         "prediction__image_checksum", "prediction__model_version")):
             pk, product_id, status, kind, color, seller, prediction_id, checksum, version = row
             if status == Suggestion.Status.PENDING:
-                pending[product_id] = _Open(pk, product_id, kind, color, seller, prediction_id, version)
+                pending[product_id] = _Open(pk, product_id, kind, color, seller, prediction_id, checksum, version)
             else:
                 decided.add((product_id, checksum, color, seller))
-        stale, made = [], []
+        stale, made, kept = [], [], []
         for product, prediction in pairs:
             thresholds = judged_by[product.category]
             if product.category not in rules:  # the model card is read once a category, not once a product
@@ -180,6 +181,8 @@ def suggestions_refresh_batch(*, pairs: list[tuple[Product, Prediction]],
                 product, prediction, vocabulary, thresholds, rules[product.category], product.pk in by_hand)
             current = pending.get(product.pk)
             if current and candidate and _same(current, candidate, prediction, product):
+                if current.prediction_id != prediction.id:
+                    kept.append((current.id, _suggestion(product, prediction, candidate), candidate))
                 continue
             if current:
                 stale.append(current)
@@ -190,9 +193,23 @@ def suggestions_refresh_batch(*, pairs: list[tuple[Product, Prediction]],
         _supersede_rows([(s.id, s.product_id, s.suggested_color, s.model_version) for s in stale],
                         {s.product_id: "the product is archived" if s.product_id in archived
                          else why for s in stale})
+        _renew(kept)
         created = Suggestion.objects.bulk_create([suggestion for suggestion, _ in made])
         ReviewEvent.objects.bulk_create([_suggested_event(s, c) for s, (_, c) in zip(created, made)])
     return len(created)
+
+
+#: what a newer reading changes in a pending suggestion it confirms
+RENEWED = ["prediction", "severity", "confidence", "score", "expected_precision", "threshold"]
+
+
+def _renew(kept: list[tuple[int, Suggestion, Candidate]]) -> None:
+    """Locked pending suggestions that a newer reading of the same image confirms keep their row (their id,
+    their claim) and take that reading's figures, with an event that says so (one update, events in bulk)."""
+    for pk, suggestion, _ in kept:
+        suggestion.pk = pk
+    Suggestion.objects.bulk_update([suggestion for _, suggestion, _ in kept], RENEWED)
+    ReviewEvent.objects.bulk_create([_suggested_event(s, c, renewed=True) for _, s, c in kept])
 
 
 def _set_by_hand(product_ids: list[int]) -> set[int]:
@@ -233,6 +250,7 @@ class _Open:
     suggested_color: str
     seller_color: str
     prediction_id: int
+    image_checksum: str
     model_version: str
 
 
@@ -244,13 +262,14 @@ def _suggestion(product: Product, prediction: Prediction, candidate: Candidate) 
         expected_precision=candidate.threshold.expected_precision, threshold=candidate.threshold.value)
 
 
-def _suggested_event(suggestion: Suggestion, candidate: Candidate) -> ReviewEvent:
+def _suggested_event(suggestion: Suggestion, candidate: Candidate, renewed: bool = False) -> ReviewEvent:
+    still = f"still stands with model {suggestion.prediction.model_version}: " if renewed else ""
     return ReviewEvent(
         product_id=suggestion.product_id, suggestion=suggestion, action=ReviewEvent.Action.SUGGESTED,
         to_status=Suggestion.Status.PENDING, from_color=suggestion.seller_color, to_color=candidate.color,
         model_version=suggestion.prediction.model_version,
-        note=f"{candidate.kind} at score {candidate.proposal.score:.3f} (threshold {candidate.threshold.value:.3f}, "
-             f"{candidate.threshold.source})")
+        note=f"{still}{candidate.kind} at score {candidate.proposal.score:.3f} "
+             f"(threshold {candidate.threshold.value:.3f}, {candidate.threshold.source})")
 
 
 def latest_prediction(product: Product) -> Prediction | None:
@@ -258,9 +277,11 @@ def latest_prediction(product: Product) -> Prediction | None:
             .order_by("-created_at", "-id").first())
 
 
-def _same(pending: Suggestion | _Open, candidate: Candidate, prediction: Prediction, product: Product) -> bool:
+def _same(pending: _Open, candidate: Candidate, prediction: Prediction, product: Product) -> bool:
+    """Does the pending suggestion say what the reading says, of the same image (whichever model read it)?"""
     return (pending.kind == candidate.kind and pending.suggested_color == candidate.color
-            and pending.seller_color == product.seller_color_display and pending.prediction_id == prediction.id)
+            and pending.seller_color == product.seller_color_display
+            and (pending.prediction_id == prediction.id or pending.image_checksum == prediction.image_checksum))
 
 
 def suggestion_supersede(suggestion: Suggestion, why: str, actor=None) -> None:

@@ -91,6 +91,35 @@ def test_a_new_prediction_supersedes_the_pending_suggestion(thresholds):
     assert Suggestion.objects.filter(status="pending").count() == 1
 
 
+def test_a_new_model_version_that_says_the_same_keeps_the_pending_suggestion_and_its_claim(thresholds, curator):
+    from colorreview.services.claims import suggestions_claim
+
+    flagged, missing = ProductFactory(tag="Red"), ProductFactory(tag="")
+    first = {p.pk: suggestion_refresh(product=p, prediction=_predict(p, "Blue", 0.93, Red=0.05))
+             for p in (flagged, missing)}
+    suggestions_claim(user=curator, suggestion_ids=[s.pk for s in first.values()])
+    for product in (flagged, missing):
+        newer = PredictionFactory(product=product, model_version="v2", predicted_color="Blue", confidence=0.97,
+                                  family="Blue", probabilities=probabilities(Blue=0.97, Red=0.01))
+        kept = suggestion_refresh(product=product, prediction=newer)
+        assert kept.pk == first[product.pk].pk and kept.kind == first[product.pk].kind
+        assert (kept.prediction_id, kept.confidence, kept.claimed_by) == (newer.pk, pytest.approx(0.97), curator)
+        assert kept.score > first[product.pk].score
+        events = list(ReviewEvent.objects.filter(suggestion=kept).values_list("action", "model_version"))
+        assert events == [("suggested", "test-model"), ("suggested", "v2")]
+    assert not Suggestion.objects.exclude(status="pending").exists()
+
+
+def test_a_new_model_version_that_says_another_colour_supersedes_the_pending_suggestion(thresholds):
+    product = ProductFactory(tag="Red")
+    first = suggestion_refresh(product=product, prediction=_predict(product, "Blue", 0.93))
+    newer = PredictionFactory(product=product, model_version="v2", predicted_color="Green", confidence=0.96,
+                              family="Green", probabilities=probabilities(Green=0.96))
+    second = suggestion_refresh(product=product, prediction=newer)
+    first.refresh_from_db()
+    assert first.status == "superseded" and (second.pk != first.pk, second.suggested_color) == (True, "Green")
+
+
 def test_a_decided_suggestion_is_not_proposed_again(thresholds, curator):
     product = ProductFactory(tag="Red")
     prediction = _predict(product, "Blue", 0.96)
