@@ -296,7 +296,8 @@ class PipelineRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet)
     @extend_schema(request=None, responses=PipelineRunSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        """Stop the run: its products not yet read go back to waiting (a run that has ended stays as it ended)."""
+        """Stop the run: its products not yet read go back to waiting, and its figures are final (a batch a worker
+        had started is finished but not counted); a run that has ended stays as it ended."""
         run = self.get_object()
         pipeline_run_cancel(run=run)
         run.refresh_from_db()

@@ -6,7 +6,8 @@ its products into the run. A batch claims the products that are still unfinished
 finishes each with a conditional update (queued/running -> predicted/no prediction/failed): a
 redelivered batch finds nothing left to claim or to finish, so nothing is counted twice. The run ends
 when every range is taken and none of its products is unfinished, and its figures are then counted
-from the products' states.
+from the products' states. A cancelled run's figures are final: a batch a worker had started when it
+was cancelled is finished and kept, but no longer counted, and no reading of the run starts after it.
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ def batch_claim(*, run_id: int, product_ids: list[int]) -> Claim:
     reads them one at a time, the least tried first, so that one image that kills its worker
     cannot take the others with it; after ``MAX_ATTEMPTS`` such deaths the image is given up.
     """
+    if not PipelineRun.objects.filter(pk=run_id, status__in=ACTIVE_RUN).exists():  # cancelled: nothing starts
+        return Claim()
     products = list(Product.objects.filter(pk__in=product_ids, pipeline_run_id=run_id, status__in=UNFINISHED)
                     .order_by("attempts", "pk"))
     claim = Claim(given_up=[p for p in products if p.attempts >= MAX_ATTEMPTS])
@@ -89,8 +92,10 @@ def batch_claim(*, run_id: int, product_ids: list[int]) -> Claim:
 
 
 def product_claim(*, run_id: int, product: Product) -> bool:
-    """Claim one product for a lone reading; False if it was finished or moved to another run meanwhile."""
-    return bool(Product.objects.filter(pk=product.pk, pipeline_run_id=run_id, status__in=UNFINISHED).update(
+    """Claim one product for a lone reading; False if it was finished or moved to another run meanwhile, or
+    its run was cancelled."""
+    return bool(Product.objects.filter(pk=product.pk, pipeline_run_id=run_id, status__in=UNFINISHED,
+                                       pipeline_run__status__in=ACTIVE_RUN).update(
         status=Product.Status.RUNNING, attempts=F("attempts") + 1))
 
 
@@ -105,10 +110,15 @@ def product_finish(*, product_id: int, status: str, detail: str = "", run_id: in
     with transaction.atomic():
         changed = qs.filter(pipeline_run_id=run_id, status__in=UNFINISHED).update(status=status, status_detail=detail)
         if changed:
-            counter = "done" if status == Product.Status.PREDICTED else "failed"
-            PipelineRun.objects.filter(pk=run_id).update(**{counter: F(counter) + changed},
-                                                         progress_at=timezone.now())
+            done = changed if status == Product.Status.PREDICTED else 0
+            run_count(run_id, done=done, failed=changed - done)
     return bool(changed)
+
+
+def run_count(run_id: int, *, done: int, failed: int) -> None:
+    """Count products a run finished, while it runs: a cancelled run keeps the figures it had then."""
+    PipelineRun.objects.filter(pk=run_id, status__in=ACTIVE_RUN).update(
+        done=F("done") + done, failed=F("failed") + failed, progress_at=timezone.now())
 
 
 def run_finish_if_done(run_id: int) -> bool:

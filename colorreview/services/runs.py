@@ -183,7 +183,8 @@ def run_enqueue(*, run_id: int, window: int = ENQUEUE_WINDOW, publish: bool = Tr
 
 def pipeline_run_cancel(*, run: PipelineRun) -> bool:
     """Stop a run: its products not yet read go back to waiting (a batch still queued finds nothing to
-    read), and no more are queued. False if the run had already ended."""
+    read), and no more are queued. Its figures are final from now on: a batch a worker had started is
+    finished (its readings kept) but not counted. False if the run had already ended."""
     with transaction.atomic():
         cancelled = PipelineRun.objects.filter(pk=run.pk, status__in=ACTIVE_RUN).update(
             status=PipelineRun.Status.CANCELLED, finished_at=timezone.now())

@@ -7,11 +7,10 @@ from __future__ import annotations
 from collections import defaultdict
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Min, Subquery
-from django.utils import timezone
+from django.db.models import Min, Subquery
 
-from ..models import PipelineRun, Prediction, Product, ReviewEvent
-from .progress import UNFINISHED
+from ..models import Prediction, Product, ReviewEvent
+from .progress import UNFINISHED, run_count
 from .suggestions import suggestion_refresh, suggestions_refresh_batch
 
 
@@ -89,9 +88,10 @@ def products_finish(products: list[Product], predictions: dict[int, Prediction],
                     run_id: int | None) -> tuple[int, int]:
     """Each product takes the state of its prediction for the image that was read (``predictions`` by
     product; those another worker stored are looked up), unless its image changed meanwhile; in a run
-    only products still unfinished in it change, and the run counts them. The rows are locked by primary
-    key first, then updated a group of equal states at a time: no plan depends on what the planner
-    believes of the prediction table (a fresh one grows faster than its statistics). Returns (done, failed)."""
+    only products still unfinished in it change, and the run counts them (unless it was cancelled). The rows
+    are locked by primary key first, then updated a group of equal states at a time: no plan depends on what
+    the planner believes of the prediction table (a fresh one grows faster than its statistics). Returns
+    (done, failed)."""
     read = {p.pk: p.image_checksum for p in products}
     if missing := [pk for pk in read if pk not in predictions]:
         predictions = {**predictions, **{pr.product_id: pr for pr in Prediction.objects.filter(
@@ -113,8 +113,7 @@ def products_finish(products: list[Product], predictions: dict[int, Prediction],
     done = len(states.get((Product.Status.PREDICTED, ""), []))
     changed = sum(map(len, states.values()))
     if run_id is not None and changed:
-        PipelineRun.objects.filter(pk=run_id).update(done=F("done") + done, failed=F("failed") + changed - done,
-                                                     progress_at=timezone.now())
+        run_count(run_id, done=done, failed=changed - done)
     return done, changed - done
 
 

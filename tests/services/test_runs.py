@@ -84,6 +84,44 @@ def test_an_image_that_kills_its_worker_three_times_is_given_up_and_the_run_ends
     assert "stopped 3 times" in Product.objects.get(pk=poison).status_detail
 
 
+def test_a_cancelled_runs_figures_are_final_while_a_worker_finishes_the_batch_it_had_started(catalogue):
+    from colorreview.services.runs import pipeline_run_cancel
+
+    plan = pipeline_run_create()
+    first, started, *rest = plan.batches
+    predict_products(product_ids=first, run_id=plan.run.pk)
+
+    def cancelled_while_reading(self, inputs):
+        assert pipeline_run_cancel(run=plan.run)
+        return _ORIGINAL(self, inputs)
+
+    with mock.patch.object(Pipeline, "predict_batch", cancelled_while_reading):
+        predict_products(product_ids=started, run_id=plan.run.pk)
+    run = PipelineRun.objects.get(pk=plan.run.pk)
+    assert (run.status, run.total, run.done, run.failed) == ("cancelled", 10, 4, 0)
+    at_cancel = run.progress_at
+    # the batch the worker had started is finished and kept, not counted
+    assert set(Product.objects.filter(pk__in=started).values_list("status", flat=True)) == {"predicted"}
+    assert Prediction.objects.filter(product_id__in=started).count() == 4
+    for batch in [*rest, started]:  # a batch still queued, and one delivered again: nothing read, nothing counted
+        assert predict_products(product_ids=batch, run_id=plan.run.pk) == {"done": 0, "failed": 0}
+    progress.run_finish_if_done(plan.run.pk)
+    run = PipelineRun.objects.get(pk=plan.run.pk)
+    assert (run.status, run.done, run.failed, run.progress_at) == ("cancelled", 4, 0, at_cancel)
+    assert set(Product.objects.filter(pk__in=rest[0]).values_list("status", flat=True)) == {"pending"}
+
+
+def test_a_worker_that_died_in_a_cancelled_run_is_not_read_again_in_it(catalogue):
+    from colorreview.services.runs import pipeline_run_cancel
+
+    plan = pipeline_run_create()
+    progress.batch_claim(run_id=plan.run.pk, product_ids=plan.batches[0])  # the worker died here
+    pipeline_run_cancel(run=plan.run)
+    assert predict_products(product_ids=plan.batches[0], run_id=plan.run.pk) == {"done": 0, "failed": 0}
+    assert not Prediction.objects.exists() and PipelineRun.objects.get(pk=plan.run.pk).done == 0
+    assert pipeline_run_create().run.total == 10  # a new run takes them all
+
+
 def test_an_image_the_pipeline_cannot_take_fails_alone(catalogue):
     plan = pipeline_run_create()
     bad = Product.objects.get(pk=plan.batches[0][2]).sku

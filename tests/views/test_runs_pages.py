@@ -107,3 +107,15 @@ def test_starting_a_run_while_one_runs_says_so_once_without_a_second_copy_of_it(
     assert f"Not started: run {run.pk} of this model version is still" in html
     assert f'href="#run-{run.pk}">below</a>' in html and f'id="run-{run.pk}"' not in html and "hx-trigger" not in html
     assert client.get("/").content.decode().count(f'id="run-{run.pk}"') == 1
+
+
+def test_a_cancelled_run_says_its_figures_are_final_and_stops_polling(client, admin_user):
+    run = PipelineRun.objects.create(model_version="v", total=10, done=4, status="running")
+    ProductFactory(status="running", pipeline_run=run)  # a batch a worker had started
+    client.force_login(admin_user)
+    response = client.post(f"/runs/{run.pk}/cancel/", **HTMX)
+    html = response.content.decode()
+    assert '<strong class="run-status">cancelled</strong> · 4 / 10' in html
+    assert "these figures are final" in html and "hx-trigger" not in html
+    assert client.get(f"/runs/{run.pk}/progress/", **HTMX).status_code == 286
+    assert PipelineRun.objects.get(pk=run.pk).done == 4
