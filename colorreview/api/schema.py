@@ -1,8 +1,15 @@
-"""What the OpenAPI schema says of every operation alike, added once the views' own answers are in."""
+"""What the OpenAPI schema says of every operation alike: the refusals its view's permissions and throttles can
+answer, and, once the views' own answers are in, the 401 of a request without credentials."""
 
 from __future__ import annotations
 
 import copy
+
+from drf_spectacular import openapi
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework.throttling import AnonRateThrottle
+
+from .serializers import DetailSerializer
 
 #: DRF's answer to a request without credentials (or with a token it does not know): the first
 #: authentication class, the token, names itself in the challenge
@@ -25,3 +32,40 @@ def document_unauthenticated(result: dict, generator, request, public) -> dict:
         result.setdefault("components", {}).setdefault("schemas", {}).setdefault("Detail", {
             "type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]})
     return result
+
+
+#: DRF's answer to a caller over its rate: the body says in how many seconds to try again, and so does the header
+THROTTLED_HEADERS = {"Retry-After": {"schema": {"type": "integer"},
+                                     "description": "seconds to wait before trying again"}}
+
+
+class AutoSchema(openapi.AutoSchema):
+    """Each operation also lists the refusals its view's own checks can answer, unless it documents them
+    itself: a 403 where a permission can refuse a caller who is signed in (or sent a token), in the words
+    of those permissions, and a 429 where a throttle with a rate can refuse a caller who got past them."""
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        if direction != "response":
+            return responses
+        for code, answer in (("403", self._refused()), ("429", self._throttled())):
+            if answer is not None and code not in responses:
+                responses[code] = self._get_response_for_code(answer, code, ("application/json",), direction)
+        if "429" in responses and not responses["429"].get("headers"):
+            responses["429"]["headers"] = copy.deepcopy(THROTTLED_HEADERS)
+        return responses
+
+    def _refused(self) -> OpenApiResponse | None:
+        messages = [p.message for p in self.view.get_permissions() if getattr(p, "message", None)]
+        if not messages:
+            return None
+        return OpenApiResponse(DetailSerializer, description="signed in, or a valid token, without the role this "
+                                                             "needs; the detail says which: " + "; ".join(messages))
+
+    def _throttled(self) -> OpenApiResponse | None:
+        anonymous = {} in self.get_auth()  # else the permissions refuse an anonymous caller before any throttle
+        if not any(getattr(t, "rate", True) and (anonymous or not isinstance(t, AnonRateThrottle))
+                   for t in self.view.get_throttles()):
+            return None
+        return OpenApiResponse(DetailSerializer, description="too many requests: the caller is over its rate; "
+                                                             "try again after Retry-After seconds")

@@ -63,8 +63,14 @@ def _detail(why: str) -> OpenApiResponse:
 QUEUE_DOWN = _detail("the task queue is down; nothing was started")
 
 
-def _decision_schema(request=DecisionSerializer, conflict: str = "decided already, or held by another reviewer"):
-    return extend_schema(request=request, responses={200: SuggestionSerializer, 409: _detail(conflict)})
+#: the 403 of an action whose service also checks the role against what is decided
+NOT_A_DECIDER = _detail("signed in, or a valid token, without a role that decides this kind of suggestion "
+                        "(mislabel: curator or admin; impute: merchandiser or admin), or without any ColorReview role")
+
+
+def _decision_schema(request=DecisionSerializer, conflict: str = "decided already, or held by another reviewer",
+                     refused: OpenApiResponse = NOT_A_DECIDER):
+    return extend_schema(request=request, responses={200: SuggestionSerializer, 403: refused, 409: _detail(conflict)})
 
 
 def _answer(act) -> Response:
@@ -171,7 +177,8 @@ class SuggestionViewSet(viewsets.ReadOnlyModelViewSet):
         data.is_valid(raise_exception=True)
         return _answer(lambda: suggestion_undo_last(user=request.user, **data.validated_data))
 
-    @_decision_schema(conflict="not decided, or changed meanwhile")
+    @_decision_schema(conflict="not decided, or changed meanwhile",
+                      refused=_detail("signed in, or a valid token, without the admin role"))
     @action(detail=True, methods=["post"])
     def reopen(self, request, pk=None):
         """An admin puts a decided suggestion back to pending."""
@@ -196,7 +203,7 @@ class SuggestionViewSet(viewsets.ReadOnlyModelViewSet):
         200: PolymorphicProxySerializer(component_name="BulkAcceptAnswer", resource_type_field_name=None,
                                         serializers=[BulkAcceptResultSerializer, BulkCountSerializer]),
         202: OpenApiResponse(BulkApprovalSerializer, description="a large selection, approved in the background"),
-        503: QUEUE_DOWN})
+        403: NOT_A_DECIDER, 503: QUEUE_DOWN})
     @action(detail=False, methods=["post"], url_path="bulk-accept")
     def bulk_accept(self, request):
         """Accept every pending suggestion of a kind that matches ``ids`` or ``min_confidence``; with
@@ -241,8 +248,10 @@ class BulkApprovalViewSet(viewsets.ReadOnlyModelViewSet):
             return qs
         return selectors.bulk_approvals_of(self.request.user).order_by("-id")
 
-    @extend_schema(request=None, responses={200: BulkApprovalSerializer,
-                                            409: _detail("still running, or undone already"), 503: QUEUE_DOWN})
+    @extend_schema(request=None, responses={
+        200: BulkApprovalSerializer, 409: _detail("still running, or undone already"), 503: QUEUE_DOWN,
+        403: _detail("signed in, or a valid token, without a ColorReview role, or as neither the merchandiser who "
+                     "approved the batch nor an admin")})
     @action(detail=True, methods=["post"])
     def undo(self, request, pk=None):
         try:

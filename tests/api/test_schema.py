@@ -11,6 +11,10 @@ def schema() -> dict:
     return SchemaGenerator().get_schema(request=None, public=True)
 
 
+#: what every operation may answer besides its own answers: no credentials, no role, over the rate
+REFUSALS = {"401": "Detail", "403": "Detail", "429": "Detail"}
+
+
 def _name(content: dict) -> str:
     return content["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
 
@@ -34,12 +38,11 @@ def test_decisions_take_a_note_and_a_correction_its_colour(schema):
     for verb in ("{id}/accept", "{id}/reject", "{id}/reopen", "undo"):
         path = f"/api/suggestions/{verb}/"
         assert _request(schema, path) == "Decision", path
-        assert _answers(schema, path) == {"200": "Suggestion", "401": "Detail", "409": "Detail"}, path
+        assert _answers(schema, path) == {"200": "Suggestion", **REFUSALS, "409": "Detail"}, path
     assert _fields(schema, "Decision") == ({"note"}, set())
     assert _request(schema, "/api/suggestions/{id}/correct/") == "Correction"
     assert _fields(schema, "Correction") == ({"note", "color"}, {"color"})
-    assert _answers(schema, "/api/suggestions/{id}/correct/") == {"200": "Suggestion", "401": "Detail",
-                                                                      "409": "Detail"}
+    assert _answers(schema, "/api/suggestions/{id}/correct/") == {"200": "Suggestion", **REFUSALS, "409": "Detail"}
 
 
 def test_bulk_accept_takes_its_criteria_and_answers_the_bulk_approval(schema):
@@ -60,14 +63,14 @@ def test_bulk_accept_takes_its_criteria_and_answers_the_bulk_approval(schema):
 def test_archiving_takes_a_note_and_run_actions_take_no_body(schema):
     for path in ("/api/products/{sku}/archive/", "/api/products/{sku}/unarchive/"):
         assert _request(schema, path) == "Decision", path
-        assert _answers(schema, path) == {"200": "Product", "401": "Detail", "409": "Detail"}, path
+        assert _answers(schema, path) == {"200": "Product", **REFUSALS, "409": "Detail"}, path
     for path in ("/api/runs/", "/api/runs/{id}/cancel/", "/api/runs/{id}/resume/", "/api/bulk-approvals/{id}/undo/"):
         assert _request(schema, path) is None, path
-    assert _answers(schema, "/api/runs/") == {"201": "PipelineRun", "200": "Detail", "401": "Detail",
+    assert _answers(schema, "/api/runs/") == {"201": "PipelineRun", "200": "Detail", **REFUSALS,
                                               "409": "RunActive", "503": "Detail"}
     assert _fields(schema, "RunActive")[0] == {"detail", "run"}
-    assert _answers(schema, "/api/runs/{id}/resume/") == {"200": "RunResumed", "401": "Detail", "503": "Detail"}
-    assert _answers(schema, "/api/bulk-approvals/{id}/undo/") == {"200": "BulkApproval", "401": "Detail",
+    assert _answers(schema, "/api/runs/{id}/resume/") == {"200": "RunResumed", **REFUSALS, "503": "Detail"}
+    assert _answers(schema, "/api/bulk-approvals/{id}/undo/") == {"200": "BulkApproval", **REFUSALS,
                                                                    "409": "Detail", "503": "Detail"}
 
 
@@ -105,3 +108,88 @@ def test_every_documented_operation_answers_401_with_the_token_challenge_without
         response = getattr(client, method)(url)
         assert response.status_code == 401, f"{method.upper()} {url}"
         assert response["WWW-Authenticate"] == "Token", f"{method.upper()} {url}"
+
+
+def _url(path: str) -> str:
+    return path.replace("{id}", "1").replace("{sku}", "SKU-1")
+
+
+def test_every_operation_documents_the_403_of_a_caller_without_the_role_and_the_429_of_its_throttle(schema):
+    for path, method, operation in _operations(schema):
+        refused, throttled = operation["responses"].get("403"), operation["responses"].get("429")
+        assert refused and _name(refused["content"]) == "Detail" and "role" in refused["description"], f"{method} {path}"
+        assert throttled and _name(throttled["content"]) == "Detail", f"{method} {path}"
+        assert throttled["headers"]["Retry-After"]["schema"] == {"type": "integer"}, f"{method} {path}"
+    admin_only = ("/api/products/{sku}/archive/", "/api/runs/", "/api/runs/{id}/cancel/", "/api/export/")
+    for path in admin_only:
+        method = "get" if path == "/api/export/" else "post"
+        assert "admin role" in schema["paths"][path][method]["responses"]["403"]["description"], path
+    assert "admin role" not in schema["paths"]["/api/runs/"]["get"]["responses"]["403"]["description"]
+    assert "curator or admin" in schema["paths"]["/api/suggestions/{id}/accept/"]["post"]["responses"]["403"][
+        "description"]
+
+
+def test_every_documented_operation_answers_403_to_a_signed_in_caller_without_a_role(client, outsider, schema):
+    client.force_login(outsider)
+    for path, method, _ in _operations(schema):
+        response = getattr(client, method)(_url(path))
+        assert response.status_code == 403, f"{method.upper()} {path}"
+        assert "no ColorReview role" in response.json()["detail"], f"{method.upper()} {path}"
+
+
+def test_a_token_without_a_role_is_answered_403_too(outsider, schema):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=outsider).key}")
+    for path, method in (("/api/products/", "get"), ("/api/suggestions/{id}/accept/", "post"),
+                         ("/api/runs/", "post"), ("/api/export/", "get")):
+        assert "403" in schema["paths"][path][method]["responses"]
+        assert getattr(api, method)(_url(path)).status_code == 403, f"{method.upper()} {path}"
+
+
+def test_the_documented_403_of_a_role_that_is_not_the_one_needed_is_real(client, curator, merchandiser):
+    from tests.factories import SuggestionFactory
+
+    client.force_login(curator)
+    for url in ("/api/products/SKU-1/archive/", "/api/runs/", "/api/runs/1/cancel/", "/api/runs/1/resume/"):
+        assert client.post(url).status_code == 403, url
+    assert client.get("/api/export/").status_code == 403
+    flag = SuggestionFactory(kind="mislabel")
+    assert client.post(f"/api/suggestions/{flag.pk}/reopen/").status_code == 403
+    client.force_login(merchandiser)
+    refused = client.post(f"/api/suggestions/{flag.pk}/accept/")
+    assert refused.status_code == 403 and "needs the role admin or curator" in refused.json()["detail"]
+
+
+def test_the_documented_429_is_real_and_says_when_to_try_again(curator, monkeypatch):
+    from django.core.cache import cache
+    from rest_framework.test import APIClient
+    from rest_framework.throttling import SimpleRateThrottle
+
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"anon": "1/minute", "user": "1/minute"})
+    cache.clear()
+    api = APIClient()
+    api.force_authenticate(curator)
+    answers = [api.post("/api/suggestions/undo/") for _ in range(2)]
+    cache.clear()
+    assert [a.status_code for a in answers] == [409, 429]
+    assert int(answers[1]["Retry-After"]) > 0 and answers[1].json()["detail"]
+
+
+@pytest.mark.parametrize("throttles, rates", [
+    ((), {}),
+    (("rest_framework.throttling.AnonRateThrottle",), {"anon": "1/minute"}),  # an anonymous caller gets a 401 first
+    (("rest_framework.throttling.UserRateThrottle",), {"user": None}),
+])
+def test_no_429_is_documented_where_no_throttle_can_refuse_a_caller(monkeypatch, throttles, rates):
+    from rest_framework.settings import perform_import
+    from rest_framework.throttling import SimpleRateThrottle
+    from rest_framework.views import APIView
+
+    monkeypatch.setattr(APIView, "throttle_classes", perform_import(list(throttles), "DEFAULT_THROTTLE_CLASSES"))
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
+    unthrottled = SchemaGenerator().get_schema(request=None, public=True)
+    for path, method, operation in _operations(unthrottled):
+        assert "429" not in operation["responses"] and "403" in operation["responses"], f"{method} {path}"
