@@ -12,6 +12,7 @@ from . import roles
 from .models import (
     CategoryRegion,
     ColorName,
+    FlagRules,
     ImportBatch,
     ModelVersion,
     PipelineRun,
@@ -22,6 +23,7 @@ from .models import (
     Worker,
 )
 from .services.queue import QueueUnavailable, check_queue, send
+from .templatetags.colorreview import flag_rules_words
 
 
 class RoleAdmin(admin.ModelAdmin):
@@ -166,3 +168,16 @@ class ImportBatchAdmin(ReadOnlyAdmin):
 @admin.register(ModelVersion)
 class ModelVersionAdmin(ReadOnlyAdmin):
     list_display = ("version", "status", "created_at", "requeued", "message")
+
+
+@admin.register(FlagRules)
+class FlagRulesAdmin(ReadOnlyAdmin):
+    """The flag rules applied, each time they changed, with what judging every product again by them did."""
+
+    list_display = ("applied_at", "products", "changed", "in_words")
+    fields = ("applied_at", "products", "changed", "in_words", "rules", "fingerprint")
+    readonly_fields = fields
+
+    @admin.display(description="rules in words")
+    def in_words(self, obj: FlagRules) -> str:
+        return flag_rules_words(obj.rules)

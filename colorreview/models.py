@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Upper
+from django.utils import timezone
 
 #: the widest integer a database column holds (a 64-bit column: ids, keys)
 BIGINT_MAX = 2**63 - 1
@@ -511,3 +512,6 @@ class FlagRules(models.Model):
     class Meta:
         ordering = ["-applied_at", "-id"]
         verbose_name_plural = "flag rules"
+
+    def __str__(self) -> str:
+        return f"flag rules applied {timezone.localtime(self.applied_at):%Y-%m-%d %H:%M}"

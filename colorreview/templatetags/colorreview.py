@@ -122,3 +122,48 @@ def swatches(dominant_colors, limit: int = 3) -> list[dict]:
 def product_state(value: str) -> str:
     """A product state's words ("waiting for the pipeline", "no prediction"), not its stored key."""
     return dict(Product.Status.choices).get(value, value)
+
+
+#: when a mislabel rule flags a tag, in words (see ``inference.suggest.Thresholds``)
+MISLABEL_WORDS = {"family": "P(the tag's colour family wrong) {at}",
+                  "tag": "P(tag wrong) {at} with the likeliest colour of another family",
+                  "confident": "P(tag wrong) {at} with another colour above its own threshold"}
+
+
+def _at_least(value) -> str:
+    return f"≥ {percent_number(value)}%"
+
+
+@register.filter
+def flag_rules_words(rules) -> str:
+    """Flag rules (``FlagRules.rules``, as ``current_flag_rules()`` gives them) in words: the thresholds and the
+    rule, which colour families get shade flags, and the colours the classifier does not name that a garment's
+    dominant colours flag."""
+    rules = rules or {}
+    rule = MISLABEL_WORDS.get(rules.get("rule"), MISLABEL_WORDS["family"])
+    mislabel = rule.format(at=_at_least(rules.get("mislabel")))
+    parts = [f"imputations at P(colour right) {_at_least(rules.get('impute'))}, mislabel flags at {mislabel}",
+             _shade_words(rules)]
+    if rules.get("outside"):
+        parts.append(_outside_words(rules["outside"]))
+    return "; ".join(parts)
+
+
+def _shade_words(rules: dict) -> str:
+    if rules.get("shade") is not None:
+        return f"shade flags in every family (P(tag wrong) {_at_least(rules['shade'])})"
+    if not rules.get("shade_families"):
+        return "no shade flags"
+    families = sorted(rules["shade_families"].items())
+    return "shade flags in " + ", ".join(
+        f"{name} ({'P(tag wrong) ' if i == 0 else ''}{_at_least(t)})" for i, (name, t) in enumerate(families))
+
+
+def _outside_words(outside: dict[str, float]) -> str:
+    """The colours named with the share of the garment each needs, those that need the same share together."""
+    by_share: dict[float, list[str]] = {}
+    for name, share in sorted(outside.items()):
+        by_share.setdefault(share, []).append(name)
+    return "colours the classifier does not name: " + ", ".join(
+        f"{', '.join(names)} ({'garment ' if i == 0 else ''}{_at_least(share)})"
+        for i, (share, names) in enumerate(by_share.items()))
