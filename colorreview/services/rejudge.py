@@ -81,10 +81,26 @@ def suggestions_rejudge_all(*, batch: int = REJUDGE_BATCH) -> Rejudged:
     return result
 
 
+@dataclass(frozen=True)
+class RulesState:
+    """The flag rules applied last (None: never) and those in force now."""
+
+    applied: FlagRules | None
+    in_force: dict
+
+    @property
+    def changed(self) -> bool:
+        """Whether the rules in force differ from those applied last: the next run start applies them."""
+        return self.applied is None or self.applied.fingerprint != rules_fingerprint(self.in_force)
+
+
+def flag_rules_state() -> RulesState:
+    return RulesState(FlagRules.objects.first(), current_flag_rules())
+
+
 def rules_changed() -> bool:
     """Whether the flag rules differ from those recorded last (or none are recorded)."""
-    last_applied = FlagRules.objects.values_list("fingerprint", flat=True).first()
-    return last_applied != rules_fingerprint(current_flag_rules())
+    return flag_rules_state().changed
 
 
 def suggestions_rejudge_if_changed() -> Rejudged | None:

@@ -27,6 +27,7 @@ from ..services import ServiceError
 from ..services.archive import product_archive, product_unarchive
 from ..services.export import export_response
 from ..services.imports import import_cancel, import_upload_store
+from ..services.rejudge import flag_rules_state
 from ..services.review import MANUAL_EDITORS, product_color_set
 from ..services.runs import (
     QueueUnavailable,
@@ -54,6 +55,7 @@ def dashboard(request):
         "thresholds": active_thresholds(), "counts": selectors.queue_counts(user=request.user),
         "tradeoffs": {"impute": tradeoffs("impute"), "mislabel": tradeoffs("mislabel")},
         "model_versions": selectors.model_version_list(), "active_version": selectors.active_model_version(),
+        "flag_rules": flag_rules_state(),
         **_charts(stats),
     })
 

@@ -1,13 +1,16 @@
-"""The flag rules applied, in words, in the Django admin."""
+"""The flag rules applied, and whether the next run start applies others, on the dashboard and in the Django
+admin."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from colorreview.models import FlagRules
-from colorreview.services.rejudge import current_flag_rules, rules_fingerprint
+from colorreview.services.rejudge import current_flag_rules, rules_changed, rules_fingerprint
 from colorreview.templatetags.colorreview import flag_rules_words
 
 pytestmark = pytest.mark.django_db
@@ -38,6 +41,11 @@ def _applied(rules: dict, products: int = 120, changed: int = 7, day: int = 3) -
                                     changed=changed, applied_at=datetime(2025, 3, day, 9, 30, tzinfo=UTC))
 
 
+def _section(client) -> str:
+    page = client.get("/").content.decode()
+    return page[page.index('id="flag-rules"'):page.index("</section>", page.index('id="flag-rules"'))]
+
+
 def test_flag_rules_read_in_words(card):
     assert flag_rules_words(current_flag_rules()) == IN_WORDS
     family = {"rule": "family", "impute": 0.8, "mislabel": 0.925, "shade": 0.9,
@@ -48,6 +56,48 @@ def test_flag_rules_read_in_words(card):
         "Teal, Turquoise Blue (≥ 75%)")
     assert flag_rules_words({"rule": "confident", "impute": 0.8, "mislabel": 0.5}).endswith(
         "another colour above its own threshold; no shade flags")
+
+
+def test_the_dashboard_says_which_flag_rules_were_applied_and_what_that_did(client, curator, card):
+    _applied(current_flag_rules(), products=1, changed=7, day=1)
+    _applied(current_flag_rules(), products=120, changed=1)  # the last applied
+    client.force_login(curator)
+    section = _section(client)
+    assert "Flag rules applied 2025-03-03 09:30: 120 products judged again, 1 suggestion changed." in section
+    assert IN_WORDS[0].upper() + IN_WORDS[1:] + "." in section
+    assert not rules_changed() and "next run start" not in section
+
+
+def test_the_dashboard_says_the_next_run_start_judges_again_when_the_rules_in_force_differ(client, curator, card):
+    _applied(current_flag_rules())
+    card["now"] = {**CARD, "shade_families": {"families": {"Blue": 0.8}}, "outside": {}}
+    client.force_login(curator)
+    section = _section(client)
+    assert rules_changed() and "shade flags in Blue (P(tag wrong) ≥ 75%), Red (≥ 75%)" in section  # those applied
+    changed = section[section.index('id="flag-rules-changed"'):]
+    assert "The flag rules in force differ from these (model card or settings)" in changed
+    assert "shade flags in Blue (P(tag wrong) ≥ 80%). The next run start will judge the products again." in changed
+    assert "Teal" not in changed
+
+
+def test_the_dashboard_says_when_no_flag_rules_were_applied_yet(client, curator, card):
+    client.force_login(curator)
+    section = _section(client)
+    assert "No flag rules applied yet." in section
+    assert f"The flag rules in force: {IN_WORDS}. The next run start will judge the products again." in section
+
+
+def test_the_dashboard_reads_the_flag_rules_in_the_same_queries_however_many_were_applied(client, curator, card):
+    _applied(current_flag_rules())
+    client.force_login(curator)
+    client.get("/")  # the summary is computed once, on the first view
+    with CaptureQueriesContext(connection) as one:
+        client.get("/")
+    for day in range(4, 30):
+        _applied({**current_flag_rules(), "mislabel": day / 100}, day=day)
+    with CaptureQueriesContext(connection) as many:
+        client.get("/")
+    assert len(many.captured_queries) == len(one.captured_queries)
 
 
 def test_the_django_admin_shows_the_flag_rules_applied_read_only(client, admin_user, card):
