@@ -234,7 +234,8 @@ class Worker(models.Model):
 
 
 class Prediction(models.Model):
-    """The pipeline's reading of one product image with one model version (never rewritten)."""
+    """The pipeline's reading of one product image with one model version, for the garment region its
+    category picked (never rewritten)."""
 
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="predictions")
     image_checksum = models.CharField(max_length=64)
@@ -246,6 +247,10 @@ class Prediction(models.Model):
     probabilities = models.JSONField(default=dict)
     dominant_colors = models.JSONField(default=list)
     region = models.CharField(max_length=16, blank=True)
+    category_region = models.CharField(
+        max_length=8, null=True, blank=True,
+        help_text="the region the product's category picked when read (empty: none, the largest was read; "
+                  "null: not recorded, read before it was kept)")
     garment_fraction = models.FloatField(default=0)
     flags = models.JSONField(default=list)
     error = models.TextField(blank=True)
@@ -257,8 +262,8 @@ class Prediction(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["product", "image_checksum", "model_version"],
-                                    name="one_prediction_per_image_and_model"),
+            models.UniqueConstraint(fields=["product", "image_checksum", "model_version", "category_region"],
+                                    name="one_prediction_per_image_model_and_region"),
         ]
         indexes = [
             models.Index(fields=["image_checksum", "model_version"], name="prediction_image_version"),

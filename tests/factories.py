@@ -7,6 +7,7 @@ import factory
 from django.contrib.auth.models import Group, User
 
 from colorreview.models import ColorName, Prediction, Product, Suggestion
+from inference.segment import default_region_table
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -76,6 +77,7 @@ class PredictionFactory(factory.django.DjangoModelFactory):
                                                          "fraction": 0.8, "family": o.family, "name": "red",
                                                          "delta_e": 2.0}])
     region = "upper"
+    category_region = factory.LazyAttribute(lambda o: default_region_table().region_for(o.product.category) or "")
     garment_fraction = 0.3
 
 

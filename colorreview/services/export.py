@@ -12,6 +12,8 @@ from django.db.models import F, OuterRef, Q, Subquery
 from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 
 from ..models import Prediction, Product, ReviewEvent, Suggestion
+from .regions import Wanted, current_readings, wanted_readings
+from .vocabulary import db_region_table
 
 COLUMNS = ["sku", "title", "category", "seller_color", "predicted_color", "confidence", "suggestion",
            "review_status", "final_color", "reviewed_by", "reviewed_at"]
@@ -77,13 +79,12 @@ def _products(filters: ExportFilters):
                                           "final_color", "archived_at")
 
 
-def _latest_predictions(ids: list[int]) -> dict[tuple[int, str], tuple]:
-    out: dict[tuple[int, str], tuple] = {}
-    rows = Prediction.objects.filter(product_id__in=ids).order_by("created_at", "id").values_list(
-        "product_id", "image_checksum", "predicted_color", "confidence")
-    for product_id, checksum, color, confidence in rows:
-        out[(product_id, checksum)] = (color, confidence)  # the newest wins
-    return out
+def _latest_predictions(wanted: Wanted) -> dict[int, tuple]:
+    """Each product's latest reading of its image, for the garment region its category picks now."""
+    rows = Prediction.objects.filter(product_id__in=wanted).order_by("created_at", "id").values_list(
+        "product_id", "image_checksum", "category_region", "predicted_color", "confidence")
+    return current_readings(((pk, checksum, region, (color, confidence))
+                             for pk, checksum, region, color, confidence in rows), wanted)
 
 
 def _latest_suggestions(ids: list[int]) -> dict[int, tuple]:
@@ -104,22 +105,25 @@ def _set_by_hand(ids: list[int]) -> dict[int, tuple]:
 
 
 def export_rows(filters: ExportFilters | None = None) -> Iterator[list[str]]:
-    """One row a product, in sku order; four queries per chunk of products whatever the catalogue's size.
+    """One row a product, in sku order; four queries per chunk of products whatever the catalogue's size (and one
+    for the region table).
     ``reviewed_by`` / ``reviewed_at`` say who decided the final colour last: a reviewer's decision on the
     suggestion shown, or a colour set by hand after it.
     Archived products are left out unless ``filters.archived`` asks for them (then a last column says when)."""
     filters = filters or ExportFilters()
     products = _products(filters)
     dated = filters.archived != "exclude"
+    table = db_region_table()
     last = None
     while True:
         chunk = list((products.filter(sku__gt=last) if last is not None else products)[:CHUNK])
         if not chunk:
             return
         ids = [row[0] for row in chunk]
-        predictions, suggestions, by_hand = _latest_predictions(ids), _latest_suggestions(ids), _set_by_hand(ids)
-        for pk, sku, title, category, seller, checksum, final, archived_at in chunk:
-            color, confidence = predictions.get((pk, checksum), ("", None))
+        predictions = _latest_predictions(wanted_readings(table, [(row[0], row[5], row[3]) for row in chunk]))
+        suggestions, by_hand = _latest_suggestions(ids), _set_by_hand(ids)
+        for pk, sku, title, category, seller, _checksum, final, archived_at in chunk:
+            color, confidence = predictions.get(pk, ("", None))
             kind, status, by, at = suggestions.get(pk, ("", "", None, None))
             if status in ("", Suggestion.Status.PENDING):
                 by, at = None, None

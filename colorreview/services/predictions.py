@@ -23,6 +23,7 @@ from ..selectors import active_model_version, active_weights_dir
 from . import progress, storage
 from .media import media_exists, media_read_many, media_save
 from .progress import ACTIVE_RUN
+from .regions import category_region_expression, fits, wanted_readings
 from .rejudge import suggestions_rejudge_if_changed
 from .vocabulary import configuration_digest, db_region_table, db_vocabulary
 
@@ -67,15 +68,18 @@ def standing_versions(version: str) -> list[str]:
 
 
 def products_to_predict(version: str, reread: bool = False):
-    """Products with a usable image, no prediction for that image and model version (nor, unless
-    ``reread``, one that still stands for it), not archived, and not waiting in an unfinished run already.
-    A product left waiting by an import (its image or category changed, its suggestion superseded) is
-    among them even when that image was read before (an image that came back): the run judges it again
-    from that reading, without reading the image twice."""
-    done = Prediction.objects.filter(product=OuterRef("pk"), image_checksum=OuterRef("image_checksum"),
+    """Products with a usable image, no prediction for that image, model version (nor, unless ``reread``,
+    one that still stands for it) and the garment region their category picks now, not archived, and not
+    waiting in an unfinished run already. A product left waiting by an import (its image or category
+    changed, its suggestion superseded) is among them even when that image was read before for that region
+    (an image that came back, a category that picks the same region): the run judges it again from that
+    reading, without reading the image twice."""
+    done = Prediction.objects.filter(fits(OuterRef("category_region_now")), product=OuterRef("pk"),
+                                     image_checksum=OuterRef("image_checksum"),
                                      model_version__in=[version] if reread else standing_versions(version))
     return (Product.objects.exclude(image_checksum="").filter(image_error="", archived_at__isnull=True)
             .exclude(status__in=progress.UNFINISHED, pipeline_run__status__in=ACTIVE_RUN)
+            .annotate(category_region_now=category_region_expression(db_region_table()))
             .annotate(done=Exists(done)).filter(Q(done=False) | Q(status=Product.Status.PENDING)))
 
 
@@ -158,7 +162,7 @@ def _hex_rgb(value: str) -> tuple[int, int, int] | None:
 
 def _save_mask(garment: np.ndarray, region: str | None, checksum: str, version_tag: str,
                garment_hex: str | None = None) -> str:
-    rel = f"masks/{checksum[:2]}/{checksum}-{version_tag}.png"
+    rel = f"masks/{checksum[:2]}/{checksum}-{version_tag}.png"  # the tag names the version and the region asked
     if media_exists(rel):
         return rel
     buffer = io.BytesIO()
@@ -167,11 +171,12 @@ def _save_mask(garment: np.ndarray, region: str | None, checksum: str, version_t
     return media_save(rel, buffer.getvalue())
 
 
-def _prediction_fields(result: ColorPrediction, pipeline: Pipeline, checksum: str, version: str) -> dict:
+def _prediction_fields(result: ColorPrediction, pipeline: Pipeline, checksum: str, version: str,
+                       asked: str) -> dict:
     mask = ""
     if result.garment_mask is not None and result.garment_mask.any():
         mask = _save_mask(result.garment_mask, result.region, checksum,
-                          hashlib.sha1(version.encode()).hexdigest()[:10],
+                          f"{hashlib.sha1(version.encode()).hexdigest()[:10]}-{asked or 'largest'}",
                           result.dominant_colors[0].hex if result.dominant_colors else None)
     return {
         "config": pipeline.describe(),
@@ -223,24 +228,25 @@ def predict_products(*, product_ids: list[int], run_id: int | None = None,
 
 
 def _predict(products: list[Product], pipeline: Pipeline, version: str, run_id: int | None) -> list[bool]:
-    """Read the products' images, each distinct image once and none already read, and store the batch
-    in a handful of statements (see ``storage``)."""
+    """Read the products' images, each distinct image once for each garment region their categories pick
+    and none already read so, and store the batch in a handful of statements (see ``storage``)."""
     readable = [p for p in products if p.image_checksum]
     if not readable:
         return [False] * len(products)
     prefetch_related_objects(readable, "seller_color")
-    own, by_image = storage.known_predictions(readable, version)
+    wanted = wanted_readings(pipeline.region_table, [(p.pk, p.image_checksum, p.category) for p in readable])
+    own, by_image = storage.known_predictions(wanted, version)
     missing = [p for p in readable if p.pk not in own]
-    fields = {checksum: storage.copied_fields(prediction) for checksum, prediction in by_image.items()}
-    first: dict[str, Product] = {}
+    fields = {key: storage.copied_fields(prediction) for key, prediction in by_image.items()}
+    first: dict[tuple[str, str], Product] = {}
     for product in missing:
-        if product.image_checksum not in fields:
-            first.setdefault(product.image_checksum, product)
+        if wanted[product.pk] not in fields:
+            first.setdefault(wanted[product.pk], product)
     unreadable, images = set(), []
     for product, data in zip(list(first.values()), media_read_many([p.image for p in first.values()])):
         if isinstance(data, OSError):
             unreadable.add(product.image_checksum)
-            del first[product.image_checksum]
+            del first[wanted[product.pk]]
         else:
             images.append(data)
     for product in missing:
@@ -258,14 +264,14 @@ def _predict(products: list[Product], pipeline: Pipeline, version: str, run_id: 
             return [ok for p in products for ok in _predict([p], pipeline, version, run_id)]
         log.exception("pipeline error on product %s", products[0].sku)
         return [_fail(p, f"pipeline error: {type(exc).__name__}: {exc}", run_id) for p in products]
-    for checksum, result in zip(first, results):
-        fields[checksum] = _prediction_fields(result, pipeline, checksum, version)
+    for (checksum, asked), result in zip(first, results):
+        fields[(checksum, asked)] = _prediction_fields(result, pipeline, checksum, version, asked)
     with transaction.atomic():
-        predictions = {**own, **storage.predictions_create(missing, fields, version, run_id)}
+        predictions = {**own, **storage.predictions_create(missing, wanted, fields, version, run_id)}
         storage.suggestions_for([(p, predictions[p.pk]) for p in readable
                                  if p.pk in predictions and _usable(predictions[p.pk])],
                                 vocabulary=getattr(pipeline, "vocabulary", None))
-        storage.products_finish(readable, predictions, version, run_id)
+        storage.products_finish({p.pk: wanted[p.pk] for p in readable}, predictions, version, run_id)
     return [False] * (len(products) - len(readable)) + [
         p.pk in predictions and _usable(predictions[p.pk]) for p in readable]
 

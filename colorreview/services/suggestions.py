@@ -17,7 +17,8 @@ from inference.weights import card_path, load_card
 
 from ..models import Prediction, Product, ReviewEvent, Suggestion
 from ..selectors import active_weights_dir
-from .vocabulary import db_vocabulary
+from .regions import category_region, current_readings, fits, wanted_readings
+from .vocabulary import db_region_table, db_vocabulary
 
 #: used when neither the settings nor the model card give a threshold
 FALLBACK_THRESHOLDS = {"impute": 0.8, "mislabel": 0.9}
@@ -231,14 +232,12 @@ def suggestions_refresh_products(*, product_ids: list[int]) -> int:
 
 
 def latest_pairs(product_ids: list[int]) -> list[tuple[Product, Prediction]]:
-    """Each of the products with the latest prediction of its current image (two queries); a product
-    without one is left out."""
+    """Each of the products with the latest prediction of its current image, for the garment region its
+    category picks now (three queries); a product without one is left out."""
     products = list(Product.objects.filter(pk__in=product_ids).select_related("seller_color"))
-    checksums = {p.pk: p.image_checksum for p in products}
-    latest: dict[int, Prediction] = {}
-    for prediction in Prediction.objects.filter(product_id__in=product_ids).order_by("created_at", "id"):
-        if checksums.get(prediction.product_id) == prediction.image_checksum:
-            latest[prediction.product_id] = prediction
+    wanted = wanted_readings(db_region_table(), [(p.pk, p.image_checksum, p.category) for p in products])
+    rows = Prediction.objects.filter(product_id__in=product_ids).order_by("created_at", "id")
+    latest = current_readings(((pr.product_id, pr.image_checksum, pr.category_region, pr) for pr in rows), wanted)
     return [(p, latest[p.pk]) for p in products if p.pk in latest]
 
 
@@ -273,7 +272,9 @@ def _suggested_event(suggestion: Suggestion, candidate: Candidate, renewed: bool
 
 
 def latest_prediction(product: Product) -> Prediction | None:
-    return (Prediction.objects.filter(product=product, image_checksum=product.image_checksum)
+    """The latest prediction of the product's image, for the garment region its category picks now."""
+    region = category_region(db_region_table(), product.category)
+    return (Prediction.objects.filter(fits(region), product=product, image_checksum=product.image_checksum)
             .order_by("-created_at", "-id").first())
 
 

@@ -7,6 +7,7 @@ import pytest
 from colorreview.models import Prediction, Product, Suggestion
 from colorreview.services.predictions import predict_products
 from inference.pipeline import ColorPrediction
+from inference.segment import default_region_table
 from tests.factories import ProductFactory, probabilities
 
 pytestmark = pytest.mark.django_db
@@ -17,6 +18,7 @@ class NoOpPipeline:
 
     version = "noop-1"
     config_digest = "0"
+    region_table = default_region_table()
 
     def __init__(self):
         self.seen: list[str] = []

@@ -44,7 +44,7 @@ def test_a_run_predicts_stores_and_suggests(catalogue):
     assert (run.status, run.done, run.failed) == ("finished", 3, 0)
     polo = Product.objects.get(sku="P1")
     prediction = polo.predictions.get()
-    assert prediction.model_version == model_version() and prediction.region == "upper"
+    assert prediction.model_version == model_version() and prediction.region == prediction.category_region == "upper"
     assert prediction.family == "Green" and prediction.dominant_colors and prediction.mask
     assert prediction.config["segmenter"]["name"] == "effunet"
     assert polo.status == "predicted"
