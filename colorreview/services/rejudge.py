@@ -77,7 +77,8 @@ def suggestions_rejudge_all(*, batch: int = REJUDGE_BATCH) -> Rejudged:
         FlagRules.objects.create(fingerprint=fingerprint, rules=rules, applied_at=timezone.now(),
                                  products=counts[0], changed=sum(counts[1:]))
     result = Rejudged(*counts, reason=reason)
-    log.info("%s", result)
+    if result.products or result.reason != "first":  # a new database has nothing to judge: nothing to say
+        log.info("%s", result)
     return result
 
 
