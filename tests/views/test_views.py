@@ -529,6 +529,7 @@ def test_a_shade_is_flagged_only_in_a_family_the_card_names_and_its_card_says_wh
     html = client.get("/review/").content.decode()
     assert ("The tag names another shade of the same colour family: the model reads Navy Blue at 78% and gives "
             "Blue only 20%. It is shown because that reaches the threshold of 75%.") in html
+    assert """<span class="badge" title="another shade of the tag's colour family">shade</span>""" in html
 
 
 def test_the_product_page_shows_its_open_suggestion_with_a_link_to_review_it(client, curator):
