@@ -57,7 +57,8 @@ def thresholds_from_card(calibration: dict, impute: float | None = None, mislabe
                          shade: float | None = None, shade_on: bool | None = None) -> Thresholds:
     """The thresholds a classifier card's ``calibration`` ships (rule, per-colour thresholds, shade
     threshold, the families whose shade flags the audit confirms, the colours outside the classes), each
-    overridable; ``shade_on=False`` turns every shade flag off, True on for every family (at ``shade``)."""
+    overridable; ``shade_on=False`` turns every shade flag off, True on for every family (at ``shade``); ``shade``
+    alone sets the threshold of the families the card names."""
     card_shade = (calibration.get("shade") or {}).get("threshold")
     if shade_on is False:
         chosen_shade = None
@@ -71,7 +72,13 @@ def thresholds_from_card(calibration: dict, impute: float | None = None, mislabe
         mislabel if mislabel is not None else float(calibration.get("mislabel", {}).get("threshold", 0.9)),
         chosen_shade, rule if rule in RULES else FAMILY_RULE, calibration.get("per_class") or None,
         (calibration.get("outside") or {}).get("colours") or None,
-        None if shade_on is False else (calibration.get("shade_families") or {}).get("families") or None)
+        _shade_families(calibration, shade if shade_on is None else None) if shade_on is not False else None)
+
+
+def _shade_families(calibration: dict, shade: float | None) -> dict[str, float] | None:
+    """The families the card gives shade flags, each at its own threshold, or at ``shade`` when one is set."""
+    families = (calibration.get("shade_families") or {}).get("families") or {}
+    return {f: shade if shade is not None else t for f, t in families.items()} or None
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,14 @@ def _media_root(settings, tmp_path):
     settings.COLORREVIEW_UPLOAD_DIR = tmp_path / "uploads"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache (what a process remembers, such as a job it queued already)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def curator(db):
     from tests.factories import UserFactory

@@ -24,7 +24,7 @@ from . import progress, storage
 from .media import media_exists, media_read_many, media_save
 from .progress import ACTIVE_RUN
 from .regions import category_region_expression, fits, wanted_readings
-from .rejudge import suggestions_rejudge_if_changed
+from .rejudge import suggestions_rejudge_later
 from .vocabulary import configuration_digest, db_region_table, db_vocabulary
 
 log = logging.getLogger(__name__)
@@ -93,9 +93,9 @@ def pipeline_run_create(*, user=None, product_ids: list[int] | None = None, batc
                         reread: bool = False) -> RunPlan | None:
     """Create a run over ``product_ids`` (default: everything not yet predicted). None if nothing to do.
     ``reread``: also the products whose prediction by an earlier model version still stands. When the flag
-    rules changed, every product is judged again from its latest reading first."""
+    rules changed, a background job judges every product again from its latest reading."""
     version = model_version()  # weights that do not match their card stop here, before anything is judged
-    suggestions_rejudge_if_changed()
+    suggestions_rejudge_later()
     todo = products_to_predict(version, reread=reread)
     if product_ids is not None:
         todo = todo.filter(pk__in=product_ids)

@@ -7,9 +7,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
-from django.db import IntegrityError, transaction
+from django.core.cache import cache
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from ..models import FlagRules, Product, Suggestion
@@ -20,6 +22,10 @@ log = logging.getLogger(__name__)
 
 #: products judged again per transaction
 REJUDGE_BATCH = 2000
+#: a rejudge queued for the same rules is not queued again for this long (seconds)
+QUEUED_FOR = 15 * 60
+#: the PostgreSQL advisory lock of a pass over every product
+LOCK_KEY = 0x636F6C72  # "colr"
 #: what the history says of a suggestion the new rules no longer make
 WHY = "the flag rules changed"
 
@@ -105,9 +111,28 @@ def rules_changed() -> bool:
 
 
 def suggestions_rejudge_if_changed() -> Rejudged | None:
-    """``suggestions_rejudge_all`` when the flag rules changed (see ``rules_changed``); None when they did not.
-    Where runs start, before anything is read."""
-    return suggestions_rejudge_all() if rules_changed() else None
+    """``suggestions_rejudge_all`` when the flag rules changed (see ``rules_changed``); None when they did not,
+    or when another process is judging every product already (one at a time, on PostgreSQL)."""
+    with _alone() as alone:
+        return suggestions_rejudge_all() if alone and rules_changed() else None
+
+
+@contextmanager
+def _alone():
+    """On PostgreSQL, a session advisory lock: True when this process holds it, False when another does (whose
+    pass judges the products by the same rules). Other databases write one transaction at a time: True."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])
+        held = cursor.fetchone()[0]
+    try:
+        yield held
+    finally:
+        if held:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
 
 
 def suggestions_rejudge_later() -> bool:
@@ -117,10 +142,16 @@ def suggestions_rejudge_later() -> bool:
     from ..tasks import rejudge_suggestions
     from .queue import QueueUnavailable, send
 
-    if not rules_changed():
+    state = flag_rules_state()
+    if not state.changed:
+        return False
+    # once per set of rules applied last (each application is a new row) and rules in force
+    applied = state.applied.pk if state.applied else ""
+    queued = f"colorreview:rejudge-queued:{applied}:{rules_fingerprint(state.in_force)}"
+    if not cache.add(queued, True, QUEUED_FOR):  # queued already for these rules (another start, a click again)
         return False
     try:
-        send(rejudge_suggestions)
+        send(rejudge_suggestions, on_failure=lambda exc: cache.delete(queued))
     except QueueUnavailable as exc:
         log.warning("flag rules changed, not judged again yet: %s", exc)
         return False
@@ -132,6 +163,9 @@ def _rejudge_batch(ids: list[int]) -> tuple[int, int, int, int]:
     for attempt in range(3):
         try:
             with transaction.atomic():
+                # locked first, as a worker storing a reading locks them: the readings read next are the newest
+                list(Product.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")
+                     .values_list("pk", flat=True))
                 pairs = latest_pairs(ids)
                 before = _pending(ids)
                 suggestions_refresh_batch(pairs=pairs, why=WHY)

@@ -167,10 +167,11 @@ def suggestions_refresh_batch(*, pairs: list[tuple[Product, Prediction]],
         for row in (Suggestion.objects.select_for_update(of=("self",)).filter(product_id__in=ids)
                     .exclude(status=Suggestion.Status.SUPERSEDED).values_list(
                         "id", "product_id", "status", "kind", "suggested_color", "seller_color", "prediction_id",
-                        "prediction__image_checksum", "prediction__model_version")):
-            pk, product_id, status, kind, color, seller, prediction_id, checksum, version = row
+                        "prediction__image_checksum", "prediction__model_version", "prediction__category_region",
+                        "severity", "threshold", "expected_precision")):
+            pk, product_id, status, kind, color, seller, prediction_id, checksum, *rest = row
             if status == Suggestion.Status.PENDING:
-                pending[product_id] = _Open(pk, product_id, kind, color, seller, prediction_id, checksum, version)
+                pending[product_id] = _Open(pk, product_id, kind, color, seller, prediction_id, checksum, *rest)
             else:
                 decided.add((product_id, checksum, color, seller))
         stale, made, kept = [], [], []
@@ -181,8 +182,10 @@ def suggestions_refresh_batch(*, pairs: list[tuple[Product, Prediction]],
             candidate = None if product.pk in archived else candidate_for(
                 product, prediction, vocabulary, thresholds, rules[product.category], product.pk in by_hand)
             current = pending.get(product.pk)
+            if current and _newer(current, prediction):
+                continue  # a newer reading of this image judged it meanwhile (a worker, while these pairs were read)
             if current and candidate and _same(current, candidate, prediction, product):
-                if current.prediction_id != prediction.id:
+                if current.prediction_id != prediction.id or current.figures != _figures(candidate):
                     kept.append((current.id, _suggestion(product, prediction, candidate), candidate))
                 continue
             if current:
@@ -205,8 +208,9 @@ RENEWED = ["prediction", "severity", "confidence", "score", "expected_precision"
 
 
 def _renew(kept: list[tuple[int, Suggestion, Candidate]]) -> None:
-    """Locked pending suggestions that a newer reading of the same image confirms keep their row (their id,
-    their claim) and take that reading's figures, with an event that says so (one update, events in bulk)."""
+    """Locked pending suggestions that a newer reading of the same image, or new flag rules, confirm keep their
+    row (their id, their claim) and take the reading's and the rule's figures, with an event that says so (one
+    update, events in bulk)."""
     for pk, suggestion, _ in kept:
         suggestion.pk = pk
     Suggestion.objects.bulk_update([suggestion for _, suggestion, _ in kept], RENEWED)
@@ -251,6 +255,25 @@ class _Open:
     prediction_id: int
     image_checksum: str
     model_version: str
+    category_region: str | None
+    severity: str
+    threshold: float | None
+    expected_precision: float | None
+
+    @property
+    def figures(self) -> tuple:
+        return self.severity, self.threshold, self.expected_precision
+
+
+def _figures(candidate: Candidate) -> tuple:
+    """What a suggestion records of the rule that raised it (see ``_Open.figures``)."""
+    return candidate.proposal.severity, candidate.threshold.value, candidate.threshold.expected_precision
+
+
+def _newer(pending: _Open, prediction: Prediction) -> bool:
+    """Was the pending suggestion made from a newer reading of the same image and region than ``prediction``?"""
+    return (pending.prediction_id > prediction.id and pending.image_checksum == prediction.image_checksum
+            and pending.category_region == prediction.category_region)
 
 
 def _suggestion(product: Product, prediction: Prediction, candidate: Candidate) -> Suggestion:

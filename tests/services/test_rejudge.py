@@ -4,6 +4,7 @@ import pytest
 from django.core.management import call_command
 
 from colorreview.models import FlagRules, Prediction, Product, ReviewEvent, Suggestion
+from colorreview.services import rejudge, storage
 from colorreview.services.predictions import pipeline_run_create
 from colorreview.services.rejudge import current_flag_rules, suggestions_rejudge_all, suggestions_rejudge_if_changed
 from colorreview.services.review import suggestion_accept, suggestion_reject
@@ -132,7 +133,10 @@ def test_a_run_start_judges_again_when_the_rules_changed(card, catalogue, admin_
         assert pipeline_run_start() is None
     assert not queued  # the same rules: nothing to queue
     card["now"] = CARD_A
-    assert pipeline_run_create() is None  # as `run_pipeline --wait` starts one: at once
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        assert pipeline_run_create() is None  # as `run_pipeline --wait` or a promoted model starts one
+        assert pipeline_run_start() is None  # a second start before the job ran queues nothing more
+    assert len(queued) == 1
     assert _open(catalogue["dropped"]) is not None and _open(catalogue["teal"]) is None
     card["now"] = CARD_B
     client.force_login(admin_user)  # the dashboard's run start goes through the same service
@@ -178,3 +182,94 @@ def test_the_rejudge_command_judges_again_when_the_rules_changed_or_when_forced(
     call_command("rejudge", "--force")
     assert ("judged again under the same flag rules: 4 products judged again, 0 suggestions changed"
             in capsys.readouterr().out)
+
+
+def _worker_meanwhile(monkeypatch, make_prediction):
+    """The rejudge batch reads its pairs; before it locks the suggestions, a pipeline worker stores a newer
+    reading and opens/renews the suggestion (the interleaving a run start creates: the rejudge job and the
+    run's workers start together)."""
+    real, done = rejudge.latest_pairs, []
+
+    def stale_then_worker(ids):
+        pairs = real(ids)
+        if not done:
+            done.append(True)
+            prediction, product = make_prediction()
+            storage.suggestions_for([(Product.objects.get(pk=product.pk), prediction)])
+        return pairs
+
+    monkeypatch.setattr(rejudge, "latest_pairs", stale_then_worker)
+
+
+def test_a_rejudge_with_a_stale_reading_leaves_the_flag_a_worker_just_opened(card, monkeypatch):
+    product = ProductFactory(tag="Red")
+    PredictionFactory(product=product, model_version="v1", predicted_color="Red", family="Red", confidence=0.97,
+                      probabilities=probabilities(Red=0.97))
+    suggestions_rejudge_all()  # rules recorded; nothing to flag
+    card["now"] = CARD_B
+
+    def v2_reads_blue():
+        return PredictionFactory(product=product, model_version="v2", predicted_color="Blue", family="Blue",
+                                 confidence=0.99, probabilities=probabilities(Blue=0.99, Red=0.005)), product
+
+    _worker_meanwhile(monkeypatch, v2_reads_blue)
+    suggestions_rejudge_all()
+    # the newest reading (v2) flags the Red tag, and no run would judge the product again
+    opened = _open(product)
+    assert opened is not None, "the flag from the newest reading was withdrawn as 'the flag rules changed'"
+    assert opened.prediction.model_version == "v2"
+
+
+def test_a_rejudge_with_a_stale_reading_leaves_a_suggestion_on_the_newer_model(card, monkeypatch):
+    product = ProductFactory(tag="Red")
+    PredictionFactory(product=product, model_version="v1", predicted_color="Blue", family="Blue", confidence=0.99,
+                      probabilities=probabilities(Blue=0.99, Red=0.005))
+    suggestions_rejudge_all()
+    assert _open(product).prediction.model_version == "v1"
+    card["now"] = CARD_B
+
+    def v2_reads_blue_too():
+        return PredictionFactory(product=product, model_version="v2", predicted_color="Blue", family="Blue",
+                                 confidence=0.98, probabilities=probabilities(Blue=0.98, Red=0.01)), product
+
+    _worker_meanwhile(monkeypatch, v2_reads_blue_too)
+    suggestions_rejudge_all()
+    assert _open(product).prediction.model_version == "v2"  # not put back on the older reading
+
+
+def test_a_kept_suggestion_shows_the_threshold_of_the_rules_it_was_kept_under(card, catalogue):
+    dropped = _open(catalogue["dropped"])  # P(Red family wrong) 0.95 >= 0.9 under card A
+    assert dropped.threshold == 0.9
+    card["now"] = {**CARD_A, "mislabel": {"threshold": 0.93, "curve": [[0.93, 0.85, 0.4]]}}
+    result = rejudge.suggestions_rejudge_if_changed()
+    assert result.reason == "changed"
+    kept = _open(catalogue["dropped"])
+    assert kept.pk == dropped.pk
+    assert (kept.threshold, kept.expected_precision) == (0.93, 0.85)
+
+
+def test_a_shade_threshold_in_the_settings_applies_to_the_families_the_card_names(thresholds):
+    from colorreview.services.suggestions import active_thresholds, candidate_for, flag_rules
+    from colorreview.services.vocabulary import db_vocabulary
+
+    thresholds.COLORREVIEW_SHADE_SUGGESTIONS = None  # not set: the card decides which families flag shades
+    thresholds.COLORREVIEW_SHADE_THRESHOLD = 0.95  # an operator asks for a stricter shade threshold
+    thresholds.COLORREVIEW_FLAG_RULE = "tag"
+    calibration = {"rule": "tag", "shade": {"threshold": None},
+                   "shade_families": {"families": {"Blue": 0.75, "Red": 0.75}}}
+    base, vocabulary = active_thresholds(calibration), db_vocabulary()
+    rules = flag_rules(base, calibration)
+    product = ProductFactory(tag="Blue")
+    navy = PredictionFactory(product=product, predicted_color="Navy Blue", family="Blue", confidence=0.8,
+                             probabilities=probabilities(**{"Navy Blue": 0.8, "Blue": 0.15}))
+    assert candidate_for(product, navy, vocabulary, base, rules) is None  # P(tag wrong) 0.85: under 0.95
+    product = ProductFactory(tag="Blue")
+    navy = PredictionFactory(product=product, predicted_color="Navy Blue", family="Blue", confidence=0.97,
+                             probabilities=probabilities(**{"Navy Blue": 0.97, "Blue": 0.02}))
+    candidate = candidate_for(product, navy, vocabulary, base, rules)
+    assert candidate is not None and candidate.threshold.kind == "shade"
+    assert (candidate.threshold.value, candidate.threshold.source) == (0.95, "settings")
+    white = ProductFactory(tag="Off White")  # a family the card leaves out stays without shade flags
+    read_white = PredictionFactory(product=white, predicted_color="White", family="White", confidence=0.97,
+                                   probabilities=probabilities(White=0.97, **{"Off White": 0.01}))
+    assert candidate_for(white, read_white, vocabulary, base, rules) is None
