@@ -20,8 +20,10 @@ log = logging.getLogger(__name__)
 
 
 def remap_seller_tags(apps, schema_editor):
-    if not apps.get_model(APP, "Product").objects.exclude(seller_color_raw="").exists():
-        return  # a new database: no tag to map
+    tags = apps.get_model(APP, "Product").objects.exclude(seller_color_raw="").values_list("seller_color_raw",
+                                                                                          flat=True).distinct()
+    if all(tag.isascii() for tag in tags.iterator()):
+        return  # what changed in matching (accents, Unicode dashes and spaces) only concerns tags that are not ASCII
     if _latest():
         _remap()
     else:
