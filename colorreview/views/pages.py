@@ -38,7 +38,7 @@ from ..services.runs import (
     run_resume,
     run_stalled,
 )
-from ..services.suggestions import active_thresholds, tradeoffs
+from ..services.suggestions import active_thresholds, latest_prediction, tradeoffs
 from ..services.thresholds import category_threshold_table
 from .common import ANY_ROLE, query_without_page, role_required
 
@@ -102,6 +102,7 @@ def product_detail(request, sku: str):
     product = _product(sku)
     return render(request, "products/detail.html", {
         "product": product, "predictions": selectors.product_predictions(product)[:10],
+        "current": latest_prediction(product),  # of its image, for the region its category picks now
         "events": selectors.product_history(product),
         "open_suggestion": product.suggestions.filter(status=Suggestion.Status.PENDING).first(),
         "can_archive": roles.has_role(request.user, roles.ADMIN), **_color_form(request.user, product),

@@ -583,3 +583,13 @@ def test_the_heat_map_shows_the_colours_that_changed_before_the_merely_common_on
 def test_the_dashboard_says_when_nothing_was_decided_yet(client, admin_user):
     client.force_login(admin_user)
     assert 'id="no-decisions"' in client.get("/").content.decode()
+
+
+def test_the_product_page_outlines_the_reading_of_the_region_its_category_picks_now(client, curator):
+    product = ProductFactory(category="Trousers")
+    PredictionFactory(product=product, category_region="lower", mask="masks/lower.png")
+    PredictionFactory(product=product, category_region="upper", mask="masks/upper.png")  # newer, read as a top
+    client.force_login(curator)
+    html = client.get(f"/products/{product.sku}/").content.decode()
+    assert '<img class="mask" src="/media/masks/lower.png" alt="garment mask">' in html
+    assert "data-toggle-mask" in html and 'src="/media/masks/upper.png"' not in html
