@@ -66,28 +66,6 @@ class Rejudged:
         return f"{lead}: {self.products} products judged again, {self.changed} suggestions changed{detail}"
 
 
-def suggestions_rejudge_all(*, batch: int = REJUDGE_BATCH) -> Rejudged:
-    """Bring every product's open suggestion in line with the flag rules now, from its latest reading, a
-    ``batch`` of products a transaction; record the rules unless they are those recorded last. What people
-    decided stays decided (see ``suggestions_refresh_batch``). A second call changes nothing."""
-    rules = current_flag_rules()
-    fingerprint = rules_fingerprint(rules)
-    last_applied = FlagRules.objects.values_list("fingerprint", flat=True).first()
-    counts, last = [0, 0, 0, 0], 0
-    while ids := list(Product.objects.filter(pk__gt=last, archived_at__isnull=True).exclude(image_checksum="")
-                      .order_by("pk").values_list("pk", flat=True)[:batch]):
-        counts = [a + b for a, b in zip(counts, _rejudge_batch(ids))]
-        last = ids[-1]
-    reason = "first" if last_applied is None else "forced" if last_applied == fingerprint else "changed"
-    if reason != "forced":
-        FlagRules.objects.create(fingerprint=fingerprint, rules=rules, applied_at=timezone.now(),
-                                 products=counts[0], changed=sum(counts[1:]))
-    result = Rejudged(*counts, reason=reason)
-    if result.products or result.reason != "first":  # a new database has nothing to judge: nothing to say
-        log.info("%s", result)
-    return result
-
-
 @dataclass(frozen=True)
 class RulesState:
     """The flag rules applied last (None: never) and those in force now."""
@@ -105,6 +83,27 @@ def flag_rules_state() -> RulesState:
     return RulesState(FlagRules.objects.first(), current_flag_rules())
 
 
+def suggestions_rejudge_all(*, batch: int = REJUDGE_BATCH, state: RulesState | None = None) -> Rejudged:
+    """Bring every product's open suggestion in line with the flag rules now, from its latest reading, a
+    ``batch`` of products a transaction; record the rules unless they are those recorded last. What people
+    decided stays decided (see ``suggestions_refresh_batch``). A second call changes nothing. ``state``: the
+    rules' state, when the caller read it already."""
+    state = state or flag_rules_state()
+    counts, last = [0, 0, 0, 0], 0
+    while ids := list(Product.objects.filter(pk__gt=last, archived_at__isnull=True).exclude(image_checksum="")
+                      .order_by("pk").values_list("pk", flat=True)[:batch]):
+        counts = [a + b for a, b in zip(counts, _rejudge_batch(ids))]
+        last = ids[-1]
+    reason = "first" if state.applied is None else "changed" if state.changed else "forced"
+    if reason != "forced":
+        FlagRules.objects.create(fingerprint=rules_fingerprint(state.in_force), rules=state.in_force,
+                                 applied_at=timezone.now(), products=counts[0], changed=sum(counts[1:]))
+    result = Rejudged(*counts, reason=reason)
+    if result.products or result.reason != "first":  # a new database has nothing to judge: nothing to say
+        log.info("%s", result)
+    return result
+
+
 def rules_changed() -> bool:
     """Whether the flag rules differ from those recorded last (or none are recorded)."""
     return flag_rules_state().changed
@@ -114,7 +113,8 @@ def suggestions_rejudge_if_changed() -> Rejudged | None:
     """``suggestions_rejudge_all`` when the flag rules changed (see ``rules_changed``); None when they did not,
     or when another process is judging every product already (one at a time, on PostgreSQL)."""
     with _alone() as alone:
-        return suggestions_rejudge_all() if alone and rules_changed() else None
+        state = flag_rules_state() if alone else None
+        return suggestions_rejudge_all(state=state) if state and state.changed else None
 
 
 @contextmanager

@@ -125,6 +125,16 @@ def judge(rows, items, colours: list[str], vocab, share: float):
     return out
 
 
+def _classifier_rule(card: dict):
+    """The card's flag rule with the classifier's flags alone: no outside colours, no shade families (those
+    are what this command chooses)."""
+    from dataclasses import replace
+
+    from ..suggest import thresholds_from_card
+
+    return replace(thresholds_from_card(card.get("calibration", {})), outside=None, shade_families=None)
+
+
 def shade_candidates(classes: list[str], vocab) -> list[str]:
     """The families with at least two of the classifier's classes: those a shade flag can be raised in."""
     families = Counter(vocab.family(c) for c in classes)
@@ -165,7 +175,6 @@ def _with_classifier(args, pipeline, readings, rows, val, outside, vocab) -> dic
     from dataclasses import replace
 
     from ..evaluate import audit, study
-    from ..suggest import thresholds_from_card
 
     card, classes = pipeline.classifier.card, pipeline.classifier.classes
     penalty = 0.01 if card.get("calibration", {}).get("class_bias") else None
@@ -173,7 +182,7 @@ def _with_classifier(args, pipeline, readings, rows, val, outside, vocab) -> dic
                                bias_penalty=penalty)
     by_image = {f"{k}.jpg": p for k, p in zip(readings.keys, probs)}
     shares = {f"{k}.jpg": s for k, s in zip(readings.keys, readings.shares)}
-    base = replace(thresholds_from_card(card.get("calibration", {})), outside=None, shade_families=None)
+    base = _classifier_rule(card)
     names = ("classifier alone", "classifier and outside colours", "classifier, outside colours and shade flags")
     out = {name: audit.FlagOutcome() for name in names}
     choices = {}
@@ -290,15 +299,10 @@ def _families(shades: dict[str, float]) -> str:
 def _shipped_shades(args, pipeline, readings, rows, vocab) -> tuple[dict[str, float], dict]:
     """The shade families chosen on the whole audit, with the probabilities the product computes (the card's
     calibration), and each family's shade flags at every threshold of the grid."""
-    from dataclasses import replace
-
-    from ..suggest import thresholds_from_card
-
     classes = pipeline.classifier.classes
     probs = pipeline.classifier.combine(readings.members)
     by_image = {f"{k}.jpg": p for k, p in zip(readings.keys, probs)}
-    base = replace(thresholds_from_card(pipeline.classifier.card.get("calibration", {})), outside=None,
-                   shade_families=None)
+    base = _classifier_rule(pipeline.classifier.card)
     shades = choose_shades(rows, by_image, classes, vocab, base, args.min_wrong, args.precision)
     per_family = {}  # family -> threshold -> [wrong, right, ambiguous tags flagged]
     for family in shade_candidates(classes, vocab):
