@@ -73,6 +73,9 @@ def batch_claim(*, run_id: int, product_ids: list[int]) -> Claim:
     cannot take the others with it; after ``MAX_ATTEMPTS`` such deaths the image is given up.
     """
     if not PipelineRun.objects.filter(pk=run_id, status__in=ACTIVE_RUN).exists():  # cancelled: nothing starts
+        # what is still being read in it was claimed by a delivery whose worker died: it waits for a later run
+        Product.objects.filter(pk__in=product_ids, pipeline_run_id=run_id, status=Product.Status.RUNNING).update(
+            status=Product.Status.PENDING)
         return Claim()
     products = list(Product.objects.filter(pk__in=product_ids, pipeline_run_id=run_id, status__in=UNFINISHED)
                     .order_by("attempts", "pk"))

@@ -235,6 +235,7 @@ def runs_recover(*, worker_name: str) -> int:
     message that survived is read once)."""
     if live_workers(exclude=worker_name):
         return 0
+    runs_release_orphans()
     recovered = 0
     for run in PipelineRun.objects.filter(status__in=ACTIVE_RUN):
         if not run.enqueued:
@@ -258,6 +259,17 @@ def runs_recover(*, worker_name: str) -> int:
         else:
             run_finish_if_done(run.pk)
     return recovered
+
+
+def runs_release_orphans() -> int:
+    """With no worker alive: the products still queued or being read in a run that has ended (a worker died
+    reading them after the run was cancelled) go back to waiting for a later run; returns how many."""
+    ended = PipelineRun.objects.exclude(status__in=ACTIVE_RUN).values("pk")
+    released = Product.objects.filter(status__in=UNFINISHED, pipeline_run__in=ended).update(
+        status=Product.Status.PENDING)
+    if released:
+        log.warning("%d products of ended runs were left unfinished by a stopped worker: waiting again", released)
+    return released
 
 
 def run_stalled(run: PipelineRun) -> bool:
@@ -288,6 +300,7 @@ def runs_adopt() -> list[RunPlan]:
     """With no worker alive: the unfinished runs, as plans to execute here (``run_pipeline --wait``)."""
     if live_workers():
         return []
+    runs_release_orphans()
     plans = []
     for run in PipelineRun.objects.filter(status__in=ACTIVE_RUN).order_by("pk"):
         if not run.enqueued:  # started from the pages, never queued: take its products here

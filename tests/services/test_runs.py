@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 from datetime import timedelta
 from unittest import mock
@@ -119,7 +120,24 @@ def test_a_worker_that_died_in_a_cancelled_run_is_not_read_again_in_it(catalogue
     pipeline_run_cancel(run=plan.run)
     assert predict_products(product_ids=plan.batches[0], run_id=plan.run.pk) == {"done": 0, "failed": 0}
     assert not Prediction.objects.exists() and PipelineRun.objects.get(pk=plan.run.pk).done == 0
+    # what the dead worker was reading is not left "running": it waits, like the rest of the run
+    assert set(Product.objects.values_list("status", flat=True)) == {"pending"}
     assert pipeline_run_create().run.total == 10  # a new run takes them all
+
+
+def test_a_worker_that_died_in_a_cancelled_run_leaves_nothing_running_once_no_worker_is_alive(catalogue):
+    from colorreview.services.runs import pipeline_run_cancel
+
+    plan = pipeline_run_create()
+    progress.batch_claim(run_id=plan.run.pk, product_ids=plan.batches[0])  # the worker died here, its message gone
+    pipeline_run_cancel(run=plan.run)
+    assert Product.objects.filter(status="running").count() == 4
+    Worker.objects.create(name="dead@here", host=socket.gethostname(), pid=_dead_pid(),
+                          seen_at=timezone.now())
+    assert runs_recover(worker_name="new@here") == 0  # nothing of an ended run is read again in it
+    assert set(Product.objects.values_list("status", flat=True)) == {"pending"}
+    assert set(Product.objects.values_list("pipeline_run", flat=True)) == {plan.run.pk}
+    assert PipelineRun.objects.get(pk=plan.run.pk).status == "cancelled"
 
 
 def test_an_image_the_pipeline_cannot_take_fails_alone(catalogue):
@@ -159,7 +177,7 @@ def test_a_pending_suggestion_opened_meanwhile_is_retried_not_a_failed_batch(cat
 def test_a_starting_worker_queues_again_what_a_dead_worker_was_reading(catalogue, published):
     plan = pipeline_run_create()
     progress.batch_claim(run_id=plan.run.pk, product_ids=plan.batches[1])
-    Worker.objects.create(name="dead@here", host=__import__("socket").gethostname(), pid=_dead_pid(),
+    Worker.objects.create(name="dead@here", host=socket.gethostname(), pid=_dead_pid(),
                           seen_at=timezone.now())
     assert live_workers() == []
     assert runs_recover(worker_name="new@here") == 4
