@@ -28,8 +28,8 @@ class PredictionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Prediction
         fields = ["id", "sku", "product", "image_checksum", "model_version", "predicted_color", "confidence",
-                  "family", "probabilities", "dominant_colors", "region", "garment_fraction", "flags", "error",
-                  "seconds", "config", "created_at"]
+                  "family", "probabilities", "dominant_colors", "region", "category_region", "garment_fraction",
+                  "flags", "error", "seconds", "config", "created_at"]
 
 
 class SuggestionSerializer(serializers.ModelSerializer):

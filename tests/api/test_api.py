@@ -56,9 +56,10 @@ def test_products_list_and_filter_with_a_token(curator):
 
 
 def test_predictions_are_listed_by_sku(curator):
-    PredictionFactory(product=ProductFactory(sku="P9"), predicted_color="Olive")
+    PredictionFactory(product=ProductFactory(sku="P9", category="Jeans"), predicted_color="Olive")
     rows = _token_client(curator).get("/api/predictions/?sku=P9").json()["results"]
     assert rows[0]["predicted_color"] == "Olive" and rows[0]["model_version"] == "test-model"
+    assert rows[0]["category_region"] == "lower"  # the garment region the product's category picked when read
 
 
 def test_accept_reject_correct_through_the_api(curator):
