@@ -127,7 +127,7 @@ def insert_like(cur, table: str, values: dict[str, str], source: str, params=Non
     """INSERT ... SELECT over ``source``: the columns named in ``values`` get those SQL expressions, every
     other column the value it has in the table's first row (so new columns need no change here)."""
     cur.execute("SELECT column_name FROM information_schema.columns WHERE table_name = %s AND column_name <> 'id' "
-                "ORDER BY ordinal_position", [table])
+                "AND is_generated = 'NEVER' ORDER BY ordinal_position", [table])  # generated ones compute themselves
     columns = [row[0] for row in cur.fetchall()]
     exprs = [values.get(c, f"template.{c}") for c in columns]
     cur.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(exprs)} "
@@ -195,7 +195,7 @@ def predict_rest_by_sql(version: str) -> None:
         insert_like(cur, "colorreview_suggestion", {
             "product_id": "p.id", "prediction_id": "pr.id",
             "kind": "CASE WHEN p.seller_color_raw = '' THEN 'impute' ELSE 'mislabel' END",
-            "severity": "CASE WHEN p.seller_color_raw = '' THEN '' ELSE 'family' END",
+            "severity": "CASE WHEN p.seller_color_raw = '' THEN '' WHEN p.id %% 10 = 0 THEN 'shade' ELSE 'family' END",
             "seller_color": "p.final_color", "suggested_color": "pr.predicted_color", "confidence": "pr.confidence",
             "score": "pr.confidence", "expected_precision": "NULL", "threshold": "0.8", "status": "'pending'",
             "final_color": "''", "decided_by_id": "NULL", "decided_at": "NULL", "bulk_id": "NULL",
@@ -215,10 +215,11 @@ class NoOpPipeline:
     config_digest = "0"
 
     def __init__(self, colors: list[str]):
-        from colorreview.services.vocabulary import db_vocabulary
+        from colorreview.services.vocabulary import db_region_table, db_vocabulary
 
         self.colors = colors
         self.vocabulary = db_vocabulary()  # as a real pipeline holds it, loaded once per process
+        self.region_table = db_region_table()
 
     def describe(self) -> dict:
         return {"version": self.version}
@@ -366,7 +367,8 @@ def main() -> None:
 
     from colorreview.paging import encode_cursor
 
-    deep = Suggestion.objects.filter(status="pending").order_by("-score", "id").values_list("score", "id")
+    deep = (Suggestion.objects.filter(status="pending").order_by(*Suggestion.QUEUE_ORDER)
+            .values_list("queue_rank", "id"))
     deep = deep[min(100_000, max(0, pending - 30))]
     product = Product.objects.filter(suggestions__status="pending", suggestions__kind="mislabel").order_by("pk") \
         .values_list("sku", "title").first()
@@ -386,7 +388,7 @@ def main() -> None:
     for label, role, url in pages:
         report.line(label, page_figures(clients[role], url, args.requests))
 
-    mislabels = list(Suggestion.objects.filter(status="pending", kind="mislabel").order_by("-score", "id")
+    mislabels = list(Suggestion.objects.filter(status="pending", kind="mislabel").order_by(*Suggestion.QUEUE_ORDER)
                      .values_list("pk", flat=True)[:args.requests])
     seconds = []
     for pk in mislabels:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Upper
 from django.utils import timezone
 
@@ -295,6 +295,14 @@ class Suggestion(models.Model):
     prediction = models.ForeignKey(Prediction, on_delete=models.CASCADE, related_name="suggestions")
     kind = models.CharField(max_length=10, choices=Kind.choices, db_index=True)
     severity = models.CharField(max_length=8, choices=Severity.choices, blank=True, default="")
+    tier = models.GeneratedField(
+        expression=Case(When(severity="shade", then=Value(1)), default=Value(0)),
+        output_field=models.PositiveSmallIntegerField(), db_persist=True,
+        help_text="place in the review queue before the score: 0 first; shade flags are 1, after every other")
+    queue_rank = models.GeneratedField(
+        expression=F("score") - Case(When(severity="shade", then=Value(1.0)), default=Value(0.0)),
+        output_field=models.FloatField(), db_persist=True,
+        help_text="the review queue's sort key, highest first: the score, less 1 for a shade flag (its tier)")
     seller_color = models.CharField(max_length=100, blank=True, help_text="seller's tag when suggested")
     suggested_color = models.CharField(max_length=64)
     confidence = models.FloatField()
@@ -312,20 +320,25 @@ class Suggestion(models.Model):
     claimed_until = models.DateTimeField(null=True, blank=True, help_text="the claim lapses by itself then")
     created_at = models.DateTimeField(auto_now_add=True)
 
+    #: the review queue's order: shade flags after the others, then most certain first (one column, so that a
+    #: page deep in the queue starts where an index does)
+    QUEUE_ORDER = ("-queue_rank", "id")
+
     class Meta:
-        ordering = ["-score", "id"]
+        ordering = ["-queue_rank", "id"]
         constraints = [
             models.UniqueConstraint(fields=["product"], condition=Q(status="pending"),
                                     name="one_pending_suggestion_per_product"),
         ]
-        indexes = [  # the review queue: most certain first, within each filter; partial on what is open
-            models.Index(F("score").desc(), "id", condition=Q(status="pending"), name="suggestion_pending_rank"),
-            models.Index("kind", F("score").desc(), "id", condition=Q(status="pending"),
-                         name="suggestion_pending_kind_rank"),
-            models.Index("suggested_color", F("score").desc(), "id", condition=Q(status="pending"),
-                         name="suggestion_pending_color_rank"),
+        # the review queue: shade flags last, then most certain first, within each filter; partial on what is open
+        indexes = [
+            models.Index(F("queue_rank").desc(), "id", condition=Q(status="pending"), name="suggestion_pending_queue"),
+            models.Index("kind", F("queue_rank").desc(), "id", condition=Q(status="pending"),
+                         name="suggestion_pending_kind_queue"),
+            models.Index("suggested_color", F("queue_rank").desc(), "id", condition=Q(status="pending"),
+                         name="suggestion_pending_color_queue"),
             models.Index("kind", "confidence", condition=Q(status="pending"), name="suggestion_pending_confidence"),
-            models.Index(fields=["status", "-score", "id"], name="suggestion_status_rank"),
+            models.Index(fields=["status", "-queue_rank", "id"], name="suggestion_status_queue"),
             models.Index(fields=["bulk", "status"], name="suggestion_bulk_status"),
             models.Index(fields=["claimed_until"], condition=Q(status="pending"), name="suggestion_pending_claims"),
         ]

@@ -53,8 +53,8 @@ def bulk_approval_accepted_ids(approval: BulkApproval) -> list[int]:
 def suggestion_queue(*, user, kind: str | None = None, status: str = Suggestion.Status.PENDING,
                      color: str | None = None, category: str | None = None, search: str | None = None,
                      sku: str | None = None, min_confidence: float | None = None) -> QuerySet[Suggestion]:
-    """Suggestions the user may see, most certain first; ``sku``: of that product alone (see ``whole_sku``),
-    ``search``: of the products whose SKU or title contains it."""
+    """Suggestions the user may see, shade flags after the others, then most certain first; ``sku``: of that
+    product alone (see ``whole_sku``), ``search``: of the products whose SKU or title contains it."""
     qs = Suggestion.objects.select_related("product", "product__seller_color", "prediction", "decided_by")
     visible = visible_kinds(user)
     qs = qs.filter(kind__in=visible) if len(visible) < 2 else qs
@@ -73,7 +73,7 @@ def suggestion_queue(*, user, kind: str | None = None, status: str = Suggestion.
                        .values("pk"))
     if min_confidence is not None:
         qs = qs.filter(confidence__gte=min_confidence)
-    return qs.order_by("-score", "id")
+    return qs.order_by(*Suggestion.QUEUE_ORDER)
 
 
 def suggestion_work_queue(*, user, skipped: list[int] = (), **filters) -> QuerySet[Suggestion]:

@@ -39,7 +39,7 @@ class SuggestionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Suggestion
-        fields = ["id", "sku", "product", "prediction", "kind", "severity", "seller_color", "suggested_color",
+        fields = ["id", "sku", "product", "prediction", "kind", "severity", "tier", "seller_color", "suggested_color",
                   "confidence", "score", "expected_precision", "status", "final_color", "decided_by",
                   "decided_at", "model_version", "created_at"]
 

@@ -150,11 +150,12 @@ class PredictionViewSet(viewsets.ReadOnlyModelViewSet):
 
 class SuggestionViewSet(viewsets.ReadOnlyModelViewSet):
     """Suggestions of the kinds the caller may decide; the list shows pending ones unless ``status`` says
-    otherwise, a single suggestion is found in any state."""
+    otherwise, in the review queue's order (shade flags, ``tier`` 1, after the others, then the highest score
+    first); a single suggestion is found in any state."""
 
     serializer_class = SuggestionSerializer
     filterset_class = SuggestionFilter
-    keyset_ordering = ["-score", "id"]
+    keyset_ordering = list(Suggestion.QUEUE_ORDER)
 
     def get_queryset(self):
         listing = self.action == "list" and "status" not in self.request.query_params

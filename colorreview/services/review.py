@@ -190,7 +190,7 @@ def suggestions_bulk_accept(*, user, suggestion_ids: list[int] | None = None, ki
         qs = qs.filter(confidence__gte=min_confidence)
     result = BulkResult([], [])
     requested = set(suggestion_ids or [])
-    for suggestion in qs.order_by("-score", "id"):
+    for suggestion in qs.order_by(*Suggestion.QUEUE_ORDER):
         try:
             suggestion_accept(suggestion=suggestion, user=user, note=note or "bulk approval")
             result.accepted.append(suggestion.pk)

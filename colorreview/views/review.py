@@ -69,7 +69,7 @@ def queue(request):
         qs = selectors.suggestion_work_queue(user=request.user, skipped=request.session.get(SKIPPED, []), **filters)
     else:
         qs = selectors.suggestion_queue(user=request.user, **filters)
-    page = keyset_page(qs, ordering=["-score", "id"], size=PAGE_SIZE, cursor=request.GET.get("page"))
+    page = keyset_page(qs, ordering=list(Suggestion.QUEUE_ORDER), size=PAGE_SIZE, cursor=request.GET.get("page"))
     if working:
         held = suggestions_claim(user=request.user, suggestion_ids=[s.pk for s in page.items])
         page.items = [s for s in page.items if s.pk in held]
@@ -201,7 +201,7 @@ def _bulk_page(request, extra: dict):
     # rows another reviewer holds (``held``) cannot be ticked: a bulk approval leaves them
     qs = selectors.suggestion_queue(user=request.user, kind="impute").select_related("claimed_by") \
         .annotate(held=held_by_others(request.user))
-    page = keyset_page(qs, ordering=["-score", "id"], size=BULK_PAGE_SIZE, cursor=request.GET.get("page"))
+    page = keyset_page(qs, ordering=list(Suggestion.QUEUE_ORDER), size=BULK_PAGE_SIZE, cursor=request.GET.get("page"))
     recent = selectors.bulk_approvals_of(request.user).filter(kind="impute").select_related("created_by") \
         .order_by("-id")
     shown = extra.get("approval")

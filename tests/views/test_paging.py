@@ -41,6 +41,27 @@ def test_keyset_pages_walk_the_whole_order_both_ways():
     assert decode_cursor("not a cursor") is None and decode_cursor(encode_cursor((1, 2), "after")) == ("after", (1, 2))
 
 
+def test_keyset_pages_walk_the_queue_order_across_tiers_both_ways():
+    _suggestions(9)
+    shades = list(Suggestion.objects.order_by("id").values_list("pk", flat=True))[::2]
+    Suggestion.objects.filter(pk__in=shades).update(severity="shade")
+    qs, order = Suggestion.objects.all(), list(Suggestion.QUEUE_ORDER)
+    expected = list(qs.order_by(*order).values_list("pk", flat=True))
+    tiers = list(qs.order_by(*order).values_list("tier", flat=True))
+    assert tiers == sorted(tiers) and set(tiers) == {0, 1}
+    seen, cursor, pages = [], None, []
+    while True:
+        page = keyset_page(qs, ordering=order, size=2, cursor=cursor)
+        pages.append(page)
+        seen += [s.pk for s in page]
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+    assert seen == expected and len(pages) == 5
+    back = keyset_page(qs, ordering=order, size=2, cursor=pages[3].prev_cursor)  # across the tiers' edge
+    assert [s.pk for s in back] == [s.pk for s in pages[2]]
+
+
 def _get(client, url: str, **extra):
     response = client.get(url, **extra)
     assert response.status_code == 200, url

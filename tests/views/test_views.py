@@ -532,6 +532,36 @@ def test_a_shade_is_flagged_only_in_a_family_the_card_names_and_its_card_says_wh
     assert """<span class="badge" title="another shade of the tag's colour family">shade</span>""" in html
 
 
+def test_shade_flags_come_after_the_family_flags_in_the_queue_the_work_queue_and_the_api(client, curator, thresholds,
+                                                                                           monkeypatch):
+    from rest_framework.test import APIClient
+
+    from colorreview.services.suggestions import suggestion_refresh
+
+    thresholds.COLORREVIEW_SHADE_SUGGESTIONS = thresholds.COLORREVIEW_SHADE_THRESHOLD = None
+    thresholds.COLORREVIEW_FLAG_RULE = None
+    monkeypatch.setattr("colorreview.services.suggestions._card_calibration",
+                        lambda: {"rule": "tag", "shade_families": {"families": {"Blue": 0.75}}})
+    navy = ProductFactory(sku="NAVY", tag="Blue")
+    PredictionFactory(product=navy, predicted_color="Navy Blue", family="Blue", confidence=0.99,
+                      probabilities=probabilities(**{"Navy Blue": 0.99, "Blue": 0.005}))
+    red = ProductFactory(sku="RED", tag="Red")
+    PredictionFactory(product=red, predicted_color="Green", family="Green", confidence=0.93,
+                      probabilities=probabilities(Green=0.93, Red=0.05))
+    shade, family = suggestion_refresh(product=navy), suggestion_refresh(product=red)
+    assert (shade.severity, shade.tier, family.severity, family.tier) == ("shade", 1, "family", 0)
+    assert shade.score > family.score  # more certain, yet a shade: it waits behind the other family
+    client.force_login(curator)
+    html = client.get("/review/").content.decode()  # the work queue: cards in order
+    assert html.index("RED") < html.index("NAVY")
+    decided = client.get("/review/?status=").content.decode()  # every state, the same order
+    assert decided.index("RED") < decided.index("NAVY")
+    api = APIClient()
+    api.force_authenticate(curator)
+    listed = api.get("/api/suggestions/").json()["results"]
+    assert [(r["sku"], r["tier"]) for r in listed] == [("RED", 0), ("NAVY", 1)]
+
+
 def test_the_product_page_shows_its_open_suggestion_with_a_link_to_review_it(client, curator):
     s = _mislabel()
     client.force_login(curator)
