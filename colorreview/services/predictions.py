@@ -270,7 +270,8 @@ def _predict(products: list[Product], pipeline: Pipeline, version: str, run_id: 
         predictions = {**own, **storage.predictions_create(missing, wanted, fields, version, run_id)}
         storage.suggestions_for([(p, predictions[p.pk]) for p in readable
                                  if p.pk in predictions and _usable(predictions[p.pk])],
-                                vocabulary=getattr(pipeline, "vocabulary", None))
+                                vocabulary=getattr(pipeline, "vocabulary", None),
+                                region_table=pipeline.region_table)
         storage.products_finish({p.pk: wanted[p.pk] for p in readable}, predictions, version, run_id)
     return [False] * (len(products) - len(readable)) + [
         p.pk in predictions and _usable(predictions[p.pk]) for p in readable]

@@ -74,13 +74,13 @@ def _read_event(prediction: Prediction) -> ReviewEvent:
                        to_color=prediction.predicted_color, note=read[:500], model_version=prediction.model_version)
 
 
-def suggestions_for(pairs: list[tuple[Product, Prediction]], vocabulary=None) -> None:
+def suggestions_for(pairs: list[tuple[Product, Prediction]], vocabulary=None, region_table=None) -> None:
     """Suggestions of the batch at once; if an import or a re-map opened one of them meanwhile, one by one."""
     if not pairs:
         return
     try:
         with transaction.atomic():
-            suggestions_refresh_batch(pairs=pairs, vocabulary=vocabulary)
+            suggestions_refresh_batch(pairs=pairs, vocabulary=vocabulary, region_table=region_table)
     except IntegrityError:
         for product, prediction in pairs:
             for attempt in range(3):

@@ -12,6 +12,7 @@ from django.db.models import Max, Q
 from inference.classify.model import DEFAULT_WEIGHTS
 from inference.colors import ColorVocabulary
 from inference.errors import WeightsError
+from inference.segment import RegionTable
 from inference.suggest import Proposal, Thresholds, colour_shares, propose, tag_support, thresholds_from_card
 from inference.weights import card_path, load_card
 
@@ -139,7 +140,7 @@ def suggestion_refresh(*, product: Product, prediction: Prediction | None = None
 
 
 def suggestions_refresh_batch(*, pairs: list[tuple[Product, Prediction]],
-                              vocabulary: ColorVocabulary | None = None,
+                              vocabulary: ColorVocabulary | None = None, region_table: RegionTable | None = None,
                               why: str = "a newer prediction or tag replaced it") -> int:
     """Refresh the open suggestions of many products in a handful of statements; returns how many were made.
 
@@ -148,7 +149,7 @@ def suggestions_refresh_batch(*, pairs: list[tuple[Product, Prediction]],
     longer does is superseded; a new one is made unless a reviewer already decided that very suggestion for
     this image and seller tag. An archived product gets none (read again here, inside the transaction: it
     may have been archived while its image was being read).
-    ``vocabulary``: the one the caller holds already (a worker's pipeline), else the database's.
+    ``vocabulary``, ``region_table``: those the caller holds already (a worker's pipeline), else the database's.
     ``why``: what the history says of a suggestion superseded here.
     """
     from .thresholds import thresholds_by_category  # it builds on this module's thresholds
@@ -157,12 +158,9 @@ def suggestions_refresh_batch(*, pairs: list[tuple[Product, Prediction]],
         return 0
     vocabulary = vocabulary or db_vocabulary()
     calibration = _card_calibration()  # which weights are active is looked up once a batch
-    judged_by = thresholds_by_category({product.category for product, _ in pairs}, calibration)
     rules: dict[str, Thresholds] = {}
     ids = [product.pk for product, _ in pairs]
     with transaction.atomic(savepoint=False):
-        archived = set(Product.objects.filter(pk__in=ids, archived_at__isnull=False).values_list("pk", flat=True))
-        by_hand = _set_by_hand(ids)
         pending, decided = {}, set()
         for row in (Suggestion.objects.select_for_update(of=("self",)).filter(product_id__in=ids)
                     .exclude(status=Suggestion.Status.SUPERSEDED).values_list(
@@ -174,6 +172,10 @@ def suggestions_refresh_batch(*, pairs: list[tuple[Product, Prediction]],
                 pending[product_id] = _Open(pk, product_id, kind, color, seller, prediction_id, checksum, *rest)
             else:
                 decided.add((product_id, checksum, color, seller))
+        pairs = _as_they_are_now(pairs, region_table or db_region_table())
+        archived = {product.pk for product, _ in pairs if product.archived_at is not None}
+        judged_by = thresholds_by_category({product.category for product, _ in pairs}, calibration)
+        by_hand = _set_by_hand(ids)
         stale, made, kept = [], [], []
         for product, prediction in pairs:
             thresholds = judged_by[product.category]
@@ -201,6 +203,20 @@ def suggestions_refresh_batch(*, pairs: list[tuple[Product, Prediction]],
         created = Suggestion.objects.bulk_create([suggestion for suggestion, _ in made])
         ReviewEvent.objects.bulk_create([_suggested_event(s, c) for s, (_, c) in zip(created, made)])
     return len(created)
+
+
+def _as_they_are_now(pairs: list[tuple[Product, Prediction]], table: RegionTable) -> list[tuple[Product, Prediction]]:
+    """The pairs with each product as it is now, locked (after its suggestions, as a decision locks them): a
+    product read by a worker may have been re-imported, decided or set by hand since it was loaded. A reading
+    that is no longer of the product's image, or of the region its category picks now, is left out (the
+    change queued the product to be read again)."""
+    fresh = {product.pk: product for product in Product.objects.select_for_update(no_key=True, of=("self",))
+             .select_related("seller_color").filter(pk__in=[product.pk for product, _ in pairs]).order_by("pk")}
+    wanted = wanted_readings(table, [(p.pk, p.image_checksum, p.category) for p in fresh.values()])
+    current = current_readings(((product.pk, prediction.image_checksum, prediction.category_region, prediction)
+                                for product, prediction in pairs), wanted)
+    return [(fresh[product.pk], prediction) for product, prediction in pairs
+            if current.get(product.pk) is prediction]
 
 
 #: what a newer reading changes in a pending suggestion it confirms

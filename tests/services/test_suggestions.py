@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from colorreview.models import ReviewEvent, Suggestion
+from colorreview.models import Product, ReviewEvent, Suggestion
 from colorreview.services.review import suggestion_reject
 from colorreview.services.suggestions import active_thresholds, suggestion_refresh, tag_support
 from inference.colors import default_vocabulary
@@ -127,3 +127,48 @@ def test_a_decided_suggestion_is_not_proposed_again(thresholds, curator):
     suggestion_reject(suggestion=s, user=curator)
     product.refresh_from_db()
     assert suggestion_refresh(product=product, prediction=prediction) is None
+
+
+def _as_a_worker_stores(product, prediction):
+    """What a worker does once it has read an image: suggestions for the products as it loaded them."""
+    from colorreview.services.storage import suggestions_for
+
+    suggestions_for([(product, prediction)])
+    return Suggestion.objects.filter(product=product, status="pending").first()
+
+
+def test_a_tag_changed_while_the_image_was_read_is_judged_as_it_is_now(thresholds):
+    from colorreview.models import ColorName
+
+    product = ProductFactory(tag="Red")
+    loaded = Product.objects.get(pk=product.pk)  # the worker's copy, loaded before the re-import
+    blue = ColorName.objects.get(name="Blue")
+    Product.objects.filter(pk=product.pk).update(seller_color=blue, seller_color_raw="Blue", final_color="Blue")
+    assert _as_a_worker_stores(loaded, _predict(product, "Blue", 0.96)) is None  # the new tag agrees
+    green = _as_a_worker_stores(loaded, PredictionFactory(product=product, model_version="v2", predicted_color="Green",
+                                                          family="Green", confidence=0.97,
+                                                          probabilities=probabilities(Green=0.97)))
+    assert (green.kind, green.seller_color, green.suggested_color) == ("mislabel", "Blue", "Green")
+
+
+def test_a_colour_a_reviewer_decided_while_the_image_was_read_stands(thresholds, curator):
+    from colorreview.services.review import suggestion_correct
+
+    product = ProductFactory(tag="Red")
+    flag = suggestion_refresh(product=product, prediction=_predict(product, "Blue", 0.96))
+    loaded = Product.objects.get(pk=product.pk)  # a worker reads the image with a new model meanwhile
+    suggestion_correct(suggestion=flag, user=curator, color="Navy Blue")
+    newer = PredictionFactory(product=product, model_version="v2", predicted_color="Green", family="Green",
+                              confidence=0.97, probabilities=probabilities(Green=0.97))
+    assert _as_a_worker_stores(loaded, newer) is None
+    assert Product.objects.get(pk=product.pk).final_color == "Navy Blue"
+
+
+def test_a_reading_of_the_region_a_category_no_longer_picks_makes_no_suggestion(thresholds):
+    product = ProductFactory(tag="Red", category="Tshirts")
+    loaded = Product.objects.get(pk=product.pk)
+    upper = _predict(product, "Blue", 0.96)
+    assert upper.category_region == "upper"
+    Product.objects.filter(pk=product.pk).update(category="Jeans")  # re-imported as trousers while read
+    assert _as_a_worker_stores(loaded, upper) is None
+    assert not Suggestion.objects.exists()
