@@ -18,7 +18,7 @@ from inference.weights import card_path, load_card
 
 from ..models import Prediction, Product, ReviewEvent, Suggestion
 from ..selectors import active_weights_dir
-from .regions import category_region, current_readings, fits, wanted_readings
+from .regions import current_readings, wanted_readings
 from .vocabulary import db_region_table, db_vocabulary
 
 #: used when neither the settings nor the model card give a threshold
@@ -255,10 +255,16 @@ def latest_pairs(product_ids: list[int]) -> list[tuple[Product, Prediction]]:
     """Each of the products with the latest prediction of its current image, for the garment region its
     category picks now (three queries); a product without one is left out."""
     products = list(Product.objects.filter(pk__in=product_ids).select_related("seller_color"))
-    wanted = wanted_readings(db_region_table(), [(p.pk, p.image_checksum, p.category) for p in products])
-    rows = Prediction.objects.filter(product_id__in=product_ids).order_by("created_at", "id")
-    latest = current_readings(((pr.product_id, pr.image_checksum, pr.category_region, pr) for pr in rows), wanted)
+    latest = current_predictions(products)
     return [(p, latest[p.pk]) for p in products if p.pk in latest]
+
+
+def current_predictions(products: list[Product]) -> dict[int, Prediction]:
+    """By product id: the latest prediction of the product's image, for the garment region its category picks
+    now (``regions.current_readings``, as the export finds them; two queries)."""
+    wanted = wanted_readings(db_region_table(), [(p.pk, p.image_checksum, p.category) for p in products])
+    rows = Prediction.objects.filter(product_id__in=wanted).order_by("created_at", "id")
+    return current_readings(((pr.product_id, pr.image_checksum, pr.category_region, pr) for pr in rows), wanted)
 
 
 @dataclass(frozen=True)
@@ -312,9 +318,7 @@ def _suggested_event(suggestion: Suggestion, candidate: Candidate, renewed: bool
 
 def latest_prediction(product: Product) -> Prediction | None:
     """The latest prediction of the product's image, for the garment region its category picks now."""
-    region = category_region(db_region_table(), product.category)
-    return (Prediction.objects.filter(fits(region), product=product, image_checksum=product.image_checksum)
-            .order_by("-created_at", "-id").first())
+    return current_predictions([product]).get(product.pk)
 
 
 def _same(pending: _Open, candidate: Candidate, prediction: Prediction, product: Product) -> bool:
