@@ -194,10 +194,13 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "colorreview.api.schema.AutoSchema",
-    "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+    "DEFAULT_THROTTLE_CLASSES": [  # a request refused before them (a wrong token, no role) counts too
+        "colorreview.api.throttling.AnonThrottle",
+        "colorreview.api.throttling.UserThrottle",
     ],
+    "EXCEPTION_HANDLER": "colorreview.api.throttling.exception_handler",
+    # the address a rate counts by: the connection's, unless trusted proxies in front add X-Forwarded-For
+    "NUM_PROXIES": env_int("COLORREVIEW_PROXIES", 0),
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("COLORREVIEW_API_ANON_RATE", "30/minute"),
         "user": env_str("COLORREVIEW_API_USER_RATE", "1200/minute"),

@@ -7,7 +7,6 @@ import copy
 
 from drf_spectacular import openapi
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework.throttling import AnonRateThrottle
 
 from .serializers import DetailSerializer
 
@@ -42,7 +41,7 @@ THROTTLED_HEADERS = {"Retry-After": {"schema": {"type": "integer"},
 class AutoSchema(openapi.AutoSchema):
     """Each operation also lists the refusals its view's own checks can answer, unless it documents them
     itself: a 403 where a permission can refuse a caller who is signed in (or sent a token), in the words
-    of those permissions, and a 429 where a throttle with a rate can refuse a caller who got past them."""
+    of those permissions, and a 429 where a throttle with a rate can refuse a caller (refused or not)."""
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
@@ -63,9 +62,8 @@ class AutoSchema(openapi.AutoSchema):
                                                              "needs; the detail says which: " + "; ".join(messages))
 
     def _throttled(self) -> OpenApiResponse | None:
-        anonymous = {} in self.get_auth()  # else the permissions refuse an anonymous caller before any throttle
-        if not any(getattr(t, "rate", True) and (anonymous or not isinstance(t, AnonRateThrottle))
-                   for t in self.view.get_throttles()):
+        # a caller refused for its credentials or role counts against the throttles too (``throttling``)
+        if not any(getattr(t, "rate", True) for t in self.view.get_throttles()):
             return None
         return OpenApiResponse(DetailSerializer, description="too many requests: the caller is over its rate; "
                                                              "try again after Retry-After seconds")

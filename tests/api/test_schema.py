@@ -180,7 +180,6 @@ def test_the_documented_429_is_real_and_says_when_to_try_again(curator, monkeypa
 
 @pytest.mark.parametrize("throttles, rates", [
     ((), {}),
-    (("rest_framework.throttling.AnonRateThrottle",), {"anon": "1/minute"}),  # an anonymous caller gets a 401 first
     (("rest_framework.throttling.UserRateThrottle",), {"user": None}),
 ])
 def test_no_429_is_documented_where_no_throttle_can_refuse_a_caller(monkeypatch, throttles, rates):
@@ -193,3 +192,59 @@ def test_no_429_is_documented_where_no_throttle_can_refuse_a_caller(monkeypatch,
     unthrottled = SchemaGenerator().get_schema(request=None, public=True)
     for path, method, operation in _operations(unthrottled):
         assert "429" not in operation["responses"] and "403" in operation["responses"], f"{method} {path}"
+
+
+def test_an_anonymous_rate_alone_documents_a_429_everywhere(monkeypatch):
+    from rest_framework.settings import perform_import
+    from rest_framework.throttling import SimpleRateThrottle
+    from rest_framework.views import APIView
+
+    monkeypatch.setattr(APIView, "throttle_classes", perform_import(["colorreview.api.throttling.AnonThrottle"],
+                                                                    "DEFAULT_THROTTLE_CLASSES"))
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"anon": "1/minute"})
+    for path, method, operation in _operations(SchemaGenerator().get_schema(request=None, public=True)):
+        assert "429" in operation["responses"], f"{method} {path}"  # a wrong token is throttled too
+
+
+@pytest.fixture
+def low_rates(monkeypatch):
+    from django.core.cache import cache
+    from rest_framework.throttling import SimpleRateThrottle
+
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"anon": "3/minute", "user": "3/minute"})
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def test_guessing_tokens_or_calling_without_credentials_is_throttled_by_address(low_rates, curator):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    guesser = APIClient()
+    answers = []
+    for i in range(3):  # a forwarded-for header of its own choosing does not make it another address
+        guesser.credentials(HTTP_AUTHORIZATION=f"Token guess{i}", HTTP_X_FORWARDED_FOR=f"10.0.0.{i}")
+        answers.append(guesser.get("/api/products/"))
+    answers.append(APIClient().get("/api/products/"))  # no credentials, same address: the same budget
+    assert [a.status_code for a in answers] == [401, 401, 401, 429]
+    assert int(answers[-1]["Retry-After"]) > 0 and "throttled" in answers[-1].json()["detail"].lower()
+    honest = APIClient()  # a valid token is counted by its account, not by the address
+    honest.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=curator)[0].key}")
+    assert honest.get("/api/products/").status_code == 200
+
+
+def test_an_account_without_a_role_is_throttled_and_a_refusal_after_the_throttles_counts_once(low_rates, outsider,
+                                                                                                merchandiser):
+    from rest_framework.test import APIClient
+
+    from tests.factories import PredictionFactory, ProductFactory, SuggestionFactory
+
+    role_less = APIClient()
+    role_less.force_authenticate(outsider)
+    assert [role_less.get("/api/products/").status_code for _ in range(4)] == [403, 403, 403, 429]
+    product = ProductFactory(tag="Red")
+    flag = SuggestionFactory(prediction=PredictionFactory(product=product, predicted_color="Blue"), kind="mislabel")
+    api = APIClient()
+    api.force_authenticate(merchandiser)  # a role, not the one deciding mislabels: the view refuses, once counted
+    assert [api.post(f"/api/suggestions/{flag.pk}/accept/").status_code for _ in range(4)] == [403, 403, 403, 429]
