@@ -128,7 +128,7 @@ def _unarchive_chunk(ids: list[int], user, note: str) -> int:
 def _switch(ids: list[int], user, note: str, *, archive: bool) -> list[int]:
     """Archive (or bring back) the products of ``ids`` not in that state yet: one locking read, one update
     and an event each. Returns the ids it changed."""
-    ids = list(Product.objects.select_for_update().filter(pk__in=ids, archived_at__isnull=archive)
+    ids = list(Product.objects.select_for_update().filter(pk__in=ids, archived_at__isnull=archive).order_by("pk")
                .values_list("pk", flat=True))
     if ids:
         now = timezone.now()

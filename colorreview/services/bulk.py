@@ -177,11 +177,13 @@ def bulk_approval_run(*, approval_id: int) -> BulkApproval:
 def _approve_chunk(approval: BulkApproval, selection: QuerySet[Suggestion], note: str) -> bool:
     user, now = approval.created_by, timezone.now()
     with transaction.atomic():
-        rows = list(selection.filter(pk__gt=approval.cursor).order_by("pk").select_for_update(of=("self",))
-                    .values_list("id", "product_id", "suggested_color", "prediction__model_version",
-                                 "product__final_color")[:CHUNK])
-        if not rows:
+        chunk = list(selection.filter(pk__gt=approval.cursor).order_by("pk").values_list("id", "product_id")[:CHUNK])
+        if not chunk:
             return False
+        _lock_products([product_id for _, product_id in chunk])
+        rows = list(selection.filter(pk__in=[pk for pk, _ in chunk]).order_by("pk").select_for_update(of=("self",))
+                    .values_list("id", "product_id", "suggested_color", "prediction__model_version",
+                                 "product__final_color"))
         ids = [r[0] for r in rows]
         Suggestion.objects.filter(pk__in=ids, status=Suggestion.Status.PENDING).update(
             status=Suggestion.Status.ACCEPTED, final_color=F("suggested_color"), decided_by=user, decided_at=now,
@@ -195,10 +197,10 @@ def _approve_chunk(approval: BulkApproval, selection: QuerySet[Suggestion], note
             product_id=product_id, suggestion_id=pk, actor=user, action=ReviewEvent.Action.ACCEPT,
             from_status=Suggestion.Status.PENDING, to_status=Suggestion.Status.ACCEPTED, from_color=before,
             to_color=color, note=note, model_version=version) for pk, product_id, color, version, before in rows])
-        approval.cursor = ids[-1]
+        approval.cursor = chunk[-1][0]
         approval.accepted += len(rows)
         BulkApproval.objects.filter(pk=approval.pk).update(cursor=approval.cursor, accepted=approval.accepted)
-    return len(rows) == CHUNK
+    return len(chunk) == CHUNK
 
 
 def bulk_approval_undo(*, approval: BulkApproval, user) -> BulkApproval:
@@ -242,15 +244,24 @@ def bulk_undo_run(*, approval_id: int) -> BulkApproval:
     return approval
 
 
+def _lock_products(product_ids: list[int]) -> None:
+    """Lock the products (by id) before their suggestions: the order every writer takes them in (no deadlock
+    with a worker storing readings or a re-judging pass)."""
+    list(Product.objects.select_for_update(no_key=True).filter(pk__in=product_ids).order_by("pk")
+         .values_list("pk", flat=True))
+
+
 def _undo_chunk(approval: BulkApproval, user, after: int) -> tuple[int | None, int]:
     with transaction.atomic():
-        rows = list(Suggestion.objects.select_for_update(of=("self",)).filter(
-            bulk=approval, status=Suggestion.Status.ACCEPTED, pk__gt=after).order_by("pk").values_list(
-            "id", "product_id", "final_color", "prediction__model_version", "product__final_color",
-            "product__archived_at")[:CHUNK])
-        if not rows:
+        accepted = Suggestion.objects.filter(bulk=approval, status=Suggestion.Status.ACCEPTED)
+        chunk = list(accepted.filter(pk__gt=after).order_by("pk").values_list("id", "product_id")[:CHUNK])
+        if not chunk:
             return None, after
-        last = rows[-1][0]
+        _lock_products([product_id for _, product_id in chunk])
+        rows = list(accepted.filter(pk__in=[pk for pk, _ in chunk]).select_for_update(of=("self",)).order_by("pk")
+                    .values_list("id", "product_id", "final_color", "prediction__model_version",
+                                 "product__final_color", "product__archived_at"))
+        last = chunk[-1][0]
         open_products = set(Suggestion.objects.filter(product_id__in=[r[1] for r in rows],
                                                       status=Suggestion.Status.PENDING).values_list("product_id",
                                                                                                    flat=True))

@@ -32,6 +32,8 @@ def _decide(*, suggestion: Suggestion, user, action: str, status: str, final_col
     note = note_text(note)
     roles.require_decider(user, suggestion.kind)
     with transaction.atomic():
+        # the product locked before its suggestion, the order every writer takes them in (no deadlock)
+        product = Product.objects.select_for_update().get(pk=suggestion.product_id)
         now = timezone.now()
         updated = Suggestion.objects.filter(free_for(user, now), pk=suggestion.pk,
                                             status=Suggestion.Status.PENDING).update(
@@ -39,7 +41,6 @@ def _decide(*, suggestion: Suggestion, user, action: str, status: str, final_col
             claimed_by=None, claimed_until=None)
         if not updated:
             _refuse(Suggestion.objects.select_related("decided_by", "claimed_by").get(pk=suggestion.pk))
-        product = Product.objects.select_for_update().get(pk=suggestion.product_id)
         before = product.final_color
         Product.objects.filter(pk=product.pk).update(final_color=final_color)
         ReviewEvent.objects.create(

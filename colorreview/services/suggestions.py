@@ -161,9 +161,10 @@ def suggestions_refresh_batch(*, pairs: list[tuple[Product, Prediction]],
     rules: dict[str, Thresholds] = {}
     ids = [product.pk for product, _ in pairs]
     with transaction.atomic(savepoint=False):
+        pairs = _as_they_are_now(pairs, region_table or db_region_table())  # the products locked first
         pending, decided = {}, set()
         for row in (Suggestion.objects.select_for_update(of=("self",)).filter(product_id__in=ids)
-                    .exclude(status=Suggestion.Status.SUPERSEDED).values_list(
+                    .exclude(status=Suggestion.Status.SUPERSEDED).order_by("pk").values_list(
                         "id", "product_id", "status", "kind", "suggested_color", "seller_color", "prediction_id",
                         "prediction__image_checksum", "prediction__model_version", "prediction__category_region",
                         "severity", "threshold", "expected_precision")):
@@ -172,7 +173,6 @@ def suggestions_refresh_batch(*, pairs: list[tuple[Product, Prediction]],
                 pending[product_id] = _Open(pk, product_id, kind, color, seller, prediction_id, checksum, *rest)
             else:
                 decided.add((product_id, checksum, color, seller))
-        pairs = _as_they_are_now(pairs, region_table or db_region_table())
         archived = {product.pk for product, _ in pairs if product.archived_at is not None}
         judged_by = thresholds_by_category({product.category for product, _ in pairs}, calibration)
         by_hand = _set_by_hand(ids)
@@ -206,10 +206,10 @@ def suggestions_refresh_batch(*, pairs: list[tuple[Product, Prediction]],
 
 
 def _as_they_are_now(pairs: list[tuple[Product, Prediction]], table: RegionTable) -> list[tuple[Product, Prediction]]:
-    """The pairs with each product as it is now, locked (after its suggestions, as a decision locks them): a
-    product read by a worker may have been re-imported, decided or set by hand since it was loaded. A reading
-    that is no longer of the product's image, or of the region its category picks now, is left out (the
-    change queued the product to be read again)."""
+    """The pairs with each product as it is now, locked (products before their suggestions, the order every
+    writer takes them in): a product read by a worker may have been re-imported, decided or set by hand since
+    it was loaded. A reading that is no longer of the product's image, or of the region its category picks
+    now, is left out (the change queued the product to be read again)."""
     fresh = {product.pk: product for product in Product.objects.select_for_update(no_key=True, of=("self",))
              .select_related("seller_color").filter(pk__in=[product.pk for product, _ in pairs]).order_by("pk")}
     wanted = wanted_readings(table, [(p.pk, p.image_checksum, p.category) for p in fresh.values()])
@@ -263,7 +263,8 @@ def current_predictions(products: list[Product]) -> dict[int, Prediction]:
     """By product id: the latest prediction of the product's image, for the garment region its category picks
     now (``regions.current_readings``, as the export finds them; two queries)."""
     wanted = wanted_readings(db_region_table(), [(p.pk, p.image_checksum, p.category) for p in products])
-    rows = Prediction.objects.filter(product_id__in=wanted).order_by("created_at", "id")
+    images = {checksum for checksum, _ in wanted.values()}
+    rows = Prediction.objects.filter(product_id__in=wanted, image_checksum__in=images).order_by("created_at", "id")
     return current_readings(((pr.product_id, pr.image_checksum, pr.category_region, pr) for pr in rows), wanted)
 
 
@@ -346,7 +347,7 @@ def pending_supersede(*, product_reasons: dict[int, str]) -> int:
         return 0
     with transaction.atomic(savepoint=False):
         pending = list(Suggestion.objects.select_for_update(of=("self",)).filter(
-            product_id__in=product_reasons, status=Suggestion.Status.PENDING).values_list(
+            product_id__in=product_reasons, status=Suggestion.Status.PENDING).order_by("pk").values_list(
             "id", "product_id", "suggested_color", "prediction__model_version"))
         return _supersede_rows(pending, product_reasons)
 

@@ -25,7 +25,7 @@ def test_approval_is_set_based_whatever_its_size(merchandiser, monkeypatch, djan
     with django_assert_max_num_queries(20) as small:
         bulk.bulk_approval_start(user=merchandiser, min_confidence=0.9)
     _imputations(25)
-    with django_assert_max_num_queries(len(small.captured_queries) + 2 * 8):  # two more chunks of 10
+    with django_assert_max_num_queries(len(small.captured_queries) + 2 * 10):  # two more chunks of 10
         approval = bulk.bulk_approval_start(user=merchandiser, min_confidence=0.9)
     assert (approval.status, approval.matched, approval.accepted) == ("finished", 25, 25)
     assert Suggestion.objects.filter(status="accepted", bulk__isnull=False).count() == 28
