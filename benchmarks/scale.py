@@ -338,7 +338,7 @@ def main() -> None:
                                                  f"{len(sent):,} batches (broker publish apart, below)")
     report.line("publishing those batches to Redis", publish_figure(args.redis, len(sent), run.pk))
     _, seconds = timed(runs.pipeline_run_cancel, run=run)
-    report.line("run cancel", f"{seconds:.1f} s (products taken by a worker back to pending, ranges dropped)")
+    report.line("run cancel", f"{seconds:.1f} s (queued products back to pending, ranges kept for redeliveries)")
 
     ids = list(Product.objects.order_by("pk").values_list("pk", flat=True)[:args.stored_sample])
     for size in (16, 64):

@@ -184,13 +184,14 @@ def run_enqueue(*, run_id: int, window: int = ENQUEUE_WINDOW, publish: bool = Tr
 def pipeline_run_cancel(*, run: PipelineRun) -> bool:
     """Stop a run: its products not yet read go back to waiting (a batch still queued finds nothing to
     read), and no more are queued. Its figures are final from now on: a batch a worker had started is
-    finished (its readings kept) but not counted. False if the run had already ended."""
+    finished (its readings kept) but not counted. Its ranges are kept until no worker is alive: a range
+    delivered again because its worker died finds what that worker was reading and puts it back to waiting.
+    False if the run had already ended."""
     with transaction.atomic():
         cancelled = PipelineRun.objects.filter(pk=run.pk, status__in=ACTIVE_RUN).update(
             status=PipelineRun.Status.CANCELLED, finished_at=timezone.now())
         if cancelled:
             run.products.filter(status=Product.Status.QUEUED).update(status=Product.Status.PENDING)
-            RunBatch.objects.filter(run_id=run.pk).delete()
     return bool(cancelled)
 
 
@@ -267,6 +268,7 @@ def runs_release_orphans() -> int:
     ended = PipelineRun.objects.exclude(status__in=ACTIVE_RUN).values("pk")
     released = Product.objects.filter(status__in=UNFINISHED, pipeline_run__in=ended).update(
         status=Product.Status.PENDING)
+    RunBatch.objects.filter(run_id__in=ended).delete()  # a cancelled run's ranges: no delivery of them is left
     if released:
         log.warning("%d products of ended runs were left unfinished by a stopped worker: waiting again", released)
     return released

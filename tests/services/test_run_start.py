@@ -204,6 +204,23 @@ def test_cancel_sends_the_products_back_and_the_run_stays_cancelled(queued_run):
     assert pipeline_run_start() is not None  # the cancelled run no longer blocks a new one
 
 
+def test_a_range_whose_worker_died_after_the_cancel_puts_what_it_was_reading_back_to_waiting(queued_run):
+    from colorreview.models import RunBatch
+    from colorreview.services.runs import runs_release_orphans
+
+    run, (first, *rest) = queued_run
+    ids = progress.batch_adopt(run_id=run.pk, batch_id=first["batch_id"], todo=products_to_predict(
+        run.model_version))
+    progress.batch_claim(run_id=run.pk, product_ids=ids[:2])  # reading its first batch; the run is cancelled
+    assert pipeline_run_cancel(run=run)
+    assert Product.objects.filter(status="running").count() == 2  # the worker may still be reading them
+    # it died: its range is delivered again to another worker, which reads nothing and releases them
+    assert predict_products(**first) == {"done": 0, "failed": 0}
+    assert set(Product.objects.values_list("status", flat=True)) == {"pending"}
+    assert PipelineRun.objects.get(pk=run.pk).done == 0
+    assert runs_release_orphans() == 0 and not RunBatch.objects.filter(run_id=run.pk).exists()
+
+
 def test_an_import_while_a_run_is_active_points_at_that_run(catalogue, tmp_path, monkeypatch):
     from colorreview.services.runs import catalog_import_and_queue
 
