@@ -42,6 +42,21 @@ def test_the_queue_shows_image_tags_confidence_and_swatches(client, curator):
     assert 'class="swatch"' in html and f"/media/{s.product.image}" in html
 
 
+def test_a_flag_card_puts_how_likely_the_tag_is_wrong_by_the_tag_and_the_models_reading_by_the_colour(client,
+                                                                                                     curator):
+    product = ProductFactory(tag="Cream")
+    prediction = PredictionFactory(product=product, predicted_color="Black", family="Black", confidence=0.4,
+                                   probabilities=probabilities(Black=0.4, Charcoal=0.35, Cream=0.001))
+    SuggestionFactory(prediction=prediction, kind="mislabel", score=0.999)
+    client.force_login(curator)
+    html = client.get("/review/").content.decode()
+    seller = html.split('<span class="label">Seller</span>')[1].split("</div>")[0]
+    should = html.split('<span class="label">Should be</span>')[1].split("</div>")[0]
+    assert '<span class="conf" title="probability that the tag is wrong">99.9% wrong</span>' in seller
+    assert '<span class="conf" title="the model\'s probability of this colour">40%</span>' in should
+    assert "99.9%" not in should  # the tag's chance of being wrong is not the suggested colour's
+
+
 def test_accept_with_htmx_swaps_the_card(client, curator):
     s = _mislabel()
     client.force_login(curator)
