@@ -638,3 +638,19 @@ def test_the_product_page_outlines_the_reading_of_the_region_its_category_picks_
     html = client.get(f"/products/{product.sku}/").content.decode()
     assert '<img class="mask" src="/media/masks/lower.png" alt="garment mask">' in html
     assert "data-toggle-mask" in html and 'src="/media/masks/upper.png"' not in html
+
+
+def test_the_product_list_shows_what_the_model_reads_and_the_open_suggestion(client, curator):
+    flagged = _mislabel()  # tagged Red, read as Blue
+    quiet = ProductFactory(sku="QUIET-1", tag="Green")
+    PredictionFactory(product=quiet, predicted_color="Green", family="Green", confidence=0.91)
+    ProductFactory(sku="UNREAD-1", tag="Black")
+    client.force_login(curator)
+    html = client.get("/products/").content.decode()
+    rows = {row.split('">', 2)[1].split("<")[0]: row for row in html.split("<tr><td><a href=")[1:]}
+    assert "Blue</span> <span class=\"small\">97%</span>" in rows[flagged.product.sku]
+    assert f"?q={flagged.product.sku}&amp;kind=mislabel" in rows[flagged.product.sku]
+    assert "flag → Blue</a>" in rows[flagged.product.sku]
+    assert "Green</span> <span class=\"small\">91%</span>" in rows["QUIET-1"]
+    assert '<td class="open">—</td>' in rows["QUIET-1"]
+    assert '<td class="reading">—</td>' in rows["UNREAD-1"]
