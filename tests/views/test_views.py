@@ -582,7 +582,7 @@ def test_the_product_page_shows_its_open_suggestion_with_a_link_to_review_it(cli
     client.force_login(curator)
     html = client.get(f"/products/{s.product.sku}/").content.decode()
     section = html.split('id="open-suggestion">')[1].split("</dd>")[0]
-    assert f"mislabel flag: <b>{s.suggested_color}</b>" in section
+    assert f"mislabel flag: <b>{s.suggested_color}</b> (the tag 97% likely wrong)" in section
     assert f'href="/review/?q={s.product.sku}&amp;kind=mislabel">review it</a>' in section
     Suggestion.objects.filter(pk=s.pk).update(status="rejected")
     assert 'id="open-suggestion">none</dd>' in client.get(f"/products/{s.product.sku}/").content.decode()
