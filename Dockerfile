@@ -10,7 +10,7 @@ RUN pip install --no-cache-dir --index-url "${TORCH_INDEX_URL}" torch==2.14.1 to
 COPY pyproject.toml README.md ./
 COPY colorreview colorreview
 COPY inference inference
-RUN pip install --no-cache-dir ".[s3]"
+RUN pip install --no-cache-dir ".[s3,ops]"
 COPY manage.py ./
 COPY templates templates
 COPY static static
