@@ -95,6 +95,7 @@ def product_list(request):
     for product in page.items:
         product.reading, product.open_suggestion = readings.get(product.pk), open_.get(product.pk)
     return render(request, "products/list.html", {"page": page, "statuses": Product.Status.choices,
+                                                  "categories": selectors.catalogue_categories(),
                                                   "query": query_without_page(request)})
 
 

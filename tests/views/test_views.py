@@ -654,3 +654,14 @@ def test_the_product_list_shows_what_the_model_reads_and_the_open_suggestion(cli
     assert "Green</span> <span class=\"small\">91%</span>" in rows["QUIET-1"]
     assert '<td class="open">—</td>' in rows["QUIET-1"]
     assert '<td class="reading">—</td>' in rows["UNREAD-1"]
+
+
+def test_the_product_list_filters_by_a_category_it_offers(client, curator):
+    ProductFactory(sku="JEANS-1", category="Jeans", tag="Blue")
+    ProductFactory(sku="SHIRT-1", category="Shirts", tag="White")
+    client.force_login(curator)
+    html = client.get("/products/").content.decode()
+    assert '<option value="Jeans" >Jeans (1)</option>' in html and "SHIRT-1" in html
+    filtered = client.get("/products/?category=jeans").content.decode()
+    assert "JEANS-1" in filtered and "SHIRT-1" not in filtered
+    assert '<option value="Jeans" selected>Jeans (1)</option>' in filtered
