@@ -8,6 +8,18 @@ from ..models import BulkApproval, PipelineRun, Prediction, Product, Suggestion
 from ..services import NOTE_MAX
 
 
+class ProductReadingSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Prediction
+        fields = ["id", "predicted_color", "confidence", "family", "model_version", "created_at"]
+
+
+class ProductOpenSuggestionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Suggestion
+        fields = ["id", "kind", "severity", "tier", "suggested_color", "score"]
+
+
 class ProductSerializer(serializers.ModelSerializer):
     seller_color = serializers.CharField(source="seller_color_raw")
     seller_color_mapped = serializers.CharField(source="seller_color.name", default=None)
@@ -15,11 +27,36 @@ class ProductSerializer(serializers.ModelSerializer):
     archived_by = serializers.CharField(source="archived_by.username", default=None,
                                         help_text="who archived it (null: not archived, or by the command line)")
 
+    reading = serializers.SerializerMethodField(
+        help_text="the model's current reading of the product's image, for the region its category picks (null: "
+                  "none yet)")
+    open_suggestion = serializers.SerializerMethodField(help_text="its pending suggestion (null: none)")
+
     class Meta:
         model = Product
         fields = ["id", "sku", "title", "category", "seller_color", "seller_color_mapped",
                   "seller_color_unmapped", "final_color", "status", "status_detail", "image_error",
-                  "image_checksum", "attributes", "archived_at", "archived_by", "created_at", "updated_at"]
+                  "image_checksum", "attributes", "archived_at", "archived_by", "reading", "open_suggestion",
+                  "created_at", "updated_at"]
+
+    @staticmethod
+    def _read(product: Product) -> Product:
+        """A list's page comes with its readings (``products_with_readings``); a single product reads its own."""
+        if not hasattr(product, "reading"):
+            from ..services.suggestions import products_with_readings
+
+            products_with_readings([product])
+        return product
+
+    @extend_schema_field(ProductReadingSerializer(allow_null=True))
+    def get_reading(self, product: Product):
+        reading = self._read(product).reading
+        return ProductReadingSerializer(reading).data if reading is not None else None
+
+    @extend_schema_field(ProductOpenSuggestionSerializer(allow_null=True))
+    def get_open_suggestion(self, product: Product):
+        suggestion = self._read(product).open_suggestion
+        return ProductOpenSuggestionSerializer(suggestion).data if suggestion is not None else None
 
 
 class PredictionSerializer(serializers.ModelSerializer):

@@ -36,6 +36,7 @@ from ..services.runs import (
     pipeline_run_start,
     run_resume,
 )
+from ..services.suggestions import products_with_readings
 from .filters import PredictionFilter, ProductFilter, SuggestionFilter
 from .permissions import HasRole, IsAdminRole
 from .serializers import (
@@ -100,6 +101,10 @@ class ProductViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         listing = self.action == "list" and "archived" not in self.request.query_params
         return selectors.product_list(archived=False if listing else None)
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        return products_with_readings(page) if page is not None else None  # three queries a page
 
     def get_permissions(self):
         return [HasRole(), IsAdminRole()] if self.action in ("archive", "unarchive") else [HasRole()]

@@ -317,6 +317,17 @@ def _suggested_event(suggestion: Suggestion, candidate: Candidate, renewed: bool
              f"(threshold {candidate.threshold.value:.3f}, {candidate.threshold.source})")
 
 
+def products_with_readings(products: list[Product]) -> list[Product]:
+    """The products, each with ``reading`` (its current prediction, or None) and ``open_suggestion`` (its
+    pending suggestion, or None) set: three queries whatever their number (a page of a list)."""
+    readings = current_predictions(products)
+    open_ = {s.product_id: s for s in Suggestion.objects.filter(product__in=products,
+                                                                status=Suggestion.Status.PENDING)}
+    for product in products:
+        product.reading, product.open_suggestion = readings.get(product.pk), open_.get(product.pk)
+    return products
+
+
 def latest_prediction(product: Product) -> Prediction | None:
     """The latest prediction of the product's image, for the garment region its category picks now."""
     return current_predictions([product]).get(product.pk)

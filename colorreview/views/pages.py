@@ -38,7 +38,7 @@ from ..services.runs import (
     run_resume,
     run_stalled,
 )
-from ..services.suggestions import active_thresholds, current_predictions, latest_prediction, tradeoffs
+from ..services.suggestions import active_thresholds, latest_prediction, products_with_readings, tradeoffs
 from ..services.thresholds import category_threshold_table
 from .common import ANY_ROLE, query_without_page, role_required
 
@@ -89,11 +89,7 @@ def product_list(request):
                                 search=g.get("q") or None, unmapped=g.get("unmapped") == "1",
                                 archived=selectors.ARCHIVED_CHOICES.get(g.get("archived", ""), False))
     page = keyset_page(qs, ordering=["sku"], size=50, cursor=g.get("page"))
-    readings = current_predictions(page.items)  # what the model reads of each, and what is open (three queries)
-    open_ = {s.product_id: s for s in Suggestion.objects.filter(product__in=page.items,
-                                                                status=Suggestion.Status.PENDING)}
-    for product in page.items:
-        product.reading, product.open_suggestion = readings.get(product.pk), open_.get(product.pk)
+    products_with_readings(page.items)  # what the model reads of each, and what is open (three queries)
     return render(request, "products/list.html", {"page": page, "statuses": Product.Status.choices,
                                                   "categories": selectors.catalogue_categories(),
                                                   "query": query_without_page(request)})

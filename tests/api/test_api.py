@@ -318,3 +318,23 @@ def test_a_sku_ending_in_an_action_name_is_read_and_archived_alone(client, admin
     assert archived.status_code == 200 and archived.json()["sku"] == "ABC/archive"
     assert client.get("/api/products/ABC/").json()["archived_at"] is None
     assert client.put("/api/products/ABC/archive/", {}, content_type="application/json").status_code == 405
+
+
+def test_a_product_says_what_the_model_reads_and_its_open_suggestion_in_a_constant_number_of_queries(
+        curator, django_assert_max_num_queries):
+    flag = _mislabel("F1")
+    ProductFactory(sku="F2", tag="Green")
+    client = _token_client(curator)
+    rows = {r["sku"]: r for r in client.get("/api/products/").json()["results"]}
+    assert rows["F1"]["reading"]["predicted_color"] == "Blue" and rows["F1"]["reading"]["confidence"] == 0.97
+    assert rows["F1"]["open_suggestion"] == {"id": flag.pk, "kind": "mislabel", "severity": "", "tier": 0,
+                                             "suggested_color": "Blue", "score": 0.97}
+    assert rows["F2"]["reading"] is None and rows["F2"]["open_suggestion"] is None
+    single = client.get("/api/products/F1/").json()
+    assert single["reading"] == rows["F1"]["reading"] and single["open_suggestion"]["id"] == flag.pk
+    with django_assert_max_num_queries(12) as few:
+        client.get("/api/products/")
+    for i in range(3, 13):
+        _mislabel(f"F{i}")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert len(client.get("/api/products/").json()["results"]) == 12
