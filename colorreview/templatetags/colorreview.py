@@ -89,6 +89,15 @@ def flag_reason(s) -> str:
 
 
 @register.filter
+def alternatives(s, limit: int = 2) -> list[tuple[str, float]]:
+    """The colours the model reads next after the suggested one, for a one-click correction: at most ``limit``,
+    each at 10% or more, never the seller's tag."""
+    probabilities = s.prediction.probabilities or {}
+    others = [(c, p) for c, p in probabilities.items() if c not in (s.suggested_color, s.seller_color) and p >= 0.10]
+    return sorted(others, key=lambda item: -item[1])[:int(limit)]
+
+
+@register.filter
 def get(mapping, key):
     return mapping.get(key) if hasattr(mapping, "get") else None
 

@@ -665,3 +665,22 @@ def test_the_product_list_filters_by_a_category_it_offers(client, curator):
     filtered = client.get("/products/?category=jeans").content.decode()
     assert "JEANS-1" in filtered and "SHIRT-1" not in filtered
     assert '<option value="Jeans" selected>Jeans (1)</option>' in filtered
+
+
+def test_a_card_offers_the_colours_the_model_reads_next_as_one_click_corrections(client, curator):
+    product = ProductFactory(sku="ALT-1", tag="Cream")
+    prediction = PredictionFactory(product=product, predicted_color="Black", family="Black", confidence=0.5,
+                                   probabilities=probabilities(Black=0.5, Charcoal=0.3, Cream=0.01))
+    flag = SuggestionFactory(prediction=prediction, kind="mislabel", score=0.99)
+    client.force_login(curator)
+    html = client.get("/review/").content.decode()
+    alts = html.split('<div class="alts">')[1].split("</div>")[0]
+    # Black is the suggestion, Cream the tag: the next readings are Charcoal and the rest (Grey, 19%)
+    assert [re.search(r'value="([^"]+)"', form).group(1) for form in alts.split('<form class="alt"')[1:]] == [
+        "Charcoal", "Grey"]
+    assert "Charcoal 30%" in alts and f'hx-post="/review/{flag.pk}/correct/"' in alts
+    answer = client.post(f"/review/{flag.pk}/correct/", {"color": "Charcoal", "note": ""}, **HTMX)
+    assert answer.status_code == 200
+    flag.refresh_from_db()
+    assert (flag.status, flag.final_color) == ("corrected", "Charcoal")
+    assert Product.objects.get(pk=product.pk).final_color == "Charcoal"
