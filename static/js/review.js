@@ -1,6 +1,7 @@
 // Keyboard review. The first pending card is selected when the queue opens, so a key acts at once.
 // j / k move, a accepts, r rejects, c opens the colour picker (Enter submits the first match),
-// n the note, s skips, u undoes the last decision, z enlarges the photo, ? shows the keys.
+// 1 / 2 correct to the model's next readings, n the note, s skips, u undoes the last decision, z enlarges the
+// photo, ? shows the keys.
 (function () {
   const announce = (text) => { const live = document.getElementById("announce"); if (live) live.textContent = text; };
   function cards() { return Array.from(document.querySelectorAll("article.card")); }
@@ -97,6 +98,10 @@
     else if (event.key === "c" && card) { const p = card.querySelector("input.picker"); if (p) p.focus(); }
     else if (event.key === "n" && card) { const n = card.querySelector("input.note-input"); if (n) n.focus(); }
     else if (event.key === "z") openZoom(card && card.querySelector("button.zoomable"));
+    else if ((event.key === "1" || event.key === "2") && card) {  // the model's next readings, one click each
+      const alt = card.querySelectorAll("form.alt button")[Number(event.key) - 1];
+      if (alt) alt.click(); else handled = false;
+    }
     else if (event.key === "u") undo();
     else if (event.key === "?") document.getElementById("keys-help").showModal();
     else handled = false;

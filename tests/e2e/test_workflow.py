@@ -8,7 +8,7 @@ import pytest
 from colorreview.models import Product, ReviewEvent, Suggestion
 from tests.conftest import ROOT, jpeg_bytes
 from tests.e2e.conftest import login
-from tests.factories import PredictionFactory, ProductFactory, SuggestionFactory, UserFactory
+from tests.factories import PredictionFactory, ProductFactory, SuggestionFactory, UserFactory, probabilities
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 ARTIFACTS = ROOT / "test-results"
@@ -263,3 +263,22 @@ def test_the_imputations_table_shows_colour_and_confidence_on_a_phone(live_serve
                              ".map(td => Math.round(td.getBoundingClientRect().width))]")
     assert widths[0] <= widths[1], f"the table scrolls sideways on a phone: {widths}"
     assert page.get_by_text("91.0%").is_visible() and page.get_by_text("Navy Blue").first.is_visible()
+
+
+def test_a_curator_corrects_to_the_models_next_reading_with_one_key(live_server, browser, flags):
+    for flag in flags:
+        Suggestion.objects.filter(pk=flag.pk).update(status="rejected")
+    product = ProductFactory(sku="NEXT-1", tag="Cream")
+    reading = PredictionFactory(product=product, predicted_color="Black", family="Black", confidence=0.5,
+                                probabilities=probabilities(Black=0.5, Charcoal=0.3, Cream=0.01))
+    flag = SuggestionFactory(prediction=reading, kind="mislabel", score=0.99)
+    page = _page(browser)
+    login(page, live_server.url, "curator")
+    page.goto(f"{live_server.url}/review/")
+    _wait_selected(page, flag)
+    assert "Charcoal 30%" in page.locator(f"#suggestion-{flag.pk} .alts").inner_text()
+    page.keyboard.press("1")
+    page.locator(f"#suggestion-{flag.pk} .decided").wait_for()
+    assert "Corrected by curator → Charcoal" in page.locator(f"#suggestion-{flag.pk}").inner_text()
+    assert Product.objects.get(pk=product.pk).final_color == "Charcoal"
+    assert page.csp_errors == []
