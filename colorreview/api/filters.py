@@ -78,10 +78,17 @@ class SuggestionFilter(filters.FilterSet):
     category = filters.CharFilter(field_name="product__category", lookup_expr="iexact")
     q = filters.CharFilter(method=lambda qs, name, value: _sku_or_title("product__")(qs, name, value),
                            label="text in the sku or title")
+    severity = filters.ChoiceFilter(choices=[c for c in Suggestion.Severity.choices if c[0]], method="filter_severity",
+                                    label="mislabel flags of another colour family, or of another shade of the tag's")
 
     class Meta:
         model = Suggestion
-        fields = ["kind", "status", "color", "category", "q"]
+        fields = ["kind", "status", "color", "category", "q", "severity"]
+
+    def filter_severity(self, queryset, name, value):
+        # a range of the queue's rank (a shade flag's is below 0): the queue's indexes answer it in order
+        shade = Q(queue_rank__lt=0) if value == Suggestion.Severity.SHADE else Q(queue_rank__gte=0)
+        return queryset.filter(shade, kind=Suggestion.Kind.MISLABEL, severity=value)
 
     def filter_status(self, queryset, name, value):
         return queryset if value == "all" else queryset.filter(status=value)

@@ -4,7 +4,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from colorreview.models import ReviewEvent
+from colorreview.models import ReviewEvent, Suggestion
 from tests.factories import PredictionFactory, ProductFactory, SuggestionFactory
 
 pytestmark = pytest.mark.django_db
@@ -338,3 +338,17 @@ def test_a_product_says_what_the_model_reads_and_its_open_suggestion_in_a_consta
         _mislabel(f"F{i}")
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert len(client.get("/api/products/").json()["results"]) == 12
+
+
+def test_mislabel_flags_are_listed_by_severity(curator):
+    family = _mislabel("S1")
+    shade = SuggestionFactory(prediction=PredictionFactory(product=ProductFactory(sku="S2", tag="Blue"),
+                                                           predicted_color="Navy Blue"),
+                              kind="mislabel", severity="shade", score=0.99)
+    client = _token_client(curator)
+    assert [r["sku"] for r in client.get("/api/suggestions/").json()["results"]] == ["S1", "S2"]  # shades last
+    assert [r["id"] for r in client.get("/api/suggestions/?severity=shade").json()["results"]] == [shade.pk]
+    assert [r["id"] for r in client.get("/api/suggestions/?severity=family").json()["results"]] == []
+    Suggestion.objects.filter(pk=family.pk).update(severity="family")
+    assert [r["id"] for r in client.get("/api/suggestions/?severity=family").json()["results"]] == [family.pk]
+    assert client.get("/api/suggestions/?severity=bright").status_code == 400
