@@ -133,6 +133,12 @@ def queue_counts(*, user) -> dict[str, int]:
     return {kind: int(counts.get(kind) or 0) if kind in visible else 0 for kind in ("mislabel", "impute")}
 
 
+def pending_shade_flags() -> int:
+    """Open shade flags: a range at the end of the queue's index (their rank is below 0), however large it is."""
+    return Suggestion.objects.filter(status=Suggestion.Status.PENDING, kind=Suggestion.Kind.MISLABEL,
+                                     queue_rank__lt=0).count()
+
+
 def dashboard_stats() -> dict:
     """The dashboard's figures, from the summary a background job keeps (at most a minute old)."""
     from .services.summary import catalog_summary

@@ -53,6 +53,7 @@ def dashboard(request):
     return render(request, "dashboard.html", {
         "stats": stats, "runs": _with_state(PipelineRun.objects.all()[:5]),
         "thresholds": active_thresholds(), "counts": selectors.queue_counts(user=request.user),
+        "shade_flags": selectors.pending_shade_flags() if roles.can_decide(request.user, "mislabel") else 0,
         "tradeoffs": {"impute": tradeoffs("impute"), "mislabel": tradeoffs("mislabel")},
         "model_versions": selectors.model_version_list(), "active_version": selectors.active_model_version(),
         "flag_rules": flag_rules_state(),

@@ -684,3 +684,13 @@ def test_a_card_offers_the_colours_the_model_reads_next_as_one_click_corrections
     flag.refresh_from_db()
     assert (flag.status, flag.final_color) == ("corrected", "Charcoal")
     assert Product.objects.get(pk=product.pk).final_color == "Charcoal"
+
+
+def test_the_dashboard_says_how_many_open_flags_are_shade_flags(client, curator):
+    _mislabel()
+    SuggestionFactory(prediction=PredictionFactory(product=ProductFactory(sku="SH-1", tag="Blue"),
+                                                   predicted_color="Navy Blue"), kind="mislabel", severity="shade")
+    client.force_login(curator)
+    html = client.get("/").content.decode()
+    assert "2 mislabel flags</a> (1 of them shade flags, another shade of the tag's colour family, " \
+           "listed last)" in html
