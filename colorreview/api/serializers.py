@@ -30,7 +30,8 @@ class ProductSerializer(serializers.ModelSerializer):
     reading = serializers.SerializerMethodField(
         help_text="the model's current reading of the product's image, for the region its category picks (null: "
                   "none yet)")
-    open_suggestion = serializers.SerializerMethodField(help_text="its pending suggestion (null: none)")
+    open_suggestion = serializers.SerializerMethodField(
+        help_text="its pending suggestion of a kind the caller may decide (null: none)")
 
     class Meta:
         model = Product
@@ -39,13 +40,13 @@ class ProductSerializer(serializers.ModelSerializer):
                   "image_checksum", "attributes", "archived_at", "archived_by", "reading", "open_suggestion",
                   "created_at", "updated_at"]
 
-    @staticmethod
-    def _read(product: Product) -> Product:
+    def _read(self, product: Product) -> Product:
         """A list's page comes with its readings (``products_with_readings``); a single product reads its own."""
         if not hasattr(product, "reading"):
             from ..services.suggestions import products_with_readings
 
-            products_with_readings([product])
+            request = self.context.get("request")
+            products_with_readings([product], kinds=selectors.visible_kinds(request.user) if request else None)
         return product
 
     @extend_schema_field(ProductReadingSerializer(allow_null=True))

@@ -104,7 +104,9 @@ class ProductViewSet(viewsets.ReadOnlyModelViewSet):
 
     def paginate_queryset(self, queryset):
         page = super().paginate_queryset(queryset)
-        return products_with_readings(page) if page is not None else None  # three queries a page
+        if page is None:
+            return None
+        return products_with_readings(page, kinds=selectors.visible_kinds(self.request.user))  # three queries
 
     def get_permissions(self):
         return [HasRole(), IsAdminRole()] if self.action in ("archive", "unarchive") else [HasRole()]
@@ -127,7 +129,7 @@ class ProductViewSet(viewsets.ReadOnlyModelViewSet):
             raise PermissionDenied(str(exc)) from exc
         except ArchiveConflict as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-        return Response(ProductSerializer(product).data)
+        return Response(ProductSerializer(product, context=self.get_serializer_context()).data)
 
     @extend_schema(request=DecisionSerializer, responses={200: ProductSerializer, 409: _detail("archived already")})
     @action(detail=True, methods=["post"])

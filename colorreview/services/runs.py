@@ -66,6 +66,7 @@ def pipeline_run_start(*, user=None, product_ids: list[int] | None = None,
     then marked failed and its products released, so that a later run takes them).
     """
     checked_model_version()
+    runs_forget_ranges()
     if product_ids is None and not reread:
         return _run_start_in_background(user)
     plan = pipeline_run_create(user=user, product_ids=product_ids, reread=reread)
@@ -184,15 +185,25 @@ def run_enqueue(*, run_id: int, window: int = ENQUEUE_WINDOW, publish: bool = Tr
 def pipeline_run_cancel(*, run: PipelineRun) -> bool:
     """Stop a run: its products not yet read go back to waiting (a batch still queued finds nothing to
     read), and no more are queued. Its figures are final from now on: a batch a worker had started is
-    finished (its readings kept) but not counted. Its ranges are kept until no worker is alive: a range
-    delivered again because its worker died finds what that worker was reading and puts it back to waiting.
-    False if the run had already ended."""
+    finished (its readings kept) but not counted. The ranges a worker had taken are kept a while
+    (``runs_forget_ranges``): one delivered again because its worker died finds what that worker was reading
+    and puts it back to waiting; those no worker took are dropped. False if the run had already ended."""
     with transaction.atomic():
         cancelled = PipelineRun.objects.filter(pk=run.pk, status__in=ACTIVE_RUN).update(
             status=PipelineRun.Status.CANCELLED, finished_at=timezone.now())
         if cancelled:
             run.products.filter(status=Product.Status.QUEUED).update(status=Product.Status.PENDING)
+            RunBatch.objects.filter(run_id=run.pk, taken=False).delete()  # the run's row lock orders it with adoption
     return bool(cancelled)
+
+
+def runs_forget_ranges() -> int:
+    """Drop the ranges of runs that ended longer ago than the broker redelivers a message (its visibility
+    timeout): no delivery of them is left to come."""
+    timeout = (settings.CELERY_BROKER_TRANSPORT_OPTIONS or {}).get("visibility_timeout", 3600)
+    long_ago = timezone.now() - timedelta(seconds=timeout)
+    ended = PipelineRun.objects.exclude(status__in=ACTIVE_RUN).filter(finished_at__lt=long_ago).values("pk")
+    return RunBatch.objects.filter(run_id__in=ended).delete()[0]
 
 
 def _release(run_id: int, product_ids: list[int], exc: Exception) -> None:
@@ -211,7 +222,10 @@ def _release(run_id: int, product_ids: list[int], exc: Exception) -> None:
 def run_resume(*, run: PipelineRun) -> int:
     """Queue the run's unfinished products and the ranges no worker has taken again (and its queuing
     job, if that never ended); returns how many products. Safe while the old messages still exist: a
-    batch finds only the products still unfinished in its run, and a range is adopted once."""
+    batch finds only the products still unfinished in its run, and a range is adopted once. A run that has
+    ended (finished, failed or cancelled) stays as it ended: nothing is queued, 0."""
+    if not PipelineRun.objects.filter(pk=run.pk, status__in=ACTIVE_RUN).exists():
+        return 0
     ids = list(run.products.filter(status__in=UNFINISHED).order_by("pk").values_list("pk", flat=True))
     ranges = list(RunBatch.objects.filter(run_id=run.pk, taken=False).values_list("pk", "size"))
     if not run.enqueued:

@@ -317,12 +317,13 @@ def _suggested_event(suggestion: Suggestion, candidate: Candidate, renewed: bool
              f"(threshold {candidate.threshold.value:.3f}, {candidate.threshold.source})")
 
 
-def products_with_readings(products: list[Product]) -> list[Product]:
+def products_with_readings(products: list[Product], kinds: list[str] | None = None) -> list[Product]:
     """The products, each with ``reading`` (its current prediction, or None) and ``open_suggestion`` (its
-    pending suggestion, or None) set: three queries whatever their number (a page of a list)."""
+    pending suggestion of one of ``kinds``, those the viewer may decide; None) set: three queries whatever
+    their number (a page of a list)."""
     readings = current_predictions(products)
-    open_ = {s.product_id: s for s in Suggestion.objects.filter(product__in=products,
-                                                                status=Suggestion.Status.PENDING)}
+    pending = Suggestion.objects.filter(product__in=products, status=Suggestion.Status.PENDING)
+    open_ = {s.product_id: s for s in (pending if kinds is None else pending.filter(kind__in=kinds))}
     for product in products:
         product.reading, product.open_suggestion = readings.get(product.pk), open_.get(product.pk)
     return products

@@ -90,10 +90,14 @@ def product_list(request):
                                 search=g.get("q") or None, unmapped=g.get("unmapped") == "1",
                                 archived=selectors.ARCHIVED_CHOICES.get(g.get("archived", ""), False))
     page = keyset_page(qs, ordering=["sku"], size=50, cursor=g.get("page"))
-    products_with_readings(page.items)  # what the model reads of each, and what is open (three queries)
+    # what the model reads of each, and what is open that the viewer may decide (three queries)
+    products_with_readings(page.items, kinds=selectors.visible_kinds(request.user))
+    categories = selectors.catalogue_categories()
+    asked = g.get("category") or ""
+    if asked and asked.lower() not in {name.lower() for name, _ in categories}:  # newer than the summary
+        categories = [*categories, (asked, None)]
     return render(request, "products/list.html", {"page": page, "statuses": Product.Status.choices,
-                                                  "categories": selectors.catalogue_categories(),
-                                                  "query": query_without_page(request)})
+                                                  "categories": categories, "query": query_without_page(request)})
 
 
 def _product(sku: str) -> Product:

@@ -192,11 +192,11 @@ def repeated_repair(readings: Readings, probs: np.ndarray, classes: list[str], v
         pooled.add(total)
         draws.append(total.as_dict())
     keys = ("imputation_accuracy", "imputation_coverage", "mislabel_precision", "mislabel_recall")
-    spread = {k: _range([d[k] for d in draws]) for k in keys}
+    spread = {k: value_range([d[k] for d in draws]) for k in keys}
     return {**pooled.as_dict(), "simulations": seeds, "range_over_simulations": spread}
 
 
-def _range(values: list[float]) -> list[float]:
+def value_range(values: list[float]) -> list[float]:
     """[lowest, highest] of the values that are numbers (a figure with nothing to count is NaN); [NaN, NaN]
     when none is."""
     known = [v for v in values if v == v]

@@ -14,7 +14,7 @@ import numpy as np
 from ..colors import ColorVocabulary
 from ..suggest import CONFIDENT_RULE, FAMILY_RULE, TAG_RULE, Thresholds, confident_colour
 from . import noise_model, noisy
-from .study import fold_of
+from .study import fold_of, value_range
 
 GRID = np.round(np.arange(0.30, 0.996, 0.01), 3)
 NONE, FAMILY, SHADE = 0, 1, 2
@@ -145,8 +145,7 @@ def cross_fitted(keys: list[str], truth: list[str], probs: np.ndarray, classes: 
         pooled.add(total)
         recalls.append(total.mislabel_recall)
         precisions.append(total.mislabel_precision)
-    spread = {"mislabel_precision": [float(np.nanmin(precisions)), float(np.nanmax(precisions))],
-              "mislabel_recall": [float(np.nanmin(recalls)), float(np.nanmax(recalls))]}
+    spread = {"mislabel_precision": value_range(precisions), "mislabel_recall": value_range(recalls)}
     return {**pooled.as_dict(), "simulations": seeds, "range_over_simulations": spread}, chosen
 
 

@@ -24,7 +24,7 @@ def test_compose_file_passes_docker_compose_config():
     assert set(services) == {"web", "worker-gpu", "worker", "redis", "postgres", "flower"}
     flower = services["flower"]
     assert flower["profiles"] == ["ops"] and '--basic-auth="$$FLOWER_BASIC_AUTH"' in flower["command"]
-    assert "exit 2" in flower["command"]  # no password, no Flower
+    assert "exit 2" in flower["command"] and flower["restart"].startswith("on-failure:")  # no password, no Flower
     assert [p["host_ip"] if isinstance(p, dict) else p for p in flower["ports"]][0].startswith("127.0.0.1")
     assert "-Q gpu" in services["worker-gpu"]["command"] and "-Q default" in services["worker"]["command"]
     assert services["worker-gpu"]["deploy"]["resources"]["reservations"]["devices"][0]["capabilities"] == ["gpu"]

@@ -221,6 +221,26 @@ def test_a_range_whose_worker_died_after_the_cancel_puts_what_it_was_reading_bac
     assert runs_release_orphans() == 0 and not RunBatch.objects.filter(run_id=run.pk).exists()
 
 
+def test_a_cancel_drops_the_ranges_no_worker_took_and_the_rest_go_once_no_delivery_can_come(queued_run, published,
+                                                                                          settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from colorreview.models import RunBatch
+    from colorreview.services.runs import run_resume, runs_forget_ranges
+
+    run, (first, *rest) = queued_run
+    progress.batch_adopt(run_id=run.pk, batch_id=first["batch_id"], todo=products_to_predict(run.model_version))
+    assert pipeline_run_cancel(run=run)
+    assert list(RunBatch.objects.filter(run_id=run.pk).values_list("pk", flat=True)) == [first["batch_id"]]
+    del published[:], published.batch_ids[:]
+    assert run_resume(run=run) == 0 and published == []  # a run that ended stays as it ended
+    assert runs_forget_ranges() == 0  # a redelivery may still come
+    PipelineRun.objects.filter(pk=run.pk).update(finished_at=timezone.now() - timedelta(days=1))
+    assert runs_forget_ranges() == 1 and not RunBatch.objects.exists()
+
+
 def test_an_import_while_a_run_is_active_points_at_that_run(catalogue, tmp_path, monkeypatch):
     from colorreview.services.runs import catalog_import_and_queue
 

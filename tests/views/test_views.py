@@ -694,3 +694,14 @@ def test_the_dashboard_says_how_many_open_flags_are_shade_flags(client, curator)
     html = client.get("/").content.decode()
     assert "2 mislabel flags</a> (1 of them shade flags, another shade of the tag's colour family, " \
            "listed last)" in html
+
+
+def test_the_product_list_shows_only_the_open_suggestions_the_viewer_may_decide_and_keeps_a_new_category(
+        client, merchandiser):
+    flagged = _mislabel()
+    client.force_login(merchandiser)
+    html = client.get("/products/").content.decode()
+    row = html.split(f'">{flagged.product.sku}</a>')[1].split("</tr>")[0]
+    assert '<td class="open">—</td>' in row  # a merchandiser does not decide mislabel flags
+    newer = client.get("/products/?category=Ponchos").content.decode()  # not in the summary yet
+    assert '<option value="Ponchos" selected>Ponchos</option>' in newer
