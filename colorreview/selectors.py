@@ -52,9 +52,11 @@ def bulk_approval_accepted_ids(approval: BulkApproval) -> list[int]:
 
 def suggestion_queue(*, user, kind: str | None = None, status: str = Suggestion.Status.PENDING,
                      color: str | None = None, category: str | None = None, search: str | None = None,
-                     sku: str | None = None, min_confidence: float | None = None) -> QuerySet[Suggestion]:
+                     sku: str | None = None, min_confidence: float | None = None,
+                     severity: str | None = None) -> QuerySet[Suggestion]:
     """Suggestions the user may see, shade flags after the others, then most certain first; ``sku``: of that
-    product alone (see ``whole_sku``), ``search``: of the products whose SKU or title contains it."""
+    product alone (see ``whole_sku``), ``search``: of the products whose SKU or title contains it, ``severity``:
+    the mislabel flags of another colour family (``family``) or of another shade of the tag's (``shade``)."""
     qs = Suggestion.objects.select_related("product", "product__seller_color", "prediction", "decided_by")
     visible = visible_kinds(user)
     qs = qs.filter(kind__in=visible) if len(visible) < 2 else qs
@@ -73,7 +75,16 @@ def suggestion_queue(*, user, kind: str | None = None, status: str = Suggestion.
                        .values("pk"))
     if min_confidence is not None:
         qs = qs.filter(confidence__gte=min_confidence)
+    if severity:
+        qs = qs.filter(of_severity(severity))
     return qs.order_by(*Suggestion.QUEUE_ORDER)
+
+
+def of_severity(severity: str) -> Q:
+    """Mislabel flags of another colour family (``family``) or of another shade of the tag's (``shade``), said
+    as a range of the queue's rank too (a shade flag's is below 0), which the queue's indexes answer in order."""
+    rank = Q(queue_rank__lt=0) if severity == Suggestion.Severity.SHADE else Q(queue_rank__gte=0)
+    return rank & Q(kind=Suggestion.Kind.MISLABEL, severity=severity)
 
 
 def suggestion_work_queue(*, user, skipped: list[int] = (), **filters) -> QuerySet[Suggestion]:

@@ -7,7 +7,7 @@ from django.db.models import Q
 from django_filters.fields import ChoiceField
 
 from ..models import Prediction, Product, Suggestion
-from ..selectors import ARCHIVED_CHOICES
+from ..selectors import ARCHIVED_CHOICES, of_severity
 
 
 def _sku_or_title(prefix: str = ""):
@@ -86,9 +86,7 @@ class SuggestionFilter(filters.FilterSet):
         fields = ["kind", "status", "color", "category", "q", "severity"]
 
     def filter_severity(self, queryset, name, value):
-        # a range of the queue's rank (a shade flag's is below 0): the queue's indexes answer it in order
-        shade = Q(queue_rank__lt=0) if value == Suggestion.Severity.SHADE else Q(queue_rank__gte=0)
-        return queryset.filter(shade, kind=Suggestion.Kind.MISLABEL, severity=value)
+        return queryset.filter(of_severity(value))
 
     def filter_status(self, queryset, name, value):
         return queryset if value == "all" else queryset.filter(status=value)

@@ -50,8 +50,10 @@ def _filters(request) -> dict:
     search = g.get("q") or None
     # a whole SKU finds its product alone, unless the reviewer asks for every SKU or title containing it
     sku = selectors.whole_sku(search) if search and g.get("match") != "contains" else None
+    severity = g.get("severity") if g.get("severity") in ("family", "shade") else None
     return {"kind": kind, "status": status, "color": g.get("color") or None,
-            "category": g.get("category") or None, "search": search, "sku": sku, "min_confidence": min_conf}
+            "category": g.get("category") or None, "search": search, "sku": sku, "min_confidence": min_conf,
+            "severity": severity}
 
 
 def _colors():

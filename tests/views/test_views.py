@@ -705,3 +705,26 @@ def test_the_product_list_shows_only_the_open_suggestions_the_viewer_may_decide_
     assert '<td class="open">—</td>' in row  # a merchandiser does not decide mislabel flags
     newer = client.get("/products/?category=Ponchos").content.decode()  # not in the summary yet
     assert '<option value="Ponchos" selected>Ponchos</option>' in newer
+
+
+def test_the_queue_lists_the_flags_of_another_family_or_the_shade_flags_alone(client, curator):
+    family = SuggestionFactory(prediction=PredictionFactory(product=ProductFactory(sku="FAM-1", tag="Red"),
+                                                            predicted_color="Blue"), kind="mislabel",
+                               severity="family", score=0.9)
+    shade = SuggestionFactory(prediction=PredictionFactory(product=ProductFactory(sku="SHD-1", tag="Blue"),
+                                                           predicted_color="Navy Blue"), kind="mislabel",
+                              severity="shade", score=0.99)
+    client.force_login(curator)
+    both = client.get("/review/").content.decode()
+    assert both.index("FAM-1") < both.index("SHD-1") and '<select name="severity">' in both
+    shades = client.get("/review/?severity=shade").content.decode()
+    assert f'id="suggestion-{shade.pk}"' in shades and f'id="suggestion-{family.pk}"' not in shades
+    assert '<option value="shade" selected>' in shades
+    families = client.get("/review/?severity=family").content.decode()
+    assert f'id="suggestion-{family.pk}"' in families and f'id="suggestion-{shade.pk}"' not in families
+    assert f'id="suggestion-{shade.pk}"' in client.get("/review/?severity=bright").content.decode()  # ignored
+
+
+def test_a_merchandiser_gets_no_flag_level_filter(client, merchandiser):
+    client.force_login(merchandiser)
+    assert '<select name="severity">' not in client.get("/review/").content.decode()
