@@ -52,12 +52,16 @@ class ProductSerializer(serializers.ModelSerializer):
     @extend_schema_field(ProductReadingSerializer(allow_null=True))
     def get_reading(self, product: Product):
         reading = self._read(product).reading
-        return ProductReadingSerializer(reading).data if reading is not None else None
+        return _READING.to_representation(reading) if reading is not None else None
 
     @extend_schema_field(ProductOpenSuggestionSerializer(allow_null=True))
     def get_open_suggestion(self, product: Product):
         suggestion = self._read(product).open_suggestion
-        return ProductOpenSuggestionSerializer(suggestion).data if suggestion is not None else None
+        return _OPEN.to_representation(suggestion) if suggestion is not None else None
+
+
+# one instance each, its fields built once: a page of products does not build them again for every product
+_READING, _OPEN = ProductReadingSerializer(), ProductOpenSuggestionSerializer()
 
 
 class PredictionSerializer(serializers.ModelSerializer):

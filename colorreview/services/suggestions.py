@@ -259,12 +259,18 @@ def latest_pairs(product_ids: list[int]) -> list[tuple[Product, Prediction]]:
     return [(p, latest[p.pk]) for p in products if p.pk in latest]
 
 
-def current_predictions(products: list[Product]) -> dict[int, Prediction]:
+#: what a list shows of a reading (the rest, the probabilities and colours above all, stays in the database)
+READING_SUMMARY = ("id", "product_id", "image_checksum", "category_region", "predicted_color", "confidence", "family",
+                   "model_version", "created_at")
+
+
+def current_predictions(products: list[Product], only: tuple[str, ...] | None = None) -> dict[int, Prediction]:
     """By product id: the latest prediction of the product's image, for the garment region its category picks
-    now (``regions.current_readings``, as the export finds them; two queries)."""
+    now (``regions.current_readings``, as the export finds them; two queries). ``only``: the fields to load."""
     wanted = wanted_readings(db_region_table(), [(p.pk, p.image_checksum, p.category) for p in products])
     images = {checksum for checksum, _ in wanted.values()}
     rows = Prediction.objects.filter(product_id__in=wanted, image_checksum__in=images).order_by("created_at", "id")
+    rows = rows.only(*only) if only else rows
     return current_readings(((pr.product_id, pr.image_checksum, pr.category_region, pr) for pr in rows), wanted)
 
 
@@ -321,7 +327,7 @@ def products_with_readings(products: list[Product], kinds: list[str] | None = No
     """The products, each with ``reading`` (its current prediction, or None) and ``open_suggestion`` (its
     pending suggestion of one of ``kinds``, those the viewer may decide; None) set: three queries whatever
     their number (a page of a list)."""
-    readings = current_predictions(products)
+    readings = current_predictions(products, only=READING_SUMMARY)
     pending = Suggestion.objects.filter(product__in=products, status=Suggestion.Status.PENDING)
     open_ = {s.product_id: s for s in (pending if kinds is None else pending.filter(kind__in=kinds))}
     for product in products:
