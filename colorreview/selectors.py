@@ -146,8 +146,7 @@ def queue_counts(*, user) -> dict[str, int]:
 
 def pending_shade_flags() -> int:
     """Open shade flags: a range at the end of the queue's index (their rank is below 0), however large it is."""
-    return Suggestion.objects.filter(status=Suggestion.Status.PENDING, kind=Suggestion.Kind.MISLABEL,
-                                     queue_rank__lt=0).count()
+    return Suggestion.objects.filter(of_severity(Suggestion.Severity.SHADE), status=Suggestion.Status.PENDING).count()
 
 
 def dashboard_stats() -> dict:

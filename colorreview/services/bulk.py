@@ -16,6 +16,7 @@ from ..models import BIGINT_MAX, BulkApproval, Product, ReviewEvent, Suggestion
 from . import ServiceError, note_text
 from .claims import free_for
 from .queue import send
+from .suggestions import products_lock
 
 #: suggestions decided per statement
 CHUNK = 2000
@@ -180,7 +181,7 @@ def _approve_chunk(approval: BulkApproval, selection: QuerySet[Suggestion], note
         chunk = list(selection.filter(pk__gt=approval.cursor).order_by("pk").values_list("id", "product_id")[:CHUNK])
         if not chunk:
             return False
-        _lock_products([product_id for _, product_id in chunk])
+        products_lock([product_id for _, product_id in chunk])
         rows = list(selection.filter(pk__in=[pk for pk, _ in chunk]).order_by("pk").select_for_update(of=("self",))
                     .values_list("id", "product_id", "suggested_color", "prediction__model_version",
                                  "product__final_color"))
@@ -244,20 +245,13 @@ def bulk_undo_run(*, approval_id: int) -> BulkApproval:
     return approval
 
 
-def _lock_products(product_ids: list[int]) -> None:
-    """Lock the products (by id) before their suggestions: the order every writer takes them in (no deadlock
-    with a worker storing readings or a re-judging pass)."""
-    list(Product.objects.select_for_update(no_key=True).filter(pk__in=product_ids).order_by("pk")
-         .values_list("pk", flat=True))
-
-
 def _undo_chunk(approval: BulkApproval, user, after: int) -> tuple[int | None, int]:
     with transaction.atomic():
         accepted = Suggestion.objects.filter(bulk=approval, status=Suggestion.Status.ACCEPTED)
         chunk = list(accepted.filter(pk__gt=after).order_by("pk").values_list("id", "product_id")[:CHUNK])
         if not chunk:
             return None, after
-        _lock_products([product_id for _, product_id in chunk])
+        products_lock([product_id for _, product_id in chunk])
         rows = list(accepted.filter(pk__in=[pk for pk, _ in chunk]).select_for_update(of=("self",)).order_by("pk")
                     .values_list("id", "product_id", "final_color", "prediction__model_version",
                                  "product__final_color", "product__archived_at"))

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from ..models import FlagRules, Product, Suggestion
 from . import suggestions
-from .suggestions import active_thresholds, flag_rules, latest_pairs, suggestions_refresh_batch
+from .suggestions import active_thresholds, flag_rules, latest_pairs, products_lock, suggestions_refresh_batch
 
 log = logging.getLogger(__name__)
 
@@ -164,8 +164,7 @@ def _rejudge_batch(ids: list[int]) -> tuple[int, int, int, int]:
         try:
             with transaction.atomic():
                 # locked first, as a worker storing a reading locks them: the readings read next are the newest
-                list(Product.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")
-                     .values_list("pk", flat=True))
+                products_lock(ids)
                 pairs = latest_pairs(ids)
                 before = _pending(ids)
                 suggestions_refresh_batch(pairs=pairs, why=WHY)

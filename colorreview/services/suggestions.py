@@ -205,6 +205,13 @@ def suggestions_refresh_batch(*, pairs: list[tuple[Product, Prediction]],
     return len(created)
 
 
+def products_lock(product_ids: list[int]) -> None:
+    """Lock the products (by id, in id order) before their suggestions: the order every writer takes them in, so
+    that none deadlocks with a worker storing readings, a decision or a re-judging pass."""
+    list(Product.objects.select_for_update(no_key=True).filter(pk__in=product_ids).order_by("pk")
+         .values_list("pk", flat=True))
+
+
 def _as_they_are_now(pairs: list[tuple[Product, Prediction]], table: RegionTable) -> list[tuple[Product, Prediction]]:
     """The pairs with each product as it is now, locked (products before their suggestions, the order every
     writer takes them in): a product read by a worker may have been re-imported, decided or set by hand since
