@@ -382,6 +382,8 @@ def main() -> None:
         ("imputation page", "merchandiser", "/imputations/"),
         ("dashboard", "admin", "/"),
         ("products list, deep filter", "admin", "/products/?category=Shorts&status=predicted"),
+        ("products list, open mislabel flag", "admin", "/products/?open=mislabel"),
+        ("products list, open imputation", "admin", "/products/?open=impute&category=Jeans"),
         ("API suggestion list", "admin", "/api/suggestions/"),
         ("API product list", "admin", "/api/products/?category=Jeans"),
     ]

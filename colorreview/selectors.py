@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from inference.errors import WeightsError
@@ -176,11 +176,27 @@ def product_predictions(product: Product) -> QuerySet[Prediction]:
 ARCHIVED_CHOICES = {"": False, "0": False, "1": True, "all": None}
 
 
+#: values of the ``open`` filter of the product list and API, with what each lists
+OPEN_CHOICES = {"any": "With an open suggestion", "mislabel": "With an open mislabel flag",
+                "impute": "With an open imputation", "none": "With nothing open"}
+
+
+def of_open(choice: str, *, kinds: list[str]) -> Q:
+    """Products by what is open on them, of the ``kinds`` the viewer may decide (``OPEN_CHOICES``): an
+    existence test on the pending suggestion's unique index (one per product), whatever the catalogue's size.
+    A kind the viewer may not decide is never open to them."""
+    wanted = list(kinds) if choice in ("any", "none") else [k for k in kinds if k == choice]
+    pending = Exists(Suggestion.objects.filter(product=OuterRef("pk"), status=Suggestion.Status.PENDING,
+                                               kind__in=wanted))
+    return ~Q(pending) if choice == "none" else Q(pending)
+
+
 def product_list(*, status: str | None = None, category: str | None = None, search: str | None = None,
                  seller_color: str | None = None, unmapped: bool | None = None,
-                 archived: bool | None = False) -> QuerySet[Product]:
+                 archived: bool | None = False, open_: str | None = None,
+                 kinds: list[str] = ()) -> QuerySet[Product]:
     """Products in sku order; ``archived``: False (the default) leaves the archived ones out, True lists
-    only them, None both."""
+    only them, None both; ``open_`` (an ``OPEN_CHOICES`` key) by what is open on them of ``kinds``."""
     qs = Product.objects.select_related("seller_color", "archived_by").order_by("sku")
     if archived is not None:
         qs = qs.filter(archived_at__isnull=not archived)
@@ -194,6 +210,8 @@ def product_list(*, status: str | None = None, category: str | None = None, sear
         qs = qs.filter(Q(seller_color__name__iexact=seller_color) | Q(seller_color_raw__iexact=seller_color))
     if unmapped:
         qs = qs.exclude(seller_color_raw="").filter(seller_color__isnull=True)
+    if open_:
+        qs = qs.filter(of_open(open_, kinds=kinds))
     return qs
 
 

@@ -7,7 +7,7 @@ from django.db.models import Q
 from django_filters.fields import ChoiceField
 
 from ..models import Prediction, Product, Suggestion
-from ..selectors import ARCHIVED_CHOICES, of_severity
+from ..selectors import ARCHIVED_CHOICES, OPEN_CHOICES, of_open, of_severity, visible_kinds
 
 
 def _sku_or_title(prefix: str = ""):
@@ -43,10 +43,16 @@ class ProductFilter(filters.FilterSet):
     archived = filters.ChoiceFilter(choices=[("0", "active"), ("1", "archived"), ("all", "both")],
                                     method="filter_archived",
                                     label="archived products: lists leave them out (0) unless 1 (only them) or all")
+    open = filters.ChoiceFilter(choices=list(OPEN_CHOICES.items()), method="filter_open",
+                                label="by what is open on a product, of the kinds the caller may decide: any, "
+                                      "mislabel, impute or none")
 
     class Meta:
         model = Product
-        fields = ["status", "category", "q", "seller_color", "unmapped", "archived"]
+        fields = ["status", "category", "q", "seller_color", "unmapped", "archived", "open"]
+
+    def filter_open(self, queryset, name, value):
+        return queryset.filter(of_open(value, kinds=visible_kinds(self.request.user)))
 
     def filter_seller_color(self, queryset, name, value):
         return queryset.filter(Q(seller_color__name__iexact=value) | Q(seller_color_raw__iexact=value))

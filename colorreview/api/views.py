@@ -89,7 +89,8 @@ def _answer(act) -> Response:
 
 class ProductViewSet(viewsets.ReadOnlyModelViewSet):
     """Products; filters: status, category, q (sku/title), seller_color, unmapped, archived (the list leaves
-    archived products out unless ``archived`` says otherwise; a single product is found either way). POST
+    archived products out unless ``archived`` says otherwise; a single product is found either way), open
+    (what is open on a product, of the kinds the caller may decide). POST
     ``archive`` or ``unarchive`` (admin, with an optional ``note``) changes it."""
 
     serializer_class = ProductSerializer

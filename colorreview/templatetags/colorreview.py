@@ -9,16 +9,21 @@ from ..models import ColorName, Product
 register = template.Library()
 
 
+def _colors(context) -> dict[str, tuple[str, bool]]:
+    """Every vocabulary colour's hex and whether it is active, read once per request."""
+    request = context.get("request")
+    cache = getattr(request, "_colors", None) if request else None
+    if cache is None:
+        cache = {name: (hex_, active) for name, hex_, active in ColorName.objects.values_list("name", "hex", "active")}
+        if request is not None:
+            request._colors = cache
+    return cache
+
+
 @register.simple_tag(takes_context=True)
 def color_hex(context, name: str) -> str:
     """Reference hex of a vocabulary colour (cached per request), grey when unknown."""
-    request = context.get("request")
-    cache = getattr(request, "_color_hex", None) if request else None
-    if cache is None:
-        cache = dict(ColorName.objects.values_list("name", "hex"))
-        if request is not None:
-            request._color_hex = cache
-    return cache.get(name, "#cccccc")
+    return _colors(context).get(name, ("#cccccc", False))[0]
 
 
 @register.filter
@@ -88,12 +93,15 @@ def flag_reason(s) -> str:
             f"and {reads}")
 
 
-@register.filter
-def alternatives(s, limit: int = 2) -> list[tuple[str, float]]:
+@register.simple_tag(takes_context=True)
+def alternatives(context, s, limit: int = 2) -> list[tuple[str, float]]:
     """The colours the model reads next after the suggested one, for a one-click correction: at most ``limit``,
-    each at 10% or more, never the seller's tag."""
+    each at 10% or more, never the seller's tag, nor a colour an admin took out of the vocabulary (a
+    correction to it would be refused)."""
+    colors = _colors(context)
     probabilities = s.prediction.probabilities or {}
-    others = [(c, p) for c, p in probabilities.items() if c not in (s.suggested_color, s.seller_color) and p >= 0.10]
+    others = [(c, p) for c, p in probabilities.items()
+              if c not in (s.suggested_color, s.seller_color) and p >= 0.10 and colors.get(c, ("", False))[1]]
     return sorted(others, key=lambda item: -item[1])[:int(limit)]
 
 

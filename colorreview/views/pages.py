@@ -86,18 +86,31 @@ def product_list(request):
     if status and status not in Product.Status.values:
         messages.warning(request, f"There is no product state '{status}'; every state is shown.")
         status = None
+    kinds = selectors.visible_kinds(request.user)
+    opens = _open_choices(kinds)
+    open_ = g.get("open") or None
+    if open_ and open_ not in opens:
+        messages.warning(request, f"There is no open-suggestion filter '{open_}' for you; every product is shown.")
+        open_ = None
     qs = selectors.product_list(status=status, category=g.get("category") or None,
                                 search=g.get("q") or None, unmapped=g.get("unmapped") == "1",
-                                archived=selectors.ARCHIVED_CHOICES.get(g.get("archived", ""), False))
+                                archived=selectors.ARCHIVED_CHOICES.get(g.get("archived", ""), False),
+                                open_=open_, kinds=kinds)
     page = keyset_page(qs, ordering=["sku"], size=50, cursor=g.get("page"))
     # what the model reads of each, and what is open that the viewer may decide (three queries)
-    products_with_readings(page.items, kinds=selectors.visible_kinds(request.user))
+    products_with_readings(page.items, kinds=kinds)
     categories = selectors.catalogue_categories()
     asked = g.get("category") or ""
     if asked and asked.lower() not in {name.lower() for name, _ in categories}:  # newer than the summary
         categories = [*categories, (asked, None)]
     return render(request, "products/list.html", {"page": page, "statuses": Product.Status.choices,
-                                                  "categories": categories, "query": query_without_page(request)})
+                                                  "categories": categories, "opens": opens.items(),
+                                                  "query": query_without_page(request)})
+
+
+def _open_choices(kinds: list[str]) -> dict[str, str]:
+    """The open-suggestion filters that mean something to a viewer who decides ``kinds``."""
+    return {key: label for key, label in selectors.OPEN_CHOICES.items() if key in ("any", "none") or key in kinds}
 
 
 def _product(sku: str) -> Product:

@@ -55,6 +55,28 @@ def test_products_list_and_filter_with_a_token(curator):
         assert r.status_code == 400 and bad.split("=")[0] in r.json(), bad
 
 
+def test_products_are_filtered_by_what_is_open_on_them_of_the_kinds_the_caller_decides(curator, merchandiser):
+    flagged = _mislabel("F1")
+    SuggestionFactory(prediction=PredictionFactory(product=ProductFactory(sku="I1", tag=""), predicted_color="Blue"),
+                      kind="impute")
+    ProductFactory(sku="Q1", tag="Green")
+    decided = _mislabel("D1")
+    decided.status = Suggestion.Status.ACCEPTED
+    decided.save()
+
+    def skus(api, value):
+        return [p["sku"] for p in api.get(f"/api/products/?open={value}").json()["results"]]
+
+    curating, merchandising = _token_client(curator), _token_client(merchandiser)
+    assert skus(curating, "any") == [flagged.product.sku]  # a curator decides mislabel flags only
+    assert skus(curating, "mislabel") == [flagged.product.sku] and skus(curating, "impute") == []
+    assert skus(curating, "none") == ["D1", "I1", "Q1"]
+    assert skus(merchandising, "any") == ["I1"] and skus(merchandising, "mislabel") == []
+    assert skus(merchandising, "none") == ["D1", "F1", "Q1"]
+    r = curating.get("/api/products/?open=maybe")
+    assert r.status_code == 400 and "open" in r.json()
+
+
 def test_predictions_are_listed_by_sku(curator):
     PredictionFactory(product=ProductFactory(sku="P9", category="Jeans"), predicted_color="Olive")
     rows = _token_client(curator).get("/api/predictions/?sku=P9").json()["results"]

@@ -8,7 +8,7 @@ from unittest import mock
 
 import pytest
 
-from colorreview.models import BulkApproval, ImportBatch, PipelineRun, Product, Suggestion
+from colorreview.models import BulkApproval, ColorName, ImportBatch, PipelineRun, Product, Suggestion
 from tests.conftest import jpeg_bytes
 from tests.factories import PredictionFactory, ProductFactory, SuggestionFactory, probabilities
 
@@ -686,6 +686,18 @@ def test_a_card_offers_the_colours_the_model_reads_next_as_one_click_corrections
     assert Product.objects.get(pk=product.pk).final_color == "Charcoal"
 
 
+def test_a_colour_taken_out_of_the_vocabulary_is_not_offered_as_a_one_click_correction(client, curator):
+    ColorName.objects.filter(name="Charcoal").update(active=False)
+    product = ProductFactory(sku="ALT-2", tag="Cream")
+    SuggestionFactory(prediction=PredictionFactory(product=product, predicted_color="Black", family="Black",
+                                                   confidence=0.5,
+                                                   probabilities=probabilities(Black=0.5, Charcoal=0.3, Grey=0.15)),
+                      kind="mislabel", score=0.99)
+    client.force_login(curator)
+    alts = client.get("/review/").content.decode().split('<div class="alts">')[1].split("</div>")[0]
+    assert [re.search(r'value="([^"]+)"', form).group(1) for form in alts.split('<form class="alt"')[1:]] == ["Grey"]
+
+
 def test_the_dashboard_says_how_many_open_flags_are_shade_flags(client, curator):
     _mislabel()
     SuggestionFactory(prediction=PredictionFactory(product=ProductFactory(sku="SH-1", tag="Blue"),
@@ -705,6 +717,24 @@ def test_the_product_list_shows_only_the_open_suggestions_the_viewer_may_decide_
     assert '<td class="open">—</td>' in row  # a merchandiser does not decide mislabel flags
     newer = client.get("/products/?category=Ponchos").content.decode()  # not in the summary yet
     assert '<option value="Ponchos" selected>Ponchos</option>' in newer
+
+
+def test_the_product_list_filters_by_what_is_open_of_the_kinds_the_viewer_decides(client, curator, merchandiser):
+    flagged = _mislabel()
+    SuggestionFactory(prediction=PredictionFactory(product=ProductFactory(sku="IMP-1", tag=""),
+                                                   predicted_color="Blue"), kind="impute")
+    ProductFactory(sku="QUIET-1", tag="Green")
+    client.force_login(curator)
+    html = client.get("/products/?open=mislabel").content.decode()
+    assert flagged.product.sku in html and "IMP-1" not in html and "QUIET-1" not in html
+    assert '<option value="mislabel" selected>With an open mislabel flag</option>' in html
+    assert 'value="impute"' not in html.split('<select name="open">')[1].split("</select>")[0]
+    nothing_open = client.get("/products/?open=none").content.decode()
+    assert "QUIET-1" in nothing_open and "IMP-1" in nothing_open and f">{flagged.product.sku}<" not in nothing_open
+    refused = client.get("/products/?open=impute", follow=True).content.decode()  # not a curator's kind
+    assert "no open-suggestion filter &#x27;impute&#x27; for you" in refused and "QUIET-1" in refused
+    client.force_login(merchandiser)
+    assert "IMP-1" in client.get("/products/?open=impute").content.decode()
 
 
 def test_the_queue_lists_the_flags_of_another_family_or_the_shade_flags_alone(client, curator):
