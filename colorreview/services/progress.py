@@ -24,6 +24,19 @@ from ..models import PipelineRun, Product, RunBatch
 UNFINISHED = (Product.Status.QUEUED, Product.Status.RUNNING)
 #: run states in which a run still takes products
 ACTIVE_RUN = (PipelineRun.Status.QUEUED, PipelineRun.Status.RUNNING)
+
+
+def run_active(run_id: int) -> bool:
+    """Whether the run still takes products (not finished, failed or cancelled)."""
+    return PipelineRun.objects.filter(pk=run_id, status__in=ACTIVE_RUN).exists()
+
+
+def ended_runs(*, before=None):
+    """The ids of the runs that have ended (of those that ended before ``before``, if given), as a subquery."""
+    ended = PipelineRun.objects.exclude(status__in=ACTIVE_RUN)
+    return (ended.filter(finished_at__lt=before) if before is not None else ended).values("pk")
+
+
 #: a product whose worker died this many times while reading it is given up (a poison image)
 MAX_ATTEMPTS = 3
 
@@ -72,7 +85,7 @@ def batch_claim(*, run_id: int, product_ids: list[int]) -> Claim:
     reads them one at a time, the least tried first, so that one image that kills its worker
     cannot take the others with it; after ``MAX_ATTEMPTS`` such deaths the image is given up.
     """
-    if not PipelineRun.objects.filter(pk=run_id, status__in=ACTIVE_RUN).exists():  # cancelled: nothing starts
+    if not run_active(run_id):  # cancelled: nothing starts
         # what is still being read in it was claimed by a delivery whose worker died: it waits for a later run
         Product.objects.filter(pk__in=product_ids, pipeline_run_id=run_id, status=Product.Status.RUNNING).update(
             status=Product.Status.PENDING)

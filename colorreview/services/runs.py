@@ -17,7 +17,7 @@ from inference.errors import WeightsError
 from ..models import PipelineRun, Product, RunBatch
 from . import ServiceError, progress
 from .predictions import RunPlan, batches_of, model_version, pipeline_run_create, products_to_predict
-from .progress import ACTIVE_RUN, UNFINISHED, run_finish_if_done
+from .progress import ACTIVE_RUN, UNFINISHED, ended_runs, run_active, run_finish_if_done
 from .queue import BROKER_ERRORS, QueueUnavailable, unavailable
 from .rejudge import suggestions_rejudge_later
 from .workers import live_workers
@@ -202,8 +202,7 @@ def runs_forget_ranges() -> int:
     timeout): no delivery of them is left to come."""
     timeout = (settings.CELERY_BROKER_TRANSPORT_OPTIONS or {}).get("visibility_timeout", 3600)
     long_ago = timezone.now() - timedelta(seconds=timeout)
-    ended = PipelineRun.objects.exclude(status__in=ACTIVE_RUN).filter(finished_at__lt=long_ago).values("pk")
-    return RunBatch.objects.filter(run_id__in=ended).delete()[0]
+    return RunBatch.objects.filter(run_id__in=ended_runs(before=long_ago)).delete()[0]
 
 
 def _release(run_id: int, product_ids: list[int], exc: Exception) -> None:
@@ -224,7 +223,7 @@ def run_resume(*, run: PipelineRun) -> int:
     job, if that never ended); returns how many products. Safe while the old messages still exist: a
     batch finds only the products still unfinished in its run, and a range is adopted once. A run that has
     ended (finished, failed or cancelled) stays as it ended: nothing is queued, 0."""
-    if not PipelineRun.objects.filter(pk=run.pk, status__in=ACTIVE_RUN).exists():
+    if not run_active(run.pk):
         return 0
     ids = list(run.products.filter(status__in=UNFINISHED).order_by("pk").values_list("pk", flat=True))
     ranges = list(RunBatch.objects.filter(run_id=run.pk, taken=False).values_list("pk", "size"))
@@ -279,7 +278,7 @@ def runs_recover(*, worker_name: str) -> int:
 def runs_release_orphans() -> int:
     """With no worker alive: the products still queued or being read in a run that has ended (a worker died
     reading them after the run was cancelled) go back to waiting for a later run; returns how many."""
-    ended = PipelineRun.objects.exclude(status__in=ACTIVE_RUN).values("pk")
+    ended = ended_runs()
     released = Product.objects.filter(status__in=UNFINISHED, pipeline_run__in=ended).update(
         status=Product.Status.PENDING)
     RunBatch.objects.filter(run_id__in=ended).delete()  # a cancelled run's ranges: no delivery of them is left
@@ -312,9 +311,10 @@ def pipeline_run_here(*, plan: RunPlan, progress: Callable[[int], None] | None =
     return plan.run
 
 
-def runs_adopt() -> list[RunPlan]:
-    """With no worker alive: the unfinished runs, as plans to execute here (``run_pipeline --wait``)."""
-    if live_workers():
+def runs_adopt(*, me: str | None = None) -> list[RunPlan]:
+    """With no worker alive but this process (named ``me`` among the workers, if it is one): the unfinished
+    runs, as plans to execute here (``run_pipeline --wait``)."""
+    if live_workers(exclude=me):
         return []
     runs_release_orphans()
     plans = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -48,3 +49,25 @@ def _process_alive(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return True
+
+
+class WorkerHere:
+    """This process reading products itself (``run_pipeline --wait`` on the embedded queue), announced as a
+    worker while it does: another process then takes its products for work in hand, not for orphans of a
+    dead worker. It beats between batches, at most every ``COLORREVIEW_WORKER_BEAT`` seconds."""
+
+    def __init__(self, name: str | None = None):
+        self.name = name or f"in-process@{socket.gethostname()}:{os.getpid()}"
+        self._beaten = 0.0
+
+    def beat(self, *_ignored) -> None:
+        if time.monotonic() - self._beaten >= settings.COLORREVIEW_WORKER_BEAT:
+            worker_beat(name=self.name, queues="in-process")
+            self._beaten = time.monotonic()
+
+    def __enter__(self) -> WorkerHere:
+        self.beat()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        worker_gone(name=self.name)

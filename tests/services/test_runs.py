@@ -15,8 +15,15 @@ from colorreview.models import PipelineRun, Prediction, Product, Worker
 from colorreview.services import progress
 from colorreview.services.catalog import import_catalog
 from colorreview.services.predictions import pipeline_run_create, predict_products
-from colorreview.services.runs import pipeline_run_here, run_resume, run_stalled, runs_adopt, runs_recover
-from colorreview.services.workers import live_workers, worker_beat, workers_forget
+from colorreview.services.runs import (
+    pipeline_run_cancel,
+    pipeline_run_here,
+    run_resume,
+    run_stalled,
+    runs_adopt,
+    runs_recover,
+)
+from colorreview.services.workers import WorkerHere, live_workers, worker_beat, workers_forget
 from inference.pipeline import Pipeline
 from tests.conftest import small_catalogue
 
@@ -86,8 +93,6 @@ def test_an_image_that_kills_its_worker_three_times_is_given_up_and_the_run_ends
 
 
 def test_a_cancelled_runs_figures_are_final_while_a_worker_finishes_the_batch_it_had_started(catalogue):
-    from colorreview.services.runs import pipeline_run_cancel
-
     plan = pipeline_run_create()
     first, started, *rest = plan.batches
     predict_products(product_ids=first, run_id=plan.run.pk)
@@ -113,8 +118,6 @@ def test_a_cancelled_runs_figures_are_final_while_a_worker_finishes_the_batch_it
 
 
 def test_a_worker_that_died_in_a_cancelled_run_is_not_read_again_in_it(catalogue):
-    from colorreview.services.runs import pipeline_run_cancel
-
     plan = pipeline_run_create()
     progress.batch_claim(run_id=plan.run.pk, product_ids=plan.batches[0])  # the worker died here
     pipeline_run_cancel(run=plan.run)
@@ -126,8 +129,6 @@ def test_a_worker_that_died_in_a_cancelled_run_is_not_read_again_in_it(catalogue
 
 
 def test_a_worker_that_died_in_a_cancelled_run_leaves_nothing_running_once_no_worker_is_alive(catalogue):
-    from colorreview.services.runs import pipeline_run_cancel
-
     plan = pipeline_run_create()
     progress.batch_claim(run_id=plan.run.pk, product_ids=plan.batches[0])  # the worker died here, its message gone
     pipeline_run_cancel(run=plan.run)
@@ -220,6 +221,20 @@ def test_run_pipeline_wait_finishes_a_run_left_by_a_dead_worker(catalogue):
     run = PipelineRun.objects.get(pk=plan.run.pk)
     assert (run.status, run.done + run.failed) == ("finished", 10)
     assert Prediction.objects.count() == 10
+
+
+def test_a_process_reading_a_run_itself_is_a_worker_whose_products_a_second_one_leaves_alone(catalogue):
+    plan = pipeline_run_create()
+    reading = plan.batches[0]
+    progress.batch_claim(run_id=plan.run.pk, product_ids=reading)  # a first `run_pipeline --wait` reads these
+    assert pipeline_run_cancel(run=plan.run)
+    with WorkerHere() as first:
+        assert [w.name for w in live_workers()] == [first.name]
+        assert runs_adopt(me="in-process@elsewhere:1") == []  # a second command: the first is alive
+        assert set(Product.objects.filter(pk__in=reading).values_list("status", flat=True)) == {"running"}
+    assert not Worker.objects.exists()  # the first has ended, and said so
+    assert runs_adopt(me="in-process@elsewhere:1") == []  # nothing active to adopt, but its orphans wait again
+    assert set(Product.objects.filter(pk__in=reading).values_list("status", flat=True)) == {"pending"}
 
 
 def test_import_then_run_pipeline_with_a_broker_queues_each_product_once(tmp_path, fast_pipeline, published,

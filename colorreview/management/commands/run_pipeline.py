@@ -18,6 +18,7 @@ from ...services.runs import (
     pipeline_run_start,
     runs_adopt,
 )
+from ...services.workers import WorkerHere
 
 
 class Command(BaseCommand):
@@ -57,19 +58,25 @@ class Command(BaseCommand):
         self._follow(run, opts["timeout"])
 
     def _run_here(self):
-        for plan in runs_adopt():  # unfinished runs that no worker is alive to finish
-            self.stdout.write(f"finishing run {plan.run.pk}: {sum(map(len, plan.batches))} products left")
-            self._execute(plan)
-        plan = pipeline_run_create()
-        if plan is None:
-            self.stdout.write("nothing to do: every product has a prediction for this model version")
-            return
-        self._execute(plan)
+        # a worker while it reads: a second such command leaves the runs it is reading alone
+        with WorkerHere() as here:
+            for plan in runs_adopt(me=here.name):  # unfinished runs that no worker is alive to finish
+                self.stdout.write(f"finishing run {plan.run.pk}: {sum(map(len, plan.batches))} products left")
+                self._execute(plan, here)
+            plan = pipeline_run_create()
+            if plan is None:
+                self.stdout.write("nothing to do: every product has a prediction for this model version")
+                return
+            self._execute(plan, here)
 
-    def _execute(self, plan):
+    def _execute(self, plan, here: WorkerHere):
         started = time.perf_counter()
         with tqdm(total=sum(map(len, plan.batches)), desc="pipeline", unit="product") as bar:
-            run = pipeline_run_here(plan=plan, progress=bar.update)
+            def progress(n: int) -> None:
+                bar.update(n)
+                here.beat()
+
+            run = pipeline_run_here(plan=plan, progress=progress)
         self._summary(run, time.perf_counter() - started)
 
     def _follow(self, run: PipelineRun, timeout: float | None):
