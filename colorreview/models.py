@@ -533,3 +533,19 @@ class FlagRules(models.Model):
 
     def __str__(self) -> str:
         return f"flag rules applied {timezone.localtime(self.applied_at):%Y-%m-%d %H:%M}"
+
+
+class DueWork(models.Model):
+    """Work a migration leaves owed to the data (seller tags to map again), done once every migration has
+    run, by the ``migrate`` that applied it or, if that one stopped short, by the next: the row is removed
+    only when the work is done."""
+
+    name = models.CharField(max_length=64, unique=True)
+    reason = models.TextField(blank=True)
+    requested_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "due work"
+
+    def __str__(self) -> str:
+        return self.name
