@@ -194,7 +194,7 @@ def of_open(choice: str, *, kinds: list[str]) -> Q:
 def product_list(*, status: str | None = None, category: str | None = None, search: str | None = None,
                  seller_color: str | None = None, unmapped: bool | None = None,
                  archived: bool | None = False, open_: str | None = None,
-                 kinds: list[str] = ()) -> QuerySet[Product]:
+                 kinds: tuple[str, ...] | list[str] = ()) -> QuerySet[Product]:
     """Products in sku order; ``archived``: False (the default) leaves the archived ones out, True lists
     only them, None both; ``open_`` (an ``OPEN_CHOICES`` key) by what is open on them of ``kinds``."""
     qs = Product.objects.select_related("seller_color", "archived_by").order_by("sku")

@@ -41,27 +41,33 @@ def due_work_run(*, using: str = "default") -> list[str]:
 
     if DueWork._meta.db_table not in connections[using].introspection.table_names():
         return []
-    due = list(DueWork.objects.using(using).order_by("pk"))
+    # the columns every version of the table has: a later migration may add others not there yet
+    due = list(DueWork.objects.using(using).order_by("pk").values_list("pk", "name"))
     if not due:
         return []
     if not migrations_complete(using):
-        log.warning("due work waits for the last migration: %s", ", ".join(w.name for w in due))
+        log.warning("due work waits for the last migration: %s", ", ".join(name for _, name in due))
+        return []
+    if using != "default":  # the work runs on the app's own database
+        log.warning("due work is done by a migrate of the default database: %s", ", ".join(n for _, n in due))
         return []
     done = []
-    for work in due:
-        run = WORK.get(work.name)
+    for pk, name in due:
+        run = WORK.get(name)
         if run is None:
-            log.error("due work %r is not known here: left due", work.name)
+            log.error("due work %r is not known here: left due", name)
             continue
-        said = run()  # in chunks of its own; if it stops, the row stays and the next migrate does it again
-        DueWork.objects.using(using).filter(pk=work.pk).delete()
+        try:
+            said = run()  # in chunks of its own; if it stops, the row stays and the next migrate does it again
+        except Exception:  # the schema is migrated whatever happens here: the work stays due, for the next one
+            log.exception("due work %r failed and stays due: the next `python manage.py migrate` tries again", name)
+            continue
+        DueWork.objects.using(using).filter(pk=pk).delete()
         log.info("%s", said)
         done.append(said)
     return done
 
 
 def due_work_after_migrate(*, using: str = "default", **kwargs) -> None:
-    """``post_migrate`` (sent for this app once its migrations have run)."""
-    for said in due_work_run(using=using):
-        if kwargs.get("verbosity", 1):
-            print(f"  {said}")
+    """``post_migrate`` (sent for this app once its migrations have run); what is done is logged."""
+    due_work_run(using=using)

@@ -3,15 +3,18 @@ from a run that is merely waiting."""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
-import time
+import threading
 from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
 
 from ..models import Worker
+
+log = logging.getLogger(__name__)
 
 
 def worker_beat(*, name: str, queues: str = "") -> None:
@@ -54,20 +57,38 @@ def _process_alive(pid: int) -> bool:
 class WorkerHere:
     """This process reading products itself (``run_pipeline --wait`` on the embedded queue), announced as a
     worker while it does: another process then takes its products for work in hand, not for orphans of a
-    dead worker. It beats between batches, at most every ``COLORREVIEW_WORKER_BEAT`` seconds."""
+    dead worker. A thread beats every ``COLORREVIEW_WORKER_BEAT`` seconds, whatever a batch or the queuing
+    of a large run takes, as a Celery worker's does; a beat that fails (a locked database) is tried again."""
 
     def __init__(self, name: str | None = None):
         self.name = name or f"in-process@{socket.gethostname()}:{os.getpid()}"
-        self._beaten = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
-    def beat(self, *_ignored) -> None:
-        if time.monotonic() - self._beaten >= settings.COLORREVIEW_WORKER_BEAT:
-            worker_beat(name=self.name, queues="in-process")
-            self._beaten = time.monotonic()
+    def beat(self) -> None:
+        worker_beat(name=self.name, queues="in-process")
+
+    def _beat_on(self) -> None:
+        from django.db import close_old_connections, connection
+
+        try:
+            while not self._stop.wait(settings.COLORREVIEW_WORKER_BEAT):
+                try:
+                    self.beat()
+                except Exception:
+                    log.exception("%s: heartbeat failed", self.name)
+                    close_old_connections()
+        finally:
+            connection.close()  # this thread's own connection
 
     def __enter__(self) -> WorkerHere:
         self.beat()
+        self._thread = threading.Thread(target=self._beat_on, name="colorreview-heartbeat", daemon=True)
+        self._thread.start()
         return self
 
     def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
         worker_gone(name=self.name)

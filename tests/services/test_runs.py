@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import time
 from datetime import timedelta
 from unittest import mock
 
@@ -235,6 +236,36 @@ def test_a_process_reading_a_run_itself_is_a_worker_whose_products_a_second_one_
     assert not Worker.objects.exists()  # the first has ended, and said so
     assert runs_adopt(me="in-process@elsewhere:1") == []  # nothing active to adopt, but its orphans wait again
     assert set(Product.objects.filter(pk__in=reading).values_list("status", flat=True)) == {"pending"}
+
+
+def test_a_run_a_live_process_reads_is_followed_by_a_second_run_pipeline_wait_not_read_again(catalogue, capsys):
+    from django.core.management import CommandError, call_command
+
+    plan = pipeline_run_create()
+    reading = plan.batches[0]
+    progress.batch_claim(run_id=plan.run.pk, product_ids=reading)  # a first `run_pipeline --wait` reads these
+    with WorkerHere(name="in-process@first"):
+        assert runs_adopt(me="in-process@second") == []
+        with pytest.raises(CommandError, match=f"run {plan.run.pk} not finished after"):
+            call_command("run_pipeline", "--wait", "--timeout", "1")
+    assert f"run {plan.run.pk} of this model version is still running" in capsys.readouterr().out
+    assert list(PipelineRun.objects.values_list("pk", flat=True)) == [plan.run.pk]  # no second run of it
+    taken = Product.objects.filter(pk__in=reading)
+    assert set(taken.values_list("status", "attempts")) == {("running", 1)}  # not claimed a second time
+    call_command("run_pipeline", "--wait")  # the first has gone without finishing: this one takes its run over
+    assert PipelineRun.objects.get(pk=plan.run.pk).status == "finished"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_process_reading_a_run_itself_beats_while_a_batch_takes_long(settings):
+    settings.COLORREVIEW_WORKER_BEAT = 0.05
+    with WorkerHere(name="in-process@slow") as here:
+        first = Worker.objects.get(name=here.name).seen_at
+        deadline = timezone.now() + timedelta(seconds=10)
+        while Worker.objects.get(name=here.name).seen_at == first and timezone.now() < deadline:
+            time.sleep(0.05)  # a batch that takes its time, beating nothing itself
+        assert Worker.objects.get(name=here.name).seen_at > first
+    assert not Worker.objects.filter(name=here.name).exists()
 
 
 def test_import_then_run_pipeline_with_a_broker_queues_each_product_once(tmp_path, fast_pipeline, published,

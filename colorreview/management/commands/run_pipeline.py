@@ -8,6 +8,7 @@ from tqdm import tqdm
 from ...models import PipelineRun
 from ...services import ServiceError
 from ...services.predictions import pipeline_run_create
+from ...services.progress import ACTIVE_RUN
 from ...services.rejudge import suggestions_rejudge_if_changed
 from ...services.runs import (
     QueueUnavailable,
@@ -39,7 +40,7 @@ class Command(BaseCommand):
         if rejudged is not None and (rejudged.products or rejudged.reason != "first"):
             self.stdout.write(str(rejudged))
         if embedded_queue() and opts["wait"]:
-            return self._run_here()
+            return self._run_here(version, opts["timeout"])
         try:
             run = pipeline_run_start()
         except RunAlreadyActive as exc:
@@ -57,26 +58,26 @@ class Command(BaseCommand):
             return
         self._follow(run, opts["timeout"])
 
-    def _run_here(self):
+    def _run_here(self, version: str, timeout: float | None):
         # a worker while it reads: a second such command leaves the runs it is reading alone
         with WorkerHere() as here:
             for plan in runs_adopt(me=here.name):  # unfinished runs that no worker is alive to finish
                 self.stdout.write(f"finishing run {plan.run.pk}: {sum(map(len, plan.batches))} products left")
-                self._execute(plan, here)
+                self._execute(plan)
+            other = PipelineRun.objects.filter(model_version=version, status__in=ACTIVE_RUN).order_by("pk").first()
+            if other is not None:  # left active: a live worker or another such command reads it
+                self.stdout.write(f"{RunAlreadyActive(other)}: another process reads it; following it")
+                self._follow(other, timeout)
             plan = pipeline_run_create()
             if plan is None:
                 self.stdout.write("nothing to do: every product has a prediction for this model version")
                 return
-            self._execute(plan, here)
+            self._execute(plan)
 
-    def _execute(self, plan, here: WorkerHere):
+    def _execute(self, plan):
         started = time.perf_counter()
         with tqdm(total=sum(map(len, plan.batches)), desc="pipeline", unit="product") as bar:
-            def progress(n: int) -> None:
-                bar.update(n)
-                here.beat()
-
-            run = pipeline_run_here(plan=plan, progress=progress)
+            run = pipeline_run_here(plan=plan, progress=bar.update)
         self._summary(run, time.perf_counter() - started)
 
     def _follow(self, run: PipelineRun, timeout: float | None):
