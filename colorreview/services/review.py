@@ -14,7 +14,7 @@ from ..models import Product, ReviewEvent, Suggestion
 from . import AlreadyDecided, ServiceError, note_text
 from .catalog_write import TAG_CHANGE
 from .claims import ClaimedByOther, free_for, holder_message, lease_end
-from .suggestions import suggestion_supersede
+from .suggestions import latest_prediction, suggestion_supersede, suggestions_refresh_batch
 from .vocabulary import db_vocabulary
 
 DECISION_ACTIONS = (ReviewEvent.Action.ACCEPT, ReviewEvent.Action.REJECT, ReviewEvent.Action.CORRECT)
@@ -89,9 +89,14 @@ def suggestion_correct(*, suggestion: Suggestion, user, color: str, note: str = 
                    status=Suggestion.Status.CORRECTED, final_color=name, note=note)
 
 
+#: why a suggestion taken back is superseded at once
+STALE_REOPENED = "taken back, but the product changed since the decision (its seller tag or its reading)"
+
+
 def _reopen(*, suggestion: Suggestion, user, action: str, note: str) -> Suggestion:
     """Back to pending (held by ``user``); the product's colour goes back to what it was before the
-    decision, unless it has been changed since (then it stays, and the event says so)."""
+    decision, unless it has been changed since (then it stays, and the event says so). The product is then
+    judged as it is now: a suggestion that no longer applies is superseded (its status says so)."""
     note = note_text(note)
     with transaction.atomic():
         product = Product.objects.select_for_update().get(pk=suggestion.product_id)
@@ -117,6 +122,12 @@ def _reopen(*, suggestion: Suggestion, user, action: str, note: str) -> Suggesti
             product=product, suggestion=current, actor=user, action=action, from_status=current.status,
             to_status=Suggestion.Status.PENDING, from_color=product.final_color, to_color=restored, note=note,
             model_version=current.prediction.model_version)
+        # judged again as the product is now: a tag re-imported or a newer reading since the decision may
+        # mean that the suggestion no longer applies (it is superseded, and what applies now is opened)
+        product.final_color = restored
+        reading = latest_prediction(product)
+        if reading is not None:
+            suggestions_refresh_batch(pairs=[(product, reading)], why=STALE_REOPENED)
     suggestion.refresh_from_db()
     return suggestion
 

@@ -177,6 +177,13 @@ def undo(request):
             messages.warning(request, str(exc))
             return redirect_back(request, "queue")
         return HttpResponse(format_html('<p class="msg warning" role="status">{}</p>', str(exc)), status=409)
+    if suggestion.status == Suggestion.Status.SUPERSEDED:  # the product changed since the decision
+        said = (f"Decision on {suggestion.product.sku} undone, but its seller tag or reading changed since: "
+                "the suggestion no longer applies, and the product is judged as it is now.")
+        if not request.htmx:
+            messages.warning(request, said)
+            return redirect_back(request, "queue")
+        return _card(request, suggestion, said, "warning")
     if not request.htmx:
         messages.info(request, f"Undone: {suggestion.product.sku} is back in the queue.")
         return redirect_back(request, "queue")

@@ -21,7 +21,7 @@ from colorreview.services.review import (
     suggestion_reopen,
     suggestion_undo_last,
 )
-from tests.factories import PredictionFactory, ProductFactory, SuggestionFactory, UserFactory
+from tests.factories import PredictionFactory, ProductFactory, SuggestionFactory, UserFactory, probabilities
 
 pytestmark = pytest.mark.django_db
 
@@ -102,6 +102,28 @@ def test_a_colour_set_by_hand_is_not_reopened_by_a_later_judgement_until_the_tag
                                note=f"re-imported: {TAG_CHANGE} Red → Green (catalog.csv)")
     again = suggestion_refresh(product=Product.objects.get(pk=product.pk))
     assert again is not None and again.suggested_color == "Blue" and again.seller_color == "Green"
+
+
+def test_a_decision_taken_back_after_the_seller_emptied_the_tag_judges_the_product_as_it_is_now(thresholds,
+                                                                                                 curator):
+    from colorreview.services.catalog_write import TAG_CHANGE
+    from colorreview.services.suggestions import suggestion_refresh
+
+    product = ProductFactory(tag="Red")
+    PredictionFactory(product=product, predicted_color="Blue", family="Blue", confidence=0.97,
+                      probabilities=probabilities(Blue=0.97))
+    flag = suggestion_refresh(product=product)
+    suggestion_correct(suggestion=flag, user=curator, color="Navy Blue")
+    # a re-import empties the tag: the colour the curator decided is kept
+    Product.objects.filter(pk=product.pk).update(seller_color=None, seller_color_raw="")
+    ReviewEvent.objects.create(product=product, action="import", from_color="Navy Blue", to_color="Navy Blue",
+                               note=f"re-imported: {TAG_CHANGE} Red → (none) (catalog.csv)")
+    undone = suggestion_undo_last(user=curator)
+    assert undone.pk == flag.pk and undone.status == "superseded"  # a flag of a tag the product no longer has
+    assert Product.objects.get(pk=product.pk).final_color == ""  # the decision taken back: no tag, no colour
+    now = Suggestion.objects.get(product=product, status="pending")
+    assert (now.kind, now.suggested_color, now.seller_color) == ("impute", "Blue", "")
+    assert ReviewEvent.objects.filter(suggestion=flag, action="supersede", note__contains="changed since").exists()
 
 
 def test_an_accepted_flag_is_not_reopened_by_another_reading(thresholds, curator):

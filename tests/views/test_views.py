@@ -391,6 +391,17 @@ def test_undo_brings_the_card_back_and_the_note_shows_as_text(client, curator):
     assert "the &lt;i&gt;seller&lt;/i&gt; is right" in page and "Undone" in page
 
 
+def test_an_undo_says_when_the_product_changed_since_and_the_suggestion_no_longer_applies(client, curator):
+    s = _mislabel()  # tagged Red, read as Blue
+    client.force_login(curator)
+    client.post(f"/review/{s.pk}/accept/", {"note": ""}, **HTMX)
+    Product.objects.filter(pk=s.product_id).update(seller_color=ColorName.objects.get(name="Blue"),
+                                                   seller_color_raw="Blue")  # a re-import agrees with the model
+    html = client.post("/review/undo/", **HTMX).content.decode()
+    assert 'class="card superseded' in html and "the suggestion no longer applies" in html
+    assert not Suggestion.objects.filter(product_id=s.product_id, status="pending").exists()
+
+
 def test_a_card_never_rounds_a_probability_to_certainty(client, curator):
     s = _mislabel()
     Suggestion.objects.filter(pk=s.pk).update(score=0.9996, threshold=0.99)
