@@ -172,6 +172,10 @@ def product_predictions(product: Product) -> QuerySet[Prediction]:
     return product.predictions.order_by("-created_at", "-id")
 
 
+#: the longest text a filter of a list takes (a title's length, the longest column one matches): a longer one
+#: could match nothing, and SQLite refuses a LIKE pattern past 50,000 characters
+TEXT_FILTER_MAX = 500
+
 #: values of the ``archived`` filter of the product list and API: what ``product_list`` takes
 ARCHIVED_CHOICES = {"": False, "0": False, "1": True, "all": None}
 

@@ -7,7 +7,7 @@ from django.db.models import Q
 from django_filters.fields import ChoiceField
 
 from ..models import Prediction, Product, Suggestion
-from ..selectors import ARCHIVED_CHOICES, OPEN_CHOICES, of_open, of_severity, visible_kinds
+from ..selectors import ARCHIVED_CHOICES, OPEN_CHOICES, TEXT_FILTER_MAX, of_open, of_severity, visible_kinds
 
 
 def _sku_or_title(prefix: str = ""):
@@ -15,6 +15,14 @@ def _sku_or_title(prefix: str = ""):
         return queryset.filter(Q(**{f"{prefix}sku__icontains": value}) | Q(**{f"{prefix}title__icontains": value}))
 
     return search
+
+
+class TextFilter(filters.CharFilter):
+    """Text of at most ``TEXT_FILTER_MAX`` characters (a longer one answers 400)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("max_length", TEXT_FILTER_MAX)
+        super().__init__(*args, **kwargs)
 
 
 #: what ``unmapped`` accepts (anything else answers 400 rather than being read as 0)
@@ -34,10 +42,10 @@ class AnyCaseChoiceFilter(filters.ChoiceFilter):
 
 class ProductFilter(filters.FilterSet):
     status = filters.ChoiceFilter(choices=Product.Status.choices)
-    category = filters.CharFilter(lookup_expr="iexact")
-    q = filters.CharFilter(method=lambda qs, name, value: _sku_or_title()(qs, name, value),
+    category = TextFilter(lookup_expr="iexact")
+    q = TextFilter(method=lambda qs, name, value: _sku_or_title()(qs, name, value),
                            label="text in the sku or title")
-    seller_color = filters.CharFilter(method="filter_seller_color", label="seller colour, as written or as mapped")
+    seller_color = TextFilter(method="filter_seller_color", label="seller colour, as written or as mapped")
     unmapped = AnyCaseChoiceFilter(choices=[(v, v) for v in UNMAPPED_VALUES], method="filter_unmapped",
                                    label="1: seller colour outside the vocabulary, 0: inside")
     archived = filters.ChoiceFilter(choices=[("0", "active"), ("1", "archived"), ("all", "both")],
@@ -67,9 +75,9 @@ class ProductFilter(filters.FilterSet):
 
 
 class PredictionFilter(filters.FilterSet):
-    sku = filters.CharFilter(field_name="product__sku")
-    model_version = filters.CharFilter()
-    predicted_color = filters.CharFilter(lookup_expr="iexact")
+    sku = TextFilter(field_name="product__sku")
+    model_version = TextFilter()
+    predicted_color = TextFilter(lookup_expr="iexact")
 
     class Meta:
         model = Prediction
@@ -80,9 +88,9 @@ class SuggestionFilter(filters.FilterSet):
     kind = filters.ChoiceFilter(choices=Suggestion.Kind.choices)
     status = filters.ChoiceFilter(choices=[*Suggestion.Status.choices, ("all", "all")], method="filter_status",
                                   label="state (lists default to pending; 'all' for every state)")
-    color = filters.CharFilter(field_name="suggested_color", lookup_expr="iexact")
-    category = filters.CharFilter(field_name="product__category", lookup_expr="iexact")
-    q = filters.CharFilter(method=lambda qs, name, value: _sku_or_title("product__")(qs, name, value),
+    color = TextFilter(field_name="suggested_color", lookup_expr="iexact")
+    category = TextFilter(field_name="product__category", lookup_expr="iexact")
+    q = TextFilter(method=lambda qs, name, value: _sku_or_title("product__")(qs, name, value),
                            label="text in the sku or title")
     severity = filters.ChoiceFilter(choices=[c for c in Suggestion.Severity.choices if c[0]], method="filter_severity",
                                     label="mislabel flags of another colour family, or of another shade of the tag's")

@@ -163,9 +163,13 @@ def export_problems(params, accepted: Collection[str] = ()) -> list[str]:
     unknown = sorted(set(params) - set(PARAMETER_VALUES) - set(accepted))
     problems = [f"unknown parameter {', '.join(map(repr, unknown))} (the export takes: "
                 f"{', '.join(PARAMETER_VALUES)})"] if unknown else []
-    return problems + [f"unknown filter value {key}={params[key]!r} (one of: {', '.join(values)})"
-                       for key, values in PARAMETER_VALUES.items()
-                       if values and params.get(key) and params[key] not in values]
+    from ..selectors import TEXT_FILTER_MAX
+
+    too_long = [f"{key} is longer than {TEXT_FILTER_MAX} characters" for key in PARAMETER_VALUES
+                if len(params.get(key) or "") > TEXT_FILTER_MAX]
+    return problems + too_long + [f"unknown filter value {key}={params[key]!r} (one of: {', '.join(values)})"
+                                  for key, values in PARAMETER_VALUES.items()
+                                  if values and params.get(key) and params[key] not in values]
 
 
 def export_filters(params) -> ExportFilters:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from functools import wraps
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseForbidden, HttpResponseRedirect
 from django.shortcuts import resolve_url
@@ -9,6 +10,7 @@ from django.template.loader import render_to_string
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from .. import roles
+from ..selectors import TEXT_FILTER_MAX
 
 
 def role_required(*allowed: str):
@@ -49,3 +51,12 @@ def query_without_page(request) -> str:
     params = request.GET.copy()
     params.pop("page", None)
     return params.urlencode()
+
+
+def text_param(request, name: str) -> str | None:
+    """A text filter of the query string, cut to ``TEXT_FILTER_MAX`` characters (with a word) if longer."""
+    value = request.GET.get(name) or None
+    if value and len(value) > TEXT_FILTER_MAX:
+        messages.warning(request, f"The filter '{name}' was cut to its first {TEXT_FILTER_MAX} characters.")
+        value = value[:TEXT_FILTER_MAX]
+    return value

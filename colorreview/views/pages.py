@@ -40,7 +40,7 @@ from ..services.runs import (
 )
 from ..services.suggestions import active_thresholds, latest_prediction, products_with_readings, tradeoffs
 from ..services.thresholds import category_threshold_table
-from .common import ANY_ROLE, query_without_page, role_required
+from .common import ANY_ROLE, query_without_page, role_required, text_param
 
 
 @login_required
@@ -92,15 +92,15 @@ def product_list(request):
     if open_ and open_ not in opens:
         messages.warning(request, f"There is no open-suggestion filter '{open_}' for you; every product is shown.")
         open_ = None
-    qs = selectors.product_list(status=status, category=g.get("category") or None,
-                                search=g.get("q") or None, unmapped=g.get("unmapped") == "1",
+    qs = selectors.product_list(status=status, category=text_param(request, "category"),
+                                search=text_param(request, "q"), unmapped=g.get("unmapped") == "1",
                                 archived=selectors.ARCHIVED_CHOICES.get(g.get("archived", ""), False),
                                 open_=open_, kinds=kinds)
     page = keyset_page(qs, ordering=["sku"], size=50, cursor=g.get("page"))
     # what the model reads of each, and what is open that the viewer may decide (three queries)
     products_with_readings(page.items, kinds=kinds)
     categories = selectors.catalogue_categories()
-    asked = g.get("category") or ""
+    asked = text_param(request, "category") or ""
     if asked and asked.lower() not in {name.lower() for name, _ in categories}:  # newer than the summary
         categories = [*categories, (asked, None)]
     return render(request, "products/list.html", {"page": page, "statuses": Product.Status.choices,

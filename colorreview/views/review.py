@@ -29,7 +29,7 @@ from ..services.review import (
     suggestion_undo_last,
 )
 from ..services.suggestions import active_thresholds
-from .common import ANY_ROLE, forbidden, query_without_page, redirect_back, role_required
+from .common import ANY_ROLE, forbidden, query_without_page, redirect_back, role_required, text_param
 
 PAGE_SIZE = 24
 BULK_PAGE_SIZE = 100  # rows of the imputation table per page
@@ -47,12 +47,12 @@ def _filters(request) -> dict:
         min_conf = float(min_conf) / 100 if min_conf else None
     except ValueError:
         min_conf = None
-    search = g.get("q") or None
+    search = text_param(request, "q")
     # a whole SKU finds its product alone, unless the reviewer asks for every SKU or title containing it
     sku = selectors.whole_sku(search) if search and g.get("match") != "contains" else None
     severity = g.get("severity") if g.get("severity") in ("family", "shade") else None
-    return {"kind": kind, "status": status, "color": g.get("color") or None,
-            "category": g.get("category") or None, "search": search, "sku": sku, "min_confidence": min_conf,
+    return {"kind": kind, "status": status, "color": text_param(request, "color"),
+            "category": text_param(request, "category"), "search": search, "sku": sku, "min_confidence": min_conf,
             "severity": severity}
 
 

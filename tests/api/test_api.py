@@ -77,6 +77,16 @@ def test_products_are_filtered_by_what_is_open_on_them_of_the_kinds_the_caller_d
     assert r.status_code == 400 and "open" in r.json()
 
 
+def test_a_text_filter_longer_than_any_column_answers_400_not_a_server_error(curator):
+    api = _token_client(curator)
+    for url in ("/api/products/?q=", "/api/products/?category=", "/api/products/?seller_color=",
+                "/api/suggestions/?q=", "/api/suggestions/?color=", "/api/predictions/?sku="):
+        name = url.rsplit("?", 1)[1][:-1]
+        r = api.get(url + "x" * 60_000)
+        assert r.status_code == 400 and "at most 500 characters" in str(r.json()[name]), url
+    assert api.get("/api/products/?q=" + "x" * 500).status_code == 200
+
+
 def test_predictions_are_listed_by_sku(curator):
     PredictionFactory(product=ProductFactory(sku="P9", category="Jeans"), predicted_color="Olive")
     rows = _token_client(curator).get("/api/predictions/?sku=P9").json()["results"]

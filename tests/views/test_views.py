@@ -402,6 +402,16 @@ def test_an_undo_says_when_the_product_changed_since_and_the_suggestion_no_longe
     assert not Suggestion.objects.filter(product_id=s.product_id, status="pending").exists()
 
 
+def test_a_search_longer_than_any_column_is_cut_with_a_word_and_the_export_refuses_it(client, admin_user):
+    client.force_login(admin_user)
+    for url in ("/products/?q=", "/products/?category=", "/review/?q=", "/review/?color="):
+        response = client.get(url + "x" * 60_000)
+        assert response.status_code == 200, url
+        assert "was cut to its first 500 characters" in response.content.decode(), url
+    refused = client.get("/export.csv?category=" + "x" * 60_000)
+    assert refused.status_code == 400 and "category is longer than 500 characters" in refused.content.decode()
+
+
 def test_a_card_never_rounds_a_probability_to_certainty(client, curator):
     s = _mislabel()
     Suggestion.objects.filter(pk=s.pk).update(score=0.9996, threshold=0.99)
