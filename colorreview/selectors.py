@@ -195,6 +195,16 @@ def of_open(choice: str, *, kinds: list[str]) -> Q:
     return ~Q(pending) if choice == "none" else Q(pending)
 
 
+def of_seller_color(value: str) -> Q:
+    """Products whose seller tag says ``value``: as written (in any case), or mapped to the vocabulary colour
+    that ``value`` itself maps to as an import would map it (``gray``, ``navy``, ``off-white``)."""
+    from .services.vocabulary import db_vocabulary
+
+    mapped = db_vocabulary().match(value)
+    written = Q(seller_color_raw__iexact=value)
+    return written | Q(seller_color__name=mapped) if mapped else written
+
+
 def product_list(*, status: str | None = None, category: str | None = None, search: str | None = None,
                  seller_color: str | None = None, unmapped: bool | None = None,
                  archived: bool | None = False, open_: str | None = None,
@@ -211,7 +221,7 @@ def product_list(*, status: str | None = None, category: str | None = None, sear
     if search:
         qs = qs.filter(Q(sku__icontains=search) | Q(title__icontains=search))
     if seller_color:
-        qs = qs.filter(Q(seller_color__name__iexact=seller_color) | Q(seller_color_raw__iexact=seller_color))
+        qs = qs.filter(of_seller_color(seller_color))
     if unmapped:
         qs = qs.exclude(seller_color_raw="").filter(seller_color__isnull=True)
     if open_:

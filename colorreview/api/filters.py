@@ -7,7 +7,15 @@ from django.db.models import Q
 from django_filters.fields import ChoiceField
 
 from ..models import Prediction, Product, Suggestion
-from ..selectors import ARCHIVED_CHOICES, OPEN_CHOICES, TEXT_FILTER_MAX, of_open, of_severity, visible_kinds
+from ..selectors import (
+    ARCHIVED_CHOICES,
+    OPEN_CHOICES,
+    TEXT_FILTER_MAX,
+    of_open,
+    of_seller_color,
+    of_severity,
+    visible_kinds,
+)
 
 
 def _sku_or_title(prefix: str = ""):
@@ -45,7 +53,9 @@ class ProductFilter(filters.FilterSet):
     category = TextFilter(lookup_expr="iexact")
     q = TextFilter(method=lambda qs, name, value: _sku_or_title()(qs, name, value),
                            label="text in the sku or title")
-    seller_color = TextFilter(method="filter_seller_color", label="seller colour, as written or as mapped")
+    seller_color = TextFilter(method="filter_seller_color",
+                              label="seller colour, as written (any case) or mapped as an import maps it "
+                                    "(gray, navy, off-white)")
     unmapped = AnyCaseChoiceFilter(choices=[(v, v) for v in UNMAPPED_VALUES], method="filter_unmapped",
                                    label="1: seller colour outside the vocabulary, 0: inside")
     archived = filters.ChoiceFilter(choices=[("0", "active"), ("1", "archived"), ("all", "both")],
@@ -63,7 +73,7 @@ class ProductFilter(filters.FilterSet):
         return queryset.filter(of_open(value, kinds=visible_kinds(self.request.user)))
 
     def filter_seller_color(self, queryset, name, value):
-        return queryset.filter(Q(seller_color__name__iexact=value) | Q(seller_color_raw__iexact=value))
+        return queryset.filter(of_seller_color(value))
 
     def filter_archived(self, queryset, name, value):
         archived = ARCHIVED_CHOICES[value]

@@ -30,8 +30,24 @@ def document_unauthenticated(result: dict, generator, request, public) -> dict:
     if needing:
         result.setdefault("components", {}).setdefault("schemas", {}).setdefault("Detail", {
             "type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]})
+    # the 400 of a request DRF could not validate: one component, named
+    invalid = [answer["content"]["application/json"] for item in result.get("paths", {}).values()
+               for operation in item.values() for code, answer in operation["responses"].items()
+               if code == "400" and answer.get("content", {}).get("application/json", {}).get("schema") == INVALID]
+    for content in invalid:
+        content["schema"] = {"$ref": "#/components/schemas/Invalid"}
+    if invalid:
+        result.setdefault("components", {}).setdefault("schemas", {})["Invalid"] = copy.deepcopy(INVALID)
+    # a count is only a count: no full answer of bulk-accept matches it too (its answer is one of the two)
+    count = result.get("components", {}).get("schemas", {}).get("BulkCount")
+    if count is not None:
+        count["additionalProperties"] = False
     return result
 
+
+#: DRF's answer to a request it could not validate: each field or parameter's name with its errors
+INVALID = {"type": "object", "additionalProperties": {}, "description": "each field or parameter that could not be "
+           "taken, with a list of what is wrong with it; `detail` or `non_field_errors` for the request as a whole"}
 
 #: DRF's answer to a caller over its rate: the body says in how many seconds to try again, and so does the header
 THROTTLED_HEADERS = {"Retry-After": {"schema": {"type": "integer"},
@@ -47,12 +63,27 @@ class AutoSchema(openapi.AutoSchema):
         responses = super()._get_response_bodies(direction)
         if direction != "response":
             return responses
-        for code, answer in (("403", self._refused()), ("429", self._throttled())):
+        for code, answer in (("400", self._invalid()), ("403", self._refused()), ("404", self._not_found()),
+                             ("429", self._throttled())):
             if answer is not None and code not in responses:
                 responses[code] = self._get_response_for_code(answer, code, ("application/json",), direction)
         if "429" in responses and not responses["429"].get("headers"):
             responses["429"]["headers"] = copy.deepcopy(THROTTLED_HEADERS)
         return responses
+
+    def _invalid(self) -> OpenApiResponse | None:
+        """A body or query parameters the operation validates: DRF's 400 names each field it could not take."""
+        filters = self.method == "GET" and getattr(self.view, "filterset_class", None) and self._is_list_view()
+        if not (filters or (self.method in ("POST", "PUT", "PATCH") and self.get_request_serializer() is not None)):
+            return None
+        return OpenApiResponse(INVALID, description="a field or query parameter that cannot be taken: each such "
+                                                    "name with what is wrong with it (or `detail` in words); "
+                                                    "nothing was changed")
+
+    def _not_found(self) -> OpenApiResponse | None:
+        if "{" not in self.path:
+            return None
+        return OpenApiResponse(DetailSerializer, description="no such item (or not one the caller may see)")
 
     def _refused(self) -> OpenApiResponse | None:
         messages = [p.message for p in self.view.get_permissions() if getattr(p, "message", None)]

@@ -22,9 +22,10 @@ class ProductOpenSuggestionSerializer(serializers.ModelSerializer):
 
 class ProductSerializer(serializers.ModelSerializer):
     seller_color = serializers.CharField(source="seller_color_raw")
-    seller_color_mapped = serializers.CharField(source="seller_color.name", default=None)
+    seller_color_mapped = serializers.CharField(source="seller_color.name", default=None, allow_null=True,
+                                                help_text="the vocabulary colour the tag maps to (null: none)")
     seller_color_unmapped = serializers.BooleanField()
-    archived_by = serializers.CharField(source="archived_by.username", default=None,
+    archived_by = serializers.CharField(source="archived_by.username", default=None, allow_null=True,
                                         help_text="who archived it (null: not archived, or by the command line)")
 
     reading = serializers.SerializerMethodField(
@@ -76,7 +77,7 @@ class PredictionSerializer(serializers.ModelSerializer):
 
 class SuggestionSerializer(serializers.ModelSerializer):
     sku = serializers.CharField(source="product.sku")
-    decided_by = serializers.CharField(source="decided_by.username", default=None)
+    decided_by = serializers.CharField(source="decided_by.username", default=None, allow_null=True)
     model_version = serializers.CharField(source="prediction.model_version")
 
     class Meta:
@@ -94,9 +95,14 @@ class CorrectionSerializer(DecisionSerializer):
     color = serializers.CharField()
 
 
+#: the most suggestions a bulk approval names one by one (a selection larger than that is a threshold's)
+BULK_IDS_MAX = 10_000
+
+
 class BulkAcceptSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Suggestion.Kind.choices, default="impute")
-    ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+    ids = serializers.ListField(child=serializers.IntegerField(), required=False, max_length=BULK_IDS_MAX,
+                                help_text=f"at most {BULK_IDS_MAX:,}; for more, approve by min_confidence")
     min_confidence = serializers.FloatField(required=False, min_value=0, max_value=1)
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=NOTE_MAX)
     count_only = serializers.BooleanField(required=False, default=False)

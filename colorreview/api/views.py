@@ -311,13 +311,16 @@ class PipelineRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet)
         run.refresh_from_db()
         return Response({"queued": queued, "run": PipelineRunSerializer(run).data})
 
-    @extend_schema(request=None, responses=PipelineRunSerializer)
+    @extend_schema(request=None, responses={200: PipelineRunSerializer, 409: _detail("the run has ended already")})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         """Stop the run: its products not yet read go back to waiting, and its figures are final (a batch a worker
-        had started is finished but not counted); a run that has ended stays as it ended."""
+        had started is finished but not counted); 409 when the run has ended already, which stays as it ended."""
         run = self.get_object()
-        pipeline_run_cancel(run=run)
+        if not pipeline_run_cancel(run=run):
+            run.refresh_from_db()
+            return Response({"detail": f"run {run.pk} has ended already ({run.status}); nothing to cancel"},
+                            status=status.HTTP_409_CONFLICT)
         run.refresh_from_db()
         return Response(PipelineRunSerializer(run).data)
 

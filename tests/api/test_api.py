@@ -201,6 +201,43 @@ def test_starting_a_run_needs_the_admin_role(curator, admin_user, settings):
     assert r.status_code == 200 and "Every product" in r.json()["detail"]
 
 
+def test_cancelling_a_run_that_has_ended_answers_409_and_changes_nothing(admin_user):
+    from colorreview.models import PipelineRun
+
+    run = PipelineRun.objects.create(model_version="v", total=3, done=3, status="finished")
+    r = _token_client(admin_user).post(f"/api/runs/{run.pk}/cancel/")
+    assert r.status_code == 409 and r.json()["detail"] == f"run {run.pk} has ended already (finished); nothing to cancel"
+    assert PipelineRun.objects.get(pk=run.pk).status == "finished"
+    live = PipelineRun.objects.create(model_version="v", total=3, status="running")
+    assert _token_client(admin_user).post(f"/api/runs/{live.pk}/cancel/").json()["status"] == "cancelled"
+
+
+def test_a_bulk_approval_names_at_most_ten_thousand_ids_and_a_longer_list_is_refused_whole(merchandiser):
+    api = _token_client(merchandiser)
+    r = api.post("/api/suggestions/bulk-accept/", {"kind": "impute", "ids": list(range(1, 250_002))}, format="json")
+    assert r.status_code == 400 and "no more than 10000" in str(r.json()["ids"])
+    assert not Suggestion.objects.filter(status="accepted").exists()
+
+
+def test_the_seller_colour_filter_matches_a_colour_as_an_import_does(curator):
+    ProductFactory(sku="G1", tag="Grey")
+    from colorreview.models import ColorName, Product
+
+    gray = ProductFactory(sku="G2", tag="gray")
+    Product.objects.filter(pk=gray.pk).update(seller_color=ColorName.objects.get(name="Grey"))  # as imported
+    ProductFactory(sku="N1", tag="Navy Blue")
+    ProductFactory(sku="W1", tag="Off White")
+    ProductFactory(sku="U1", tag="Sunset Glow")
+    api = _token_client(curator)
+
+    def skus(value):
+        return sorted(p["sku"] for p in api.get(f"/api/products/?seller_color={value}").json()["results"])
+
+    assert skus("grey") == skus("gray") == ["G1", "G2"]
+    assert skus("navy") == ["N1"] and skus("off-white") == ["W1"]
+    assert skus("sunset glow") == ["U1"]  # a tag outside the vocabulary, as written
+
+
 def test_a_decided_suggestion_is_found_and_lists_filter_by_state(curator):
     from colorreview.services.review import suggestion_accept
 

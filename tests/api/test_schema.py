@@ -38,11 +38,13 @@ def test_decisions_take_a_note_and_a_correction_its_colour(schema):
     for verb in ("{id}/accept", "{id}/reject", "{id}/reopen", "undo"):
         path = f"/api/suggestions/{verb}/"
         assert _request(schema, path) == "Decision", path
-        assert _answers(schema, path) == {"200": "Suggestion", **REFUSALS, "409": "Detail"}, path
+        assert _answers(schema, path) == {"200": "Suggestion", **REFUSALS, "400": "Invalid", "409": "Detail",
+                                          **({"404": "Detail"} if "{id}" in path else {})}, path
     assert _fields(schema, "Decision") == ({"note"}, set())
     assert _request(schema, "/api/suggestions/{id}/correct/") == "Correction"
     assert _fields(schema, "Correction") == ({"note", "color"}, {"color"})
-    assert _answers(schema, "/api/suggestions/{id}/correct/") == {"200": "Suggestion", **REFUSALS, "409": "Detail"}
+    assert _answers(schema, "/api/suggestions/{id}/correct/") == {"200": "Suggestion", **REFUSALS, "400": "Invalid",
+                                                                  "404": "Detail", "409": "Detail"}
 
 
 def test_bulk_accept_takes_its_criteria_and_answers_the_bulk_approval(schema):
@@ -53,6 +55,9 @@ def test_bulk_accept_takes_its_criteria_and_answers_the_bulk_approval(schema):
     assert (answers["202"], answers["503"]) == ("BulkApproval", "Detail")
     either = schema["components"]["schemas"][answers["200"]]["oneOf"]  # the approval, or with count_only a count
     assert [one["$ref"].rsplit("/", 1)[1] for one in either] == ["BulkAcceptResult", "BulkCount"]
+    assert schema["components"]["schemas"]["BulkCount"]["additionalProperties"] is False  # never both at once
+    assert answers["400"] == "Invalid" and schema["components"]["schemas"]["BulkAccept"]["properties"]["ids"][
+        "maxItems"] == 10_000
     listed, ran = (schema["components"]["schemas"][name]["properties"] for name in ("BulkApproval", "BulkAcceptResult"))
     assert listed["accepted"]["type"] == ran["accepted"]["type"] == "integer"
     assert set(ran) == set(listed) | {"accepted_ids", "skipped"}
@@ -63,15 +68,21 @@ def test_bulk_accept_takes_its_criteria_and_answers_the_bulk_approval(schema):
 def test_archiving_takes_a_note_and_run_actions_take_no_body(schema):
     for path in ("/api/products/{sku}/archive/", "/api/products/{sku}/unarchive/"):
         assert _request(schema, path) == "Decision", path
-        assert _answers(schema, path) == {"200": "Product", **REFUSALS, "409": "Detail"}, path
+        assert _answers(schema, path) == {"200": "Product", **REFUSALS, "400": "Invalid", "404": "Detail",
+                                          "409": "Detail"}, path
     for path in ("/api/runs/", "/api/runs/{id}/cancel/", "/api/runs/{id}/resume/", "/api/bulk-approvals/{id}/undo/"):
         assert _request(schema, path) is None, path
     assert _answers(schema, "/api/runs/") == {"201": "PipelineRun", "200": "Detail", **REFUSALS,
                                               "409": "RunActive", "503": "Detail"}
     assert _fields(schema, "RunActive")[0] == {"detail", "run"}
-    assert _answers(schema, "/api/runs/{id}/resume/") == {"200": "RunResumed", **REFUSALS, "503": "Detail"}
-    assert _answers(schema, "/api/bulk-approvals/{id}/undo/") == {"200": "BulkApproval", **REFUSALS,
+    assert _answers(schema, "/api/runs/{id}/resume/") == {"200": "RunResumed", **REFUSALS, "404": "Detail",
+                                                          "503": "Detail"}
+    assert _answers(schema, "/api/runs/{id}/cancel/") == {"200": "PipelineRun", **REFUSALS, "404": "Detail",
+                                                          "409": "Detail"}
+    assert _answers(schema, "/api/bulk-approvals/{id}/undo/") == {"200": "BulkApproval", **REFUSALS, "404": "Detail",
                                                                    "409": "Detail", "503": "Detail"}
+    listing = schema["paths"]["/api/products/"]["get"]["responses"]
+    assert _name(listing["400"]["content"]) == "Invalid" and "404" not in listing  # filters; no item to miss
 
 
 def test_the_schema_is_served_as_json_with_the_documented_bodies(client, curator):
