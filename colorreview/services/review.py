@@ -54,6 +54,11 @@ def _decide(*, suggestion: Suggestion, user, action: str, status: str, final_col
 def _refuse(current: Suggestion) -> None:
     if current.status == Suggestion.Status.PENDING:
         raise ClaimedByOther(holder_message(current))
+    if current.status == Suggestion.Status.SUPERSEDED:  # why, and by whom, the history says
+        event = current.events.filter(action=ReviewEvent.Action.SUPERSEDE).select_related("actor").order_by(
+            "-created_at", "-id").first()
+        why = f": {event.note}" if event is not None and event.note else ""
+        raise AlreadyDecided(f"this suggestion was already superseded{why}")
     who = f" by {current.decided_by}" if current.decided_by else ""
     raise AlreadyDecided(f"this suggestion was already {current.status}{who}")
 

@@ -76,7 +76,6 @@ def queue(request):
         held = suggestions_claim(user=request.user, suggestion_ids=[s.pk for s in page.items])
         page.items = [s for s in page.items if s.pk in held]
     counts, held = _counts(request.user)
-    unfiltered = working and not any(v for k, v in filters.items() if k not in ("kind", "status"))
     aside = selectors.suggestions_set_aside(user=request.user, skipped=request.session.get(SKIPPED, []),
                                             **filters) if working and not page.items else None
     searched = None  # a whole SKU with nothing to show here: what became of its suggestion
@@ -84,7 +83,6 @@ def queue(request):
         searched = {"sku": filters["sku"], "last": selectors.last_suggestion_of(filters["sku"])}
     context = {
         "page": page, "filters": filters, "counts": counts, "held": held, "aside": aside, "searched": searched,
-        "total": (counts.get(filters["kind"], 0) if filters["kind"] else sum(counts.values())) if unfiltered else None,
         "colors": _colors(), "thresholds": active_thresholds(), "query": query_without_page(request),
         "categories": selectors.suggestion_categories(user=request.user),
     }

@@ -1,7 +1,7 @@
 // Keyboard review. The first pending card is selected when the queue opens, so a key acts at once.
 // j / k move, a accepts, r rejects, c opens the colour picker (Enter submits the first match),
-// 1 / 2 correct to the model's next readings, n the note, s skips, u undoes the last decision, z enlarges the
-// photo, ? shows the keys.
+// 1 / 2 correct to the model's next readings, n the note (Esc or Enter back to the card), s skips, u undoes the
+// last decision, z enlarges the photo, ? shows the keys.
 (function () {
   const announce = (text) => { const live = document.getElementById("announce"); if (live) live.textContent = text; };
   function cards() { return Array.from(document.querySelectorAll("article.card")); }
@@ -84,6 +84,14 @@
   document.addEventListener("keydown", function (event) {
     if (event.metaKey || event.ctrlKey || event.altKey) return;
     if (event.target.matches("input.picker") && event.key === "Enter") { pickFirstMatch(event.target); return; }
+    // Esc in the note or the picker, or Enter in the note (it is kept for the decision), hands the keys back
+    // to the card: the next a, r or 1 decides it
+    if (event.target.matches("input.note-input, input.picker") &&
+        (event.key === "Escape" || (event.key === "Enter" && event.target.matches("input.note-input")))) {
+      const card = event.target.closest("article.card");
+      if (card) { event.preventDefault(); select(card, false); announce("Keys act on " + card.dataset.sku + " again."); }
+      return;
+    }
     if (event.target.matches("input, select, textarea") || document.querySelector("dialog[open]")) return;
     const card = current();
     const all = cards();

@@ -127,3 +127,20 @@ def test_the_queue_can_be_worked_from_the_keyboard(live_server, browser, catalog
     assert "Rejected by admin" in page.locator(f"#{first}").inner_text()
     decided = Suggestion.objects.get(pk=int(first.split("-")[1]))
     assert decided.status == "rejected" and decided.pk in (mislabel.pk, imputation.pk)
+
+
+def test_a_note_written_from_the_keyboard_goes_with_the_decision_the_next_key_takes(live_server, browser, catalogue):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    _login(page, live_server.url, "admin")
+    page.goto(f"{live_server.url}/review/")
+    page.keyboard.press("j")
+    card = page.evaluate("document.activeElement.id")
+    page.keyboard.press("n")
+    page.keyboard.type("checked on the sample")
+    page.keyboard.press("Escape")  # back to the card: the next key decides it, not the note
+    assert page.evaluate("document.activeElement.id") == card
+    page.keyboard.press("a")
+    page.locator(f"#{card} .decided").wait_for()
+    decided = Suggestion.objects.get(pk=int(card.split("-")[1]))
+    assert decided.status == "accepted"
+    assert decided.events.get(action="accept").note == "checked on the sample"

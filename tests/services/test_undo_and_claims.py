@@ -176,3 +176,10 @@ def test_setting_the_colour_a_product_already_has_changes_nothing_unless_it_clos
     with pytest.raises(ServiceError, match="is already Red; nothing changed"):
         product_color_set(product=Product.objects.get(pk=s.product_id), user=curator, color="red", note="again")
     assert ReviewEvent.objects.filter(product=s.product, action="manual").count() == 1
+
+
+def test_a_decision_on_a_superseded_suggestion_says_why_and_by_whom(curator, merchandiser):
+    s = _mislabel()
+    product_color_set(product=s.product, user=merchandiser, color="Green", note="seen on the sample")
+    with pytest.raises(AlreadyDecided, match="already superseded: colour set by hand by merchandiser"):
+        suggestion_accept(suggestion=s, user=curator)

@@ -159,6 +159,7 @@ def _reset(ids):
     Suggestion.objects.filter(pk=ids["decided"]).update(status="accepted", decided_by=ids["admin"],
                                                        decided_at=timezone.now(), final_color="Red")
     Product.objects.filter(sku=ids["archivable"]).update(archived_at=None, archived_by=None)
+    PipelineRun.objects.filter(pk=ids["run"]).update(status="queued", finished_at=None)
 
 
 def test_every_post_needs_a_csrf_token(world):
