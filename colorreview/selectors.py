@@ -181,8 +181,8 @@ ARCHIVED_CHOICES = {"": False, "0": False, "1": True, "all": None}
 
 
 #: values of the ``open`` filter of the product list and API, with what each lists
-OPEN_CHOICES = {"any": "With an open suggestion", "mislabel": "With an open mislabel flag",
-                "impute": "With an open imputation", "none": "With nothing open"}
+OPEN_CHOICES = {"any": "With an open suggestion for you", "mislabel": "With an open mislabel flag",
+                "impute": "With an open imputation", "none": "With nothing open for you"}
 
 
 def of_open(choice: str, *, kinds: list[str]) -> Q:

@@ -124,14 +124,22 @@ def product_detail(request, sku: str):
         "product": product, "predictions": selectors.product_predictions(product)[:10],
         "current": latest_prediction(product),  # of its image, for the region its category picks now
         "events": selectors.product_history(product),
-        "open_suggestion": product.suggestions.filter(status=Suggestion.Status.PENDING).first(),
         "can_archive": roles.has_role(request.user, roles.ADMIN), **_color_form(request.user, product),
     })
 
 
+#: who decides each kind of suggestion, in words
+DECIDERS = {Suggestion.Kind.MISLABEL: "curators", Suggestion.Kind.IMPUTE: "merchandisers"}
+
+
 def _color_form(user, product: Product) -> dict:
-    """What the form that sets the colour by hand needs; an archived product has none."""
-    return {"colors": ColorName.objects.filter(active=True).order_by("name"),
+    """What the form that sets the colour by hand needs (an archived product has none), with the product's
+    open suggestion: whether the viewer may review it, and who does if not (the form says that setting the
+    colour closes it)."""
+    open_suggestion = product.suggestions.filter(status=Suggestion.Status.PENDING).first()
+    mine = open_suggestion is not None and open_suggestion.kind in selectors.visible_kinds(user)
+    return {"colors": ColorName.objects.filter(active=True).order_by("name"), "open_suggestion": open_suggestion,
+            "open_is_mine": mine, "open_decided_by": DECIDERS.get(open_suggestion.kind) if open_suggestion else None,
             "can_set_color": roles.has_role(user, *MANUAL_EDITORS) and product.archived_at is None}
 
 

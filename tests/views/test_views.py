@@ -609,6 +609,17 @@ def test_the_product_page_shows_its_open_suggestion_with_a_link_to_review_it(cli
     assert 'id="open-suggestion">none</dd>' in client.get(f"/products/{s.product.sku}/").content.decode()
 
 
+def test_a_merchandiser_is_told_whose_open_flag_it_is_and_that_setting_the_colour_closes_it(client, merchandiser):
+    s = _mislabel()
+    client.force_login(merchandiser)
+    html = client.get(f"/products/{s.product.sku}/").content.decode()
+    section = html.split('id="open-suggestion">')[1].split("</dd>")[0]
+    assert "review it</a>" not in section and "for curators to review" in section
+    assert "Setting the colour closes the open mislabel flag (Blue), which curators would otherwise review" in html
+    listed = client.get("/products/?open=none").content.decode()
+    assert '<option value="none" selected>With nothing open for you</option>' in listed
+
+
 def test_sign_in_keeps_the_username_after_a_wrong_password_says_when_signed_out_and_skips_the_form_when_in(
         client, curator):
     page = client.post("/login/", {"username": "curator", "password": "wrong"}).content.decode()
