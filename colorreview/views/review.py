@@ -213,8 +213,12 @@ def _bulk_page(request, extra: dict):
         .order_by("-id")
     shown = extra.get("approval")
     recent = [a for a in recent[:11] if shown is None or a.pk != shown.pk][:10]
+    # while a selection is confirmed or refused, the form keeps what was asked (the ticks, the percentage)
+    asking = request.method == "POST" and extra.get("approval") is None
+    asked = {"percent": request.POST.get("min_confidence") or "95" if asking else "95",
+             "ids": {int(i) for i in request.POST.getlist("ids") if i.isdigit()} if asking else set()}
     context = {"suggestions": page, "page": page, "total": selectors.queue_counts(user=request.user)["impute"],
-               "recent": recent,
+               "recent": recent, "asked": asked,
                "threshold": active_thresholds()["impute"], "query": query_without_page(request), **extra}
     fragment = request.htmx and not request.GET.get("full")
     response = render(request, "review/_bulk_table.html" if fragment else "review/bulk.html", context)

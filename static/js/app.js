@@ -8,6 +8,12 @@
       document.getElementById(box.dataset.toggleMask).classList.toggle("hide-mask", !box.checked);
     }
   });
+  // a "dismiss" control removes the box it names (a confirmation cancelled: the form under it keeps its state)
+  document.addEventListener("click", function (event) {
+    const control = event.target.closest("[data-dismiss]");
+    const box = control && document.getElementById(control.dataset.dismiss);
+    if (box) { event.preventDefault(); box.remove(); }
+  });
   // Enter in a field acts through the button that field belongs to (data-enter-clicks names it), not
   // through the form's first button: Enter in the "at or above %" box approves by threshold.
   document.addEventListener("keydown", function (event) {

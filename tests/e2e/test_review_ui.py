@@ -144,3 +144,18 @@ def test_a_note_written_from_the_keyboard_goes_with_the_decision_the_next_key_ta
     decided = Suggestion.objects.get(pk=int(card.split("-")[1]))
     assert decided.status == "accepted"
     assert decided.events.get(action="accept").note == "checked on the sample"
+
+
+def test_a_bulk_approval_cancelled_leaves_the_ticks_and_the_percentage_as_they_were(live_server, browser, catalogue):
+    _, imputation = catalogue
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    _login(page, live_server.url, "merchandiser")
+    page.goto(f"{live_server.url}/imputations/")
+    page.get_by_label("select E2").check()
+    page.get_by_role("button", name="Approve selected").click()
+    page.locator("#bulk-confirm").wait_for()
+    assert page.get_by_label("select E2").is_checked()  # kept under the confirmation
+    page.locator("#bulk-confirm").get_by_role("link", name="Cancel").click()
+    page.locator("#bulk-confirm").wait_for(state="detached")
+    assert page.get_by_label("select E2").is_checked()
+    assert Suggestion.objects.get(pk=imputation.pk).status == "pending"

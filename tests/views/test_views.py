@@ -93,6 +93,11 @@ def test_bulk_approval_shows_the_count_asks_to_confirm_and_can_be_undone(client,
     html = client.post("/imputations/", {"scope": "selected", "ids": [items[0].pk, items[2].pk]}, **HTMX).content.decode()
     assert "<b>2</b> imputations selected will be approved" in html and "Approve 2" in html
     assert not Suggestion.objects.filter(status="accepted").exists()  # nothing before the confirmation
+    # the list under the confirmation keeps the ticks (Cancel or a change of mind loses nothing)
+    ticked = set(re.findall(r'name="ids" value="(\d+)" aria-label="[^"]+" checked', html))
+    assert ticked == {str(items[0].pk), str(items[2].pk)}
+    asked = client.post("/imputations/", {"scope": "threshold", "min_confidence": "80"}, **HTMX).content.decode()
+    assert 'name="min_confidence" min="0" max="100" step="0.1" value="80"' in asked
     html = client.post("/imputations/", {"scope": "selected", "ids": [items[0].pk, items[2].pk], "confirm": "1"},
                        **HTMX).content.decode()
     assert "Accepted 2" in html
