@@ -128,8 +128,16 @@ def duration_words(value) -> str:
 @register.filter
 def swatches(dominant_colors, limit: int = 3) -> list[dict]:
     """The first dominant colours, each with a label: its catalogue colour, and its finer name where two
-    of them share a catalogue colour (two shades of purple read "Purple (indigo)", "Purple (orchid)")."""
-    shown = list(dominant_colors or [])[:limit]
+    of them share a catalogue colour (two shades of purple read "Purple (indigo)", "Purple (orchid)"); clusters
+    of the same named colour make one swatch."""
+    merged: dict[tuple, dict] = {}  # two clusters of one named colour are one swatch, their shares added
+    for d in dominant_colors or []:
+        key = (d.get("color"), d.get("name"))
+        if key in merged:
+            merged[key] = {**merged[key], "fraction": (merged[key].get("fraction") or 0) + (d.get("fraction") or 0)}
+        else:
+            merged[key] = dict(d)
+    shown = sorted(merged.values(), key=lambda d: -(d.get("fraction") or 0))[:limit]
     repeated = {c for c in (d.get("color") for d in shown) if sum(d.get("color") == c for d in shown) > 1}
     return [{**d, "label": f"{d.get('color')} ({d.get('name')})" if d.get("color") in repeated and d.get("name")
              else d.get("color")} for d in shown]

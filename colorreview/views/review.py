@@ -171,10 +171,11 @@ def undo(request):
     try:
         suggestion = suggestion_undo_last(user=request.user)
     except (RoleError, ServiceError) as exc:
+        said = str(exc)[:1].upper() + str(exc)[1:] + ("" if str(exc).endswith(".") else ".")
         if not request.htmx:
-            messages.warning(request, str(exc))
+            messages.warning(request, said)
             return redirect_back(request, "queue")
-        return HttpResponse(format_html('<p class="msg warning" role="status">{}</p>', str(exc)), status=409)
+        return HttpResponse(format_html('<p class="msg warning" role="status">{}</p>', said), status=409)
     if suggestion.status == Suggestion.Status.SUPERSEDED:  # the product changed since the decision
         said = (f"Decision on {suggestion.product.sku} undone, but its seller tag or reading changed since: "
                 "the suggestion no longer applies, and the product is judged as it is now.")

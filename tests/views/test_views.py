@@ -40,6 +40,19 @@ def test_the_queue_shows_image_tags_confidence_and_swatches(client, curator):
     assert f'id="suggestion-{s.pk}"' in html and s.product.sku in html
     assert "Should be" in html and "Blue" in html and "97%" in html
     assert 'class="swatch"' in html and f"/media/{s.product.image}" in html
+    assert "the garment's dominant colours" in html.split('class="swatches"')[1].split("</div>")[0]
+
+
+def test_the_garments_colours_are_labelled_and_two_clusters_of_one_named_colour_make_one_swatch():
+    from colorreview.templatetags.colorreview import swatches
+
+    dominant = [{"color": "Lavender", "name": "thistle", "hex": "#d8bfd8", "fraction": 0.32},
+                {"color": "White", "name": "white", "hex": "#ffffff", "fraction": 0.25},
+                {"color": "Lavender", "name": "thistle", "hex": "#d0b8d0", "fraction": 0.20},
+                {"color": "Purple", "name": "indigo", "hex": "#4b0082", "fraction": 0.15}]
+    shown = swatches(dominant)
+    assert [(d["label"], round(d["fraction"], 2)) for d in shown] == [
+        ("Lavender", 0.52), ("White", 0.25), ("Purple", 0.15)]
 
 
 def test_a_flag_card_puts_how_likely_the_tag_is_wrong_by_the_tag_and_the_models_reading_by_the_colour(client,
