@@ -149,6 +149,18 @@ class CatalogReader:
         if missing:
             raise ImportFailed(f"the catalogue has no column {', '.join(missing)} "
                                f"(expected columns: {','.join(COLUMNS)}; found: {printable(','.join(header))[:300]})")
+        twice = [c for c in dict.fromkeys(header) if c and header.count(c) > 1]
+        if twice:
+            where = "; ".join(f"{printable(c)[:60]} in columns "
+                              f"{', '.join(str(i + 1) for i, h in enumerate(header) if h == c)}" for c in twice)
+            raise ImportFailed(f"the catalogue's header names a column more than once ({where}): keep one, so "
+                               "that it is clear which is meant; nothing was imported")
+        if "seller_color" not in header:
+            alike = [h for h in header if "colo" in h]
+            if alike:  # a misspelt tag column would import every product untagged, its tags kept as attributes
+                raise ImportFailed(f"the catalogue has no column seller_color but has {printable(alike[0])[:60]}: "
+                                   "name the seller's colour column seller_color (a catalogue without tags leaves "
+                                   "it out); nothing was imported")
         return header
 
     def __iter__(self) -> Iterator[CsvRow]:

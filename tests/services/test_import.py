@@ -93,6 +93,20 @@ def test_a_file_without_the_required_columns_is_refused(tmp_path):
         _import(csv)
 
 
+def test_a_header_naming_a_column_twice_is_refused_and_nothing_imported(tmp_path):
+    csv = _catalogue(tmp_path, ["A1,A2,Tee,x.jpg,Red"], header="sku,sku,title,image,seller_color")
+    with pytest.raises(ImportFailed, match=r"names a column more than once \(sku in columns 1, 2\)"):
+        _import(csv)
+    assert not Product.objects.exists()
+
+
+def test_a_misspelt_seller_colour_column_is_refused_rather_than_every_tag_lost(tmp_path):
+    csv = _catalogue(tmp_path, ["A1,Tee,x.jpg,Red"], header="sku,title,image,seller_colour")
+    with pytest.raises(ImportFailed, match="no column seller_color but has seller_colour"):
+        _import(csv)
+    assert not Product.objects.exists()
+
+
 def test_absolute_paths_and_the_images_option(tmp_path):
     other = tmp_path / "elsewhere"
     other.mkdir()
