@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from ..models import ColorName, ImportBatch, Product, ReviewEvent
+from ..models import ColorName, ImportBatch, Product, ReviewEvent, Suggestion
 from .suggestions import pending_supersede
 from .vocabulary import db_vocabulary
 
@@ -51,12 +51,16 @@ class ChunkWriter:
         self.batch = batch
         self.vocabulary = db_vocabulary()
         self.color_ids = dict(ColorName.objects.filter(active=True).values_list("name", "id"))
+        self._confirmed: set[int] = set()  # of the chunk being written: colours a person decided
 
     def existing(self, skus: list[str]) -> dict[str, dict]:
         return {p["sku"]: p for p in Product.objects.filter(sku__in=skus).values(*_EXISTING)}
 
     def write(self, rows: list[RowData], existing: dict[str, dict]) -> ChunkOutcome:
         outcome, upserts, superseded, events = ChunkOutcome(), [], {}, []
+        emptied = [existing[row.sku] for row in rows
+                   if not row.seller_color_raw and row.sku in existing and existing[row.sku]["seller_color_raw"]]
+        self._confirmed = _person_decided(emptied)
         for row in rows:
             mapped = self.vocabulary.match(row.seller_color_raw) if row.seller_color_raw else None
             color_id = self.color_ids.get(mapped or "")
@@ -105,7 +109,8 @@ class ChunkWriter:
     def _update(self, product: Product, current: dict, outcome: ChunkOutcome, superseded: dict[int, str]) -> bool:
         """Fill ``product`` from the stored row and what changed; False when nothing needs writing. An
         archived product takes the new row but stays archived: it is neither queued nor re-judged. A tag
-        emptied by the seller does not erase a colour that a reviewer decided (one the old tag did not give)."""
+        emptied by the seller does not erase a colour that a person decided: one the old tag did not give, or
+        the tag's own colour confirmed (a flag rejected, a colour set by hand)."""
         tag_changed = product.seller_color_raw != current["seller_color_raw"]
         image_changed = (product.image_checksum, product.image_error) != (current["image_checksum"],
                                                                            current["image_error"])
@@ -121,8 +126,9 @@ class ChunkWriter:
         archived = current["archived_at"] is not None
         if not tag_changed:
             product.seller_color_id, product.final_color = current["seller_color_id"], current["final_color"]
-        elif not product.seller_color_raw and current["final_color"] and \
-                current["final_color"] != self._tag_colour(current["seller_color_raw"]):
+        elif not product.seller_color_raw and current["final_color"] and (
+                current["final_color"] != self._tag_colour(current["seller_color_raw"])
+                or current["id"] in self._confirmed):
             product.final_color = current["final_color"]
         if image_changed or category_changed:
             superseded[current["id"]] = "image changed" if image_changed else "category changed"
@@ -134,6 +140,20 @@ class ChunkWriter:
                 if not archived:
                     outcome.retagged.append(current["id"])
         return True
+
+
+def _person_decided(products: list[dict]) -> set[int]:
+    """Of these stored products, those whose final colour a person decided: a standing decision on a
+    suggestion that gave it, or a colour set by hand to it (two queries, for the products whose tag a chunk
+    empties)."""
+    if not products:
+        return set()
+    final = {p["id"]: p["final_color"] for p in products}
+    decided = Suggestion.objects.filter(product_id__in=final, status__in=Suggestion.DECIDED).values_list(
+        "product_id", "final_color")
+    by_hand = ReviewEvent.objects.filter(product_id__in=final, action=ReviewEvent.Action.MANUAL).values_list(
+        "product_id", "to_color")
+    return {pk for pk, colour in (*decided, *by_hand) if colour and colour == final[pk]}
 
 
 def _reimport_reason(current: dict, product: Product) -> str:

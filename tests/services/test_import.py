@@ -222,6 +222,23 @@ def test_an_emptied_tag_keeps_the_colour_a_reviewer_decided(tmp_path, curator, t
     assert Product.objects.get(sku="A1").final_color == "Red"
 
 
+def test_an_emptied_tag_keeps_the_tags_colour_a_reviewer_confirmed(tmp_path, curator, thresholds):
+    from colorreview.services.review import product_color_set, suggestion_reject
+    from colorreview.services.suggestions import suggestion_refresh
+
+    _import(_catalogue(tmp_path, ["A1,Tee,Tshirts,imgs/red.jpg,Red,", "A2,Tee,Tshirts,imgs/red.jpg,Red,",
+                                  "A3,Tee,Tshirts,imgs/red.jpg,Red,"]))
+    flag = suggestion_refresh(product=Product.objects.get(sku="A1"), prediction=PredictionFactory(
+        product=Product.objects.get(sku="A1"), predicted_color="Blue", family="Blue", confidence=0.99))
+    suggestion_reject(suggestion=flag, user=curator)  # the curator confirms the tag: Red
+    suggestion_refresh(product=Product.objects.get(sku="A2"), prediction=PredictionFactory(
+        product=Product.objects.get(sku="A2"), predicted_color="Blue", family="Blue", confidence=0.99))
+    product_color_set(product=Product.objects.get(sku="A2"), user=curator, color="Red", note="checked, it is red")
+    _import(_catalogue(tmp_path, ["A1,Tee,Tshirts,imgs/red.jpg,,", "A2,Tee,Tshirts,imgs/red.jpg,,",
+                                  "A3,Tee,Tshirts,imgs/red.jpg,,"]))
+    assert dict(Product.objects.values_list("sku", "final_color")) == {"A1": "Red", "A2": "Red", "A3": ""}
+
+
 @pytest.mark.parametrize("head, kind", [(jpeg_bytes(), "a JPEG image"), (b"PK\x03\x04rest", "a ZIP archive"),
                                         (b"%PDF-1.7\n", "a PDF document")])
 def test_a_file_that_is_not_a_csv_is_refused_saying_what_it_is(head, kind):
