@@ -7,6 +7,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.generics import get_object_or_404
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
@@ -325,11 +326,25 @@ class PipelineRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet)
         return Response(PipelineRunSerializer(run).data)
 
 
+class CsvRenderer(BaseRenderer):
+    """``text/csv``: the export writes its file itself; a refusal (credentials, role, rate) is its detail in words."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if isinstance(data, dict) and "detail" in data:
+            return f"{data['detail']}\n".encode()
+        return str(data or "").encode()
+
+
 class ExportView(APIView):
     """The corrected tags as CSV (admins), the same file as the *Export* page's: one row per product, streamed.
     An unknown parameter or filter value answers 400 and exports nothing."""
 
     permission_classes = [HasRole, IsAdminRole]
+    renderer_classes = [JSONRenderer, CsvRenderer]  # ``format=csv`` names the file's own format
 
     @extend_schema(
         parameters=[OpenApiParameter("kind", enum=KIND_OPTIONS, description="products with a suggestion of this kind"),

@@ -5,7 +5,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from colorreview.models import ReviewEvent, Suggestion
-from tests.factories import PredictionFactory, ProductFactory, SuggestionFactory
+from tests.factories import PredictionFactory, ProductFactory, SuggestionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -356,6 +356,9 @@ def test_the_api_export_has_no_bom_unless_asked_and_refuses_a_misspelt_parameter
     assert plain.startswith(b"sku,") and "Café".encode() in plain
     assert b"".join(client.get("/api/export/?bom=1").streaming_content) == b"\xef\xbb\xbf" + plain
     assert b"".join(client.get("/api/export/?format=json").streaming_content) == plain  # DRF's own parameter
+    assert b"".join(client.get("/api/export/?format=csv").streaming_content) == plain  # the file's own format
+    refused = _token_client(UserFactory(username="c2", roles=["curator"])).get("/api/export/?format=csv")
+    assert refused.status_code == 403 and b"admin" in refused.content
     bad = client.get("/api/export/?kinds=impute")
     assert bad.status_code == 400 and "unknown parameter 'kinds' (the export takes: kind, status" in bad.content.decode()
     assert "bom" in str(client.get("/api/schema/?format=json").json()["paths"]["/api/export/"]["get"]["parameters"])
