@@ -1,5 +1,5 @@
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from . import views
@@ -20,7 +20,7 @@ router.register("runs", views.PipelineRunViewSet, basename="run")
 router.register("bulk-approvals", views.BulkApprovalViewSet, basename="bulk-approval")
 
 urlpatterns = [
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("schema/", views.SchemaView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     path("export/", views.ExportView.as_view(), name="api-export"),
     *router.urls,

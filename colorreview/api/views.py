@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -363,3 +364,13 @@ class ExportView(APIView):
         # byte-stable: no byte-order mark unless asked for; DRF reads ``format`` itself
         return export_response(request.query_params, bom=False,
                                accepted={api_settings.URL_FORMAT_OVERRIDE} - {None})
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI schema (YAML unless ``format=json``); a refusal is JSON, ``{"detail": ...}``, as everywhere
+    in the API, not the schema's YAML."""
+
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer, self.request.accepted_media_type = JSONRenderer(), "application/json"
+        return response

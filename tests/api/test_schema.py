@@ -90,6 +90,18 @@ def test_the_schema_is_served_as_json_with_the_documented_bodies(client, curator
     served = client.get("/api/schema/?format=json").json()
     assert _request(served, "/api/suggestions/{id}/correct/") == "Correction"
     assert _answers(served, "/api/suggestions/bulk-accept/")["202"] == "BulkApproval"
+    assert client.get("/api/schema/").content.startswith(b"openapi:")  # YAML unless asked otherwise
+
+
+def test_a_refusal_of_the_schema_is_json_like_every_refusal_of_the_api(client, outsider):
+    from rest_framework.test import APIClient
+
+    anonymous = APIClient().get("/api/schema/")
+    assert anonymous.status_code == 401 and anonymous["Content-Type"] == "application/json"
+    assert set(anonymous.json()) == {"detail"}
+    client.force_login(outsider)
+    refused = client.get("/api/schema/")
+    assert refused.status_code == 403 and "role" in refused.json()["detail"]
 
 
 def test_the_schema_validates_without_warnings_and_offers_the_token_and_the_session(tmp_path, schema):
