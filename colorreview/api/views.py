@@ -183,7 +183,9 @@ class SuggestionViewSet(viewsets.ReadOnlyModelViewSet):
     @_decision_schema(conflict="the caller has no decision left to undo")
     @action(detail=False, methods=["post"])
     def undo(self, request):
-        """Take back the caller's latest decision still standing; the suggestion is pending again."""
+        """Take back the caller's latest decision still standing; the suggestion is pending again, unless the
+        product changed since (its tag, its reading, the flag rules): then it is ``superseded`` at once, its
+        history says why, and what applies now is opened."""
         data = DecisionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         return _answer(lambda: suggestion_undo_last(user=request.user, **data.validated_data))
@@ -192,7 +194,8 @@ class SuggestionViewSet(viewsets.ReadOnlyModelViewSet):
                       refused=_detail("signed in, or a valid token, without the admin role"))
     @action(detail=True, methods=["post"])
     def reopen(self, request, pk=None):
-        """An admin puts a decided suggestion back to pending."""
+        """An admin puts a decided suggestion back to pending (``superseded`` at once if it no longer applies,
+        as with ``undo``)."""
         return self._decide(request, pk, suggestion_reopen)
 
     @_decision_schema()

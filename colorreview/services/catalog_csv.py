@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import difflib
 import io
 import re
 from collections.abc import Iterator
@@ -26,6 +27,20 @@ _OPEN_QUOTE = "unexpected end of data"
 _UNDECODABLE = re.compile("[\udc80-\udcff]")  # bytes kept by errors="surrogateescape"
 
 csv.field_size_limit(MAX_FIELD_CHARS)
+
+
+
+#: names a catalogue gives the seller's colour column other than ``seller_color`` (letters only, "colour"
+#: as "color"); other colour columns (a colour family, a colour code) are attributes like any other
+_SELLER_COLOR_NAMES = {"sellercolor", "sellercolors", "color", "colors", "basecolor", "productcolor", "colorname",
+                       "colortag", "sellertag"}
+
+
+def _seller_color_alike(name: str) -> bool:
+    """Whether a header name is the seller's colour column misspelt (``seller_colour``, ``Seller Color``,
+    ``colour``, ``baseColour``), not another colour attribute (``colour_family``, ``colorway``)."""
+    letters = re.sub(r"[^a-z]", "", name.lower()).replace("colour", "color")
+    return letters in _SELLER_COLOR_NAMES or bool(difflib.get_close_matches(letters, ["sellercolor"], cutoff=0.85))
 
 
 class ImportFailed(ServiceError):
@@ -156,7 +171,7 @@ class CatalogReader:
             raise ImportFailed(f"the catalogue's header names a column more than once ({where}): keep one, so "
                                "that it is clear which is meant; nothing was imported")
         if "seller_color" not in header:
-            alike = [h for h in header if "colo" in h]
+            alike = [h for h in header if _seller_color_alike(h)]
             if alike:  # a misspelt tag column would import every product untagged, its tags kept as attributes
                 raise ImportFailed(f"the catalogue has no column seller_color but has {printable(alike[0])[:60]}: "
                                    "name the seller's colour column seller_color (a catalogue without tags leaves "

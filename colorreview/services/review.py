@@ -94,8 +94,15 @@ def suggestion_correct(*, suggestion: Suggestion, user, color: str, note: str = 
                    status=Suggestion.Status.CORRECTED, final_color=name, note=note)
 
 
-#: why a suggestion taken back is superseded at once
-STALE_REOPENED = "taken back, but the product changed since the decision (its seller tag or its reading)"
+def _stale_why(suggestion: Suggestion, product: Product, reading) -> str:
+    """What the history says of a suggestion taken back and superseded at once: what changed since it was
+    made (the re-judging supersedes it only if it no longer applies)."""
+    if suggestion.seller_color != product.seller_color_display:
+        return (f"taken back, but the seller tag changed since the decision "
+                f"({suggestion.seller_color or 'none'} → {product.seller_color_display or 'none'})")
+    if reading.pk != suggestion.prediction_id:
+        return "taken back, but the product was read again since the decision"
+    return "taken back, but the flag rules in force now no longer make this suggestion"
 
 
 def _reopen(*, suggestion: Suggestion, user, action: str, note: str) -> Suggestion:
@@ -132,7 +139,7 @@ def _reopen(*, suggestion: Suggestion, user, action: str, note: str) -> Suggesti
         product.final_color = restored
         reading = latest_prediction(product)
         if reading is not None:
-            suggestions_refresh_batch(pairs=[(product, reading)], why=STALE_REOPENED)
+            suggestions_refresh_batch(pairs=[(product, reading)], why=_stale_why(current, product, reading))
     suggestion.refresh_from_db()
     return suggestion
 

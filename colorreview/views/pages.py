@@ -92,7 +92,8 @@ def product_list(request):
     if open_ and open_ not in opens:
         messages.warning(request, f"There is no open-suggestion filter '{open_}' for you; every product is shown.")
         open_ = None
-    qs = selectors.product_list(status=status, category=text_param(request, "category"),
+    asked = text_param(request, "category") or ""
+    qs = selectors.product_list(status=status, category=asked or None,
                                 search=text_param(request, "q"), unmapped=g.get("unmapped") == "1",
                                 archived=selectors.ARCHIVED_CHOICES.get(g.get("archived", ""), False),
                                 open_=open_, kinds=kinds)
@@ -100,7 +101,6 @@ def product_list(request):
     # what the model reads of each, and what is open that the viewer may decide (three queries)
     products_with_readings(page.items, kinds=kinds)
     categories = selectors.catalogue_categories()
-    asked = text_param(request, "category") or ""
     if asked and asked.lower() not in {name.lower() for name, _ in categories}:  # newer than the summary
         categories = [*categories, (asked, None)]
     return render(request, "products/list.html", {"page": page, "statuses": Product.Status.choices,

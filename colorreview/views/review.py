@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from .. import roles, selectors
-from ..models import ColorName, Suggestion
+from ..models import ColorName, ReviewEvent, Suggestion
 from ..paging import keyset_page
 from ..roles import RoleError
 from ..services import AlreadyDecided, ServiceError
@@ -141,9 +141,11 @@ def decide(request, pk: int, action: str):
         return redirect_back(request, "queue")
     if action == "skip" and not message:
         return HttpResponse("")  # the card leaves the screen
-    if action == "reopen" and not message:
-        message = "Reopened: the suggestion is open again and the product has the colour it had before the decision."
     suggestion.refresh_from_db()
+    if action == "reopen" and not message:
+        message = (f"Reopened; {_superseded_why(suggestion)}." if suggestion.status == Suggestion.Status.SUPERSEDED
+                   else "Reopened: the suggestion is open again and the product has the colour it had before the "
+                        "decision, unless it was changed since.")
     return _card(request, suggestion, message, level)
 
 
@@ -153,6 +155,13 @@ def _card(request, suggestion, message="", level="info", status=200):
         "s": suggestion, "message": message, "level": level, "colors": _colors(), "oob_counts": True,
         "counts": counts, "held": held, "thresholds": active_thresholds(),
     }, status=status)
+
+
+def _superseded_why(suggestion: Suggestion) -> str:
+    """Why a suggestion taken back no longer applies, as its history says, and what that means."""
+    event = suggestion.events.filter(action=ReviewEvent.Action.SUPERSEDE).order_by("-created_at", "-id").first()
+    why = event.note if event is not None and event.note else "it no longer applies"
+    return f"{why}: the suggestion is superseded, and the product is judged as it is now"
 
 
 def _card_gone(request, pk: int):
@@ -176,9 +185,8 @@ def undo(request):
             messages.warning(request, said)
             return redirect_back(request, "queue")
         return HttpResponse(format_html('<p class="msg warning" role="status">{}</p>', said), status=409)
-    if suggestion.status == Suggestion.Status.SUPERSEDED:  # the product changed since the decision
-        said = (f"Decision on {suggestion.product.sku} undone, but its seller tag or reading changed since: "
-                "the suggestion no longer applies, and the product is judged as it is now.")
+    if suggestion.status == Suggestion.Status.SUPERSEDED:  # it no longer applies
+        said = f"Decision on {suggestion.product.sku} undone; {_superseded_why(suggestion)}."
         if not request.htmx:
             messages.warning(request, said)
             return redirect_back(request, "queue")
@@ -187,6 +195,11 @@ def undo(request):
         messages.info(request, f"Undone: {suggestion.product.sku} is back in the queue.")
         return redirect_back(request, "queue")
     return _card(request, suggestion, "Decision undone; the card is back.", "info")
+
+
+def _ticked(post) -> list[int]:
+    """The ids ticked in a form (ASCII digits of a sensible length; anything else is no id)."""
+    return [int(i) for i in post.getlist("ids") if i.isascii() and i.isdigit() and len(i) <= 30]
 
 
 def _bulk_criteria(post) -> dict:
@@ -199,7 +212,7 @@ def _bulk_criteria(post) -> dict:
         if not value.is_finite() or not 0 <= value <= 100:
             raise ValueError("the confidence is a percentage between 0 and 100")
         return {"min_confidence": float(value / 100)}
-    ids = [int(i) for i in post.getlist("ids") if i.isdigit()]
+    ids = _ticked(post)
     if not ids:
         raise ValueError("tick at least one imputation, or approve every imputation at or above a confidence")
     return {"ids": ids}
@@ -217,7 +230,7 @@ def _bulk_page(request, extra: dict):
     # while a selection is confirmed or refused, the form keeps what was asked (the ticks, the percentage)
     asking = request.method == "POST" and extra.get("approval") is None
     asked = {"percent": request.POST.get("min_confidence") or "95" if asking else "95",
-             "ids": {int(i) for i in request.POST.getlist("ids") if i.isdigit()} if asking else set()}
+             "ids": set(_ticked(request.POST)) if asking else set()}
     context = {"suggestions": page, "page": page, "total": selectors.queue_counts(user=request.user)["impute"],
                "recent": recent, "asked": asked,
                "threshold": active_thresholds()["impute"], "query": query_without_page(request), **extra}

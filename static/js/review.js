@@ -59,7 +59,9 @@
         else (document.querySelector("#queue-list .grid") || document.getElementById("queue-list")).prepend(card);
         htmx.process(card);
         select(card);
-        announce("Undone: " + card.dataset.sku + " is back to decide.");
+        const said = card.querySelector(".msg");  // superseded: the product changed since, the card says how
+        announce(card.classList.contains("pending") ? "Undone: " + card.dataset.sku + " is back to decide."
+          : (said ? said.textContent.trim() : "Undone: " + card.dataset.sku + " no longer applies."));
       });
   }
   function alertBox(text) {
@@ -82,7 +84,7 @@
     if (button) openZoom(button);
   });
   document.addEventListener("keydown", function (event) {
-    if (event.metaKey || event.ctrlKey || event.altKey) return;
+    if (event.metaKey || event.ctrlKey || event.altKey || event.isComposing) return;
     if (event.target.matches("input.picker") && event.key === "Enter") { pickFirstMatch(event.target); return; }
     // Esc in the note or the picker, or Enter in the note (it is kept for the decision), hands the keys back
     // to the card: the next a, r or 1 decides it

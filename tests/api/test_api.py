@@ -187,6 +187,9 @@ def test_bulk_accept_of_nothing_or_of_ids_no_row_has_answers_400(merchandiser, c
     assert "Not approved: nothing to approve" in page
     page = client.post("/imputations/", {"scope": "threshold", "min_confidence": "abc"}).content.decode()
     assert "Not approved: the confidence is a percentage between 0 and 100" in page
+    for odd in ("\u00b2", "9" * 5000):  # a digit that int() refuses, more digits than it reads
+        page = client.post("/imputations/", {"scope": "selected", "ids": [odd]})
+        assert page.status_code == 200 and "tick at least one imputation" in page.content.decode()
     assert not BulkApproval.objects.exists()
 
 

@@ -107,6 +107,18 @@ def test_a_misspelt_seller_colour_column_is_refused_rather_than_every_tag_lost(t
     assert not Product.objects.exists()
 
 
+@pytest.mark.parametrize("column", ["colour_family", "color_code", "colorway", "is_multicolor", "decolorized"])
+def test_other_colour_columns_of_a_catalogue_without_tags_are_attributes(tmp_path, column):
+    _import(_catalogue(tmp_path, ["A1,Tee,imgs/red.jpg,x"], header=f"sku,title,image,{column}"))
+    assert Product.objects.get().attributes == {column: "x"}
+
+
+@pytest.mark.parametrize("column", ["Seller Colour", "colour", "baseColour", "seller_colors", "selle_color"])
+def test_the_seller_colour_column_under_another_name_is_refused(tmp_path, column):
+    with pytest.raises(ImportFailed, match="no column seller_color but has"):
+        _import(_catalogue(tmp_path, ["A1,Tee,imgs/red.jpg,Red"], header=f"sku,title,image,{column}"))
+
+
 def test_absolute_paths_and_the_images_option(tmp_path):
     other = tmp_path / "elsewhere"
     other.mkdir()

@@ -123,7 +123,24 @@ def test_a_decision_taken_back_after_the_seller_emptied_the_tag_judges_the_produ
     assert Product.objects.get(pk=product.pk).final_color == ""  # the decision taken back: no tag, no colour
     now = Suggestion.objects.get(product=product, status="pending")
     assert (now.kind, now.suggested_color, now.seller_color) == ("impute", "Blue", "")
-    assert ReviewEvent.objects.filter(suggestion=flag, action="supersede", note__contains="changed since").exists()
+    assert ReviewEvent.objects.get(suggestion=flag, action="supersede").note == \
+        "taken back, but the seller tag changed since the decision (Red → none)"
+
+
+def test_a_decision_taken_back_under_flag_rules_that_no_longer_make_it_says_so(thresholds, curator):
+    from colorreview.services.suggestions import suggestion_refresh
+
+    product = ProductFactory(tag="Red")
+    PredictionFactory(product=product, predicted_color="Blue", family="Blue", confidence=0.93,
+                      probabilities=probabilities(Blue=0.93, Red=0.05))  # the tag 95% likely wrong
+    flag = suggestion_refresh(product=product)
+    suggestion_accept(suggestion=flag, user=curator)
+    thresholds.COLORREVIEW_MISLABEL_THRESHOLD = 0.99  # an admin raised the threshold since
+    undone = suggestion_undo_last(user=curator)
+    assert undone.status == "superseded"
+    assert ReviewEvent.objects.get(suggestion=flag, action="supersede").note == \
+        "taken back, but the flag rules in force now no longer make this suggestion"
+    assert Product.objects.get(pk=product.pk).final_color == "Red"
 
 
 def test_an_accepted_flag_is_not_reopened_by_another_reading(thresholds, curator):

@@ -413,11 +413,19 @@ def test_an_undo_says_when_the_product_changed_since_and_the_suggestion_no_longe
     s = _mislabel()  # tagged Red, read as Blue
     client.force_login(curator)
     client.post(f"/review/{s.pk}/accept/", {"note": ""}, **HTMX)
+    from colorreview.models import ReviewEvent
+    from colorreview.services.catalog_write import TAG_CHANGE
+
     Product.objects.filter(pk=s.product_id).update(seller_color=ColorName.objects.get(name="Blue"),
                                                    seller_color_raw="Blue")  # a re-import agrees with the model
+    ReviewEvent.objects.create(product_id=s.product_id, action="import", from_color="Blue", to_color="Blue",
+                               note=f"re-imported: {TAG_CHANGE} Red → Blue (catalog.csv)")
     html = client.post("/review/undo/", **HTMX).content.decode()
-    assert 'class="card superseded' in html and "the suggestion no longer applies" in html
+    assert 'class="card superseded' in html
+    assert "undone; taken back, but the seller tag changed since the decision (Red → Blue): the suggestion is " \
+           "superseded" in html
     assert not Suggestion.objects.filter(product_id=s.product_id, status="pending").exists()
+    assert Product.objects.get(pk=s.product_id).final_color == "Blue"  # the tag's colour, as it is now
 
 
 def test_a_search_longer_than_any_column_is_cut_with_a_word_and_the_export_refuses_it(client, admin_user):
