@@ -19,6 +19,16 @@ REQUIRE_SERVICES = os.environ.get("COLORREVIEW_REQUIRE_SERVICES") == "1"
 os.environ.setdefault("COLORREVIEW_ONNX_CACHE", str(Path(tempfile.gettempdir()) / "colorreview-test-onnx"))
 
 
+def pytest_collection_modifyitems(items):
+    """A test outside a transaction keeps the database's initial rows (``serialized_rollback``): one that
+    flushes them instead makes Django create its content types again, and the next test that restores them
+    fails on rows that exist."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker and marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
+            raise pytest.UsageError(f"{item.nodeid}: django_db(transaction=True) needs serialized_rollback=True here")
+
+
 def need(condition: bool, why: str) -> None:
     """Skip when a real component is missing, unless this run requires every component."""
     if not condition:

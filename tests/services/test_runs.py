@@ -256,7 +256,7 @@ def test_a_run_a_live_process_reads_is_followed_by_a_second_run_pipeline_wait_no
     assert PipelineRun.objects.get(pk=plan.run.pk).status == "finished"
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # as every test outside a transaction here
 def test_a_process_reading_a_run_itself_beats_while_a_batch_takes_long(settings):
     settings.COLORREVIEW_WORKER_BEAT = 0.05
     with WorkerHere(name="in-process@slow") as here:
