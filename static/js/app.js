@@ -8,6 +8,11 @@
       document.getElementById(box.dataset.toggleMask).classList.toggle("hide-mask", !box.checked);
     }
   });
+  // a filter form marked data-autosubmit applies a choice at once, as the review queue's filters do
+  document.addEventListener("change", function (event) {
+    const form = event.target.closest("form[data-autosubmit]");
+    if (form && event.target.matches("select, input[type=checkbox]")) form.requestSubmit();
+  });
   // a "dismiss" control removes the box it names (a confirmation cancelled: the form under it keeps its state)
   document.addEventListener("click", function (event) {
     const control = event.target.closest("[data-dismiss]");

@@ -159,3 +159,14 @@ def test_a_bulk_approval_cancelled_leaves_the_ticks_and_the_percentage_as_they_w
     page.locator("#bulk-confirm").wait_for(state="detached")
     assert page.get_by_label("select E2").is_checked()
     assert Suggestion.objects.get(pk=imputation.pk).status == "pending"
+
+
+def test_the_products_list_applies_a_filter_as_soon_as_it_is_chosen(live_server, browser, catalogue):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    _login(page, live_server.url, "admin")
+    page.goto(f"{live_server.url}/products/")
+    with page.expect_navigation():
+        page.get_by_label("Open suggestion").select_option("impute")
+    assert "open=impute" in page.url
+    rows = page.locator("table.bulk tbody").inner_text()
+    assert "E2" in rows and "E1" not in rows
