@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-from ..paging import keyset_page
+from ..paging import decode_cursor, keyset_page
 
 
 class KeysetCursorPagination(BasePagination):
@@ -19,6 +20,10 @@ class KeysetCursorPagination(BasePagination):
     def paginate_queryset(self, queryset, request, view=None):
         ordering = list(getattr(view, "keyset_ordering", ["-id"]))
         self.request = request
+        cursor = request.query_params.get(self.cursor_query_param)
+        decoded = decode_cursor(cursor)
+        if cursor and (decoded is None or len(decoded[1]) != len(ordering)):  # as DRF's own cursors answer
+            raise NotFound("Invalid cursor: take next, previous or first from an answer of this list")
         self.page = keyset_page(queryset, ordering=ordering, size=self.page_size,
                                 cursor=request.query_params.get(self.cursor_query_param))
         return self.page.items

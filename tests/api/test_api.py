@@ -87,6 +87,26 @@ def test_a_text_filter_longer_than_any_column_answers_400_not_a_server_error(cur
     assert api.get("/api/products/?q=" + "x" * 500).status_code == 200
 
 
+def test_a_cursor_that_no_answer_gave_is_refused_and_a_given_one_pages_on(curator):
+    for i in range(3):
+        ProductFactory(sku=f"CUR-{i}")
+    from colorreview.api.pagination import KeysetCursorPagination
+
+    api = _token_client(curator)
+    first = api.get("/api/products/").json()
+    assert first["next"] is None and len(first["results"]) == 3
+
+    KeysetCursorPagination.page_size, size = 2, KeysetCursorPagination.page_size
+    try:
+        given = api.get("/api/products/").json()["next"]
+        assert [p["sku"] for p in api.get(given).json()["results"]] == ["CUR-2"]
+        for forged in ("abc", "eyJ4IjoxfQ", given.split("cursor=")[1][:-4] + "AAAA"):
+            r = api.get(f"/api/products/?cursor={forged}")
+            assert r.status_code == 404 and r.json()["detail"].startswith("Invalid cursor"), forged
+    finally:
+        KeysetCursorPagination.page_size = size
+
+
 def test_predictions_are_listed_by_sku(curator):
     PredictionFactory(product=ProductFactory(sku="P9", category="Jeans"), predicted_color="Olive")
     rows = _token_client(curator).get("/api/predictions/?sku=P9").json()["results"]
