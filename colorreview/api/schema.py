@@ -81,9 +81,11 @@ class AutoSchema(openapi.AutoSchema):
                                                     "nothing was changed")
 
     def _not_found(self) -> OpenApiResponse | None:
-        if "{" not in self.path:
-            return None
-        return OpenApiResponse(DetailSerializer, description="no such item (or not one the caller may see)")
+        if "{" in self.path:
+            return OpenApiResponse(DetailSerializer, description="no such item (or not one the caller may see)")
+        if self.method == "GET" and self._is_list_view() and getattr(self.view, "pagination_class", None):
+            return OpenApiResponse(DetailSerializer, description="a cursor that no answer of this list gave")
+        return None
 
     def _refused(self) -> OpenApiResponse | None:
         messages = [p.message for p in self.view.get_permissions() if getattr(p, "message", None)]
