@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Min, Q, Sum
+from django.db.models import Exists, F, Max, Min, OuterRef, Q, Sum
 from django.utils import timezone
 
 from inference.errors import WeightsError
@@ -358,11 +358,41 @@ def catalog_import_and_queue(*, queue: bool = True, user=None, **import_kwargs):
         return report, None
     try:
         return report, pipeline_run_start(user=user)
-    except RunAlreadyActive as exc:  # the running run's keyset reaches the new products, else the next run does
+    except RunAlreadyActive as exc:  # a run still being queued reaches the new products by its keyset; one
+        run_extend(run=exc.run, user=user)  # queued already takes them in (or, ended meanwhile, a new run does)
         return report, exc.run
     except (QueueUnavailable, ModelUnavailable) as exc:  # imported; the pipeline run waits
         exc.report = report
         raise
+
+
+def run_extend(*, run: PipelineRun, user=None) -> int:
+    """The products an import left waiting while ``run`` (of the current model version) is active join it,
+    once its queuing job has ended (before, its keyset reaches them); returns how many. Those that failed in
+    it are not read again. If it ended meanwhile, a new run takes them."""
+    with transaction.atomic():
+        active = PipelineRun.objects.select_for_update().filter(pk=run.pk, status__in=ACTIVE_RUN).first()
+        if active is not None and not active.enqueued:
+            return 0  # its queuing job reaches them
+        if active is None:
+            ids = []
+        else:
+            in_a_range = RunBatch.objects.filter(run=active, taken=False, first_id__lte=OuterRef("pk"),
+                                                 last_id__gte=OuterRef("pk"))  # a worker adopts those with it
+            ids = list(products_to_predict(active.model_version).filter(status=Product.Status.PENDING)
+                       .exclude(Exists(in_a_range)).order_by("pk").values_list("pk", flat=True))
+            Product.objects.filter(pk__in=ids).update(status=Product.Status.QUEUED, status_detail="",
+                                                      pipeline_run=active, attempts=0)
+            PipelineRun.objects.filter(pk=active.pk).update(total=F("total") + len(ids))
+    if active is None:  # it ended between the import's start and now
+        try:
+            started = pipeline_run_start(user=user)
+        except RunAlreadyActive:
+            return 0
+        return started.total if started is not None else 0
+    if ids:
+        _publish(active.pk, batches_of(ids))
+    return len(ids)
 
 
 def nothing_to_run() -> str:

@@ -286,6 +286,43 @@ def test_import_then_run_pipeline_with_a_broker_queues_each_product_once(tmp_pat
     assert PipelineRun.objects.count() == 1 and len(published) == 1
 
 
+def test_products_imported_while_a_queued_run_is_read_join_it_and_are_read(tmp_path, fast_pipeline, published,
+                                                                           django_capture_on_commit_callbacks,
+                                                                           monkeypatch):
+    from colorreview.services.runs import catalog_import_and_queue, run_enqueue
+
+    fast_pipeline.COLORREVIEW_EMBEDDED_QUEUE = False
+    monkeypatch.setattr("colorreview.tasks.enqueue_run.delay", lambda pk: run_enqueue(run_id=pk))
+    first = tmp_path / "first"
+    with django_capture_on_commit_callbacks(execute=True):
+        _, run = catalog_import_and_queue(csv_bytes=small_catalogue(first, 5), source_name="a.csv", csv_dir=first)
+    run.refresh_from_db()
+    assert run.enqueued and run.status == "queued" and len(published) == 1  # queued, not read yet
+    second = tmp_path / "second"
+    _, same = catalog_import_and_queue(csv_bytes=small_catalogue(second, 2, prefix="N"), source_name="b.csv",
+                                       csv_dir=second)
+    assert same.pk == run.pk and PipelineRun.objects.count() == 1
+    new = list(Product.objects.filter(sku__startswith="N").order_by("pk").values_list("pk", flat=True))
+    assert set(Product.objects.filter(pk__in=new).values_list("status", "pipeline_run_id")) == {("queued", run.pk)}
+    assert published[-1] == (new, run.pk)  # handed to the workers with the run
+    for (batch, run_id), batch_id in zip(list(published), list(published.batch_ids)):  # the workers read them
+        predict_products(product_ids=batch, run_id=run_id, batch_id=batch_id)
+    run.refresh_from_db()
+    assert (run.status, run.done + run.failed) == ("finished", 7)
+    assert Prediction.objects.filter(product_id__in=new).count() == 2
+
+
+def test_a_product_imported_as_the_run_ends_is_read_by_a_new_run(tmp_path, fast_pipeline, published, monkeypatch):
+    from colorreview.services.runs import run_extend
+
+    fast_pipeline.COLORREVIEW_EMBEDDED_QUEUE = False
+    monkeypatch.setattr("colorreview.tasks.enqueue_run.delay", lambda pk: None)
+    import_catalog(csv_bytes=small_catalogue(tmp_path, 2), source_name="c.csv", csv_dir=tmp_path)
+    ended = PipelineRun.objects.create(model_version="v", total=0, status="finished", enqueued=True)
+    run_extend(run=ended)  # the import saw it active; it ended before the products could join it
+    assert PipelineRun.objects.exclude(pk=ended.pk).filter(status="queued").count() == 1
+
+
 def test_workers_silent_for_a_day_are_forgotten(db):
     worker_beat(name="fresh@here")
     Worker.objects.create(name="old@there", host="elsewhere", pid=1, seen_at=timezone.now() - timedelta(days=2))
