@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Upper
@@ -16,8 +17,11 @@ class ColorName(models.Model):
     """One colour of the catalogue vocabulary (seeded from the catalogue's baseColour values)."""
 
     name = models.CharField(max_length=64, unique=True)
-    hex = models.CharField(max_length=7, help_text="reference colour, #rrggbb")
-    family = models.CharField(max_length=32, help_text="e.g. Navy Blue belongs to Blue")
+    hex = models.CharField(max_length=7, help_text="reference colour, #rrggbb",
+                           validators=[RegexValidator(r"^#[0-9a-fA-F]{6}\Z",
+                                                      "a reference colour is #rrggbb, e.g. #1f2a44")])
+    family = models.CharField(max_length=32, help_text="the name of a vocabulary colour (its own, or e.g. Blue "
+                                                       "for Navy Blue)")
     nameable = models.BooleanField(default=True, help_text="the KD-tree may name pixel colours with it "
                                                            "(off for textures and metals)")
     aliases = models.TextField(blank=True, help_text="other spellings, separated by |")
@@ -28,6 +32,19 @@ class ColorName(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """One colour per name whatever its case, and a family that is a colour of the vocabulary."""
+        from django.core.exceptions import ValidationError
+
+        others = ColorName.objects.exclude(pk=self.pk)
+        twin = others.filter(name__iexact=self.name).first()
+        if twin is not None:
+            raise ValidationError({"name": f"the vocabulary has {twin.name} already (names differ in more than case)"})
+        if self.family and self.family != self.name and not others.filter(name=self.family).exists():
+            close = others.filter(name__iexact=self.family).values_list("name", flat=True).first()
+            raise ValidationError({"family": f"{self.family!r} is not a colour of the vocabulary"
+                                             + (f" (did you mean {close}?)" if close else "")})
 
 
 class CategoryRegion(models.Model):

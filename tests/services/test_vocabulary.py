@@ -189,3 +189,23 @@ def test_due_work_that_fails_stays_due_for_the_next_migrate_and_says_so(monkeypa
     monkeypatch.undo()
     _migrated("colorreview")
     assert Product.objects.get(pk=product.pk).seller_color.name == "Cream" and not DueWork.objects.exists()
+
+
+def test_an_admin_cannot_save_a_colour_that_would_stop_the_pipeline(client, admin_user):
+    admin_user.is_staff = admin_user.is_superuser = True
+    admin_user.save()
+    client.force_login(admin_user)
+    lime = ColorName.objects.get(name="Lime Green")
+    form = {"name": lime.name, "hex": "lime", "family": lime.family, "nameable": "on", "aliases": lime.aliases,
+            "active": "on"}
+    page = client.post(f"/admin/colorreview/colorname/{lime.pk}/change/", form).content.decode()
+    assert "a reference colour is #rrggbb" in page
+    assert ColorName.objects.get(pk=lime.pk).hex == lime.hex  # unchanged
+    twin = client.post("/admin/colorreview/colorname/add/", {**form, "name": "black", "hex": "#000000",
+                                                             "family": "black"}).content.decode()
+    assert "the vocabulary has Black already (names differ in more than case)" in twin
+    assert not ColorName.objects.filter(name="black").exists()
+    stray = client.post("/admin/colorreview/colorname/add/", {**form, "name": "Moss", "hex": "#4a5d23",
+                                                              "family": "green"}).content.decode()
+    assert "&#x27;green&#x27; is not a colour of the vocabulary (did you mean Green?)" in stray
+    assert not ColorName.objects.filter(name="Moss").exists()
