@@ -164,6 +164,8 @@ def _reimport_reason(current: dict, product: Product) -> str:
         changes.append(f"{TAG_CHANGE} {before} → {after}")
     if product.image_checksum != current["image_checksum"]:
         changes.append("new image")
+    if product.category != current["category"]:
+        changes.append(f"category {current['category'] or '(none)'} → {product.category or '(none)'}")
     if changes and current["archived_at"] is not None:
         changes.append("kept archived")
     return "re-imported: " + ", ".join(changes) if changes else ""

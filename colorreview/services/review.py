@@ -64,7 +64,10 @@ def _refuse(current: Suggestion) -> None:
 
 
 def suggestion_accept(*, suggestion: Suggestion, user, note: str = "") -> Suggestion:
-    """The suggested colour becomes the product's colour."""
+    """The suggested colour becomes the product's colour (if it is still a colour of the vocabulary)."""
+    if suggestion.suggested_color not in db_vocabulary():
+        raise ServiceError(f"{suggestion.suggested_color} was taken out of the vocabulary; correct the colour "
+                           "to another one, or reject the suggestion")
     return _decide(suggestion=suggestion, user=user, action=ReviewEvent.Action.ACCEPT,
                    status=Suggestion.Status.ACCEPTED, final_color=suggestion.suggested_color, note=note)
 

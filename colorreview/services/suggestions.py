@@ -110,7 +110,7 @@ def candidate_for(product: Product, prediction: Prediction, vocabulary: ColorVoc
     tag = product.seller_color.name if product.seller_color_id else None
     proposal = propose(prediction.predicted_color, prediction.confidence, prediction.probabilities, tag, vocabulary,
                        rules, colour_shares(prediction.dominant_colors))
-    if proposal is None:
+    if proposal is None or proposal.color not in vocabulary:  # a colour an admin took out is never suggested
         return None
     if proposal.kind == "mislabel" and proposal.color in (rules.outside or {}):  # the KD-tree's reading
         return Candidate(proposal, Threshold("outside", rules.outside[proposal.color], None, None, "model card"))

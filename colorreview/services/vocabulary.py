@@ -66,7 +66,19 @@ def seller_colors_remap() -> list[int]:
         stale = stale.exclude(seller_color_id=mapped) if mapped else stale.filter(seller_color__isnull=False)
         while chunk := list(stale.order_by("pk").values_list("pk", "final_color", "seller_color__name")[:REMAP_CHUNK]):
             changed += _remap_chunk(chunk, raw, mapped, name if mapped else None)
+    _retired_suggestions_withdraw(set(ids))
     return sorted(changed)
+
+
+def _retired_suggestions_withdraw(active: set[str]) -> None:
+    """Open suggestions of a colour taken out of the vocabulary are judged again (and so withdrawn)."""
+    from ..models import Suggestion
+    from .suggestions import suggestions_refresh_products
+
+    retired = list(Suggestion.objects.filter(status=Suggestion.Status.PENDING).exclude(suggested_color__in=active)
+                   .order_by("product_id").values_list("product_id", flat=True))
+    for start in range(0, len(retired), REMAP_CHUNK):
+        suggestions_refresh_products(product_ids=retired[start:start + REMAP_CHUNK])
 
 
 def _remap_chunk(rows: list[tuple[int, str, str | None]], raw: str, mapped: int | None, name: str | None) -> list[int]:

@@ -504,3 +504,12 @@ def test_a_zip_that_cannot_be_unpacked_fails_the_import_saying_so(tmp_path):
     archive.write_bytes(data.replace(b"plain bytes", b"PLAIN BYTES"))  # the member no longer matches its CRC
     with pytest.raises(ImportFailed, match="the image archive cannot be unpacked .*: the images must be uploaded"):
         extract_zip(archive, tmp_path, limit=1000)
+
+
+def test_a_category_changed_by_a_re_import_is_in_the_history(tmp_path):
+    from colorreview.models import ReviewEvent
+
+    _import(_catalogue(tmp_path, ["A1,Tee,Tshirts,imgs/red.jpg,Red,"]))
+    _import(_catalogue(tmp_path, ["A1,Tee,Trousers,imgs/red.jpg,Red,"]))
+    notes = list(ReviewEvent.objects.filter(product__sku="A1", action="import").values_list("note", flat=True))
+    assert any("category Tshirts → Trousers" in note for note in notes), notes

@@ -209,3 +209,23 @@ def test_an_admin_cannot_save_a_colour_that_would_stop_the_pipeline(client, admi
                                                               "family": "green"}).content.decode()
     assert "&#x27;green&#x27; is not a colour of the vocabulary (did you mean Green?)" in stray
     assert not ColorName.objects.filter(name="Moss").exists()
+
+
+def test_a_colour_taken_out_of_the_vocabulary_is_no_longer_suggested_nor_accepted(thresholds, curator):
+    from colorreview.services import ServiceError
+    from colorreview.services.review import suggestion_accept
+
+    untagged, tagged = ProductFactory(tag=""), ProductFactory(tag="Red")
+    for product in (untagged, tagged):
+        PredictionFactory(product=product, predicted_color="Brown", family="Brown", confidence=0.97,
+                          probabilities=probabilities(Brown=0.97))
+        suggestion_refresh(product=product)
+    flag = Suggestion.objects.get(product=tagged, status="pending")
+    assert set(Suggestion.objects.filter(status="pending").values_list("suggested_color", flat=True)) == {"Brown"}
+    ColorName.objects.filter(name="Brown").update(active=False)
+    with pytest.raises(ServiceError, match="Brown was taken out of the vocabulary"):
+        suggestion_accept(suggestion=flag, user=curator)
+    seller_colors_remap()  # what an edit of the vocabulary runs
+    assert not Suggestion.objects.filter(status="pending").exists()
+    assert Suggestion.objects.filter(status="superseded").count() == 2
+    assert suggestion_refresh(product=Product.objects.get(pk=untagged.pk)) is None  # nor made again
