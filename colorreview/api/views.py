@@ -304,11 +304,16 @@ class PipelineRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet)
             return Response({"detail": nothing_to_run()}, status=status.HTTP_200_OK)
         return Response(PipelineRunSerializer(run).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses={200: RunResumedSerializer, 503: QUEUE_DOWN})
+    @extend_schema(request=None, responses={200: RunResumedSerializer, 409: _detail("the run has ended"),
+                                            503: QUEUE_DOWN})
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):
-        """Queue the run's unfinished products again (a stalled run)."""
+        """Queue the run's unfinished products again (a stalled run); 409 when the run has ended, which stays
+        as it ended."""
         run = self.get_object()
+        if not run.active:
+            return Response({"detail": f"run {run.pk} has ended ({run.status}); nothing to resume"},
+                            status=status.HTTP_409_CONFLICT)
         try:
             queued = run_resume(run=run)
         except QueueUnavailable as exc:

@@ -224,13 +224,15 @@ def test_starting_a_run_needs_the_admin_role(curator, admin_user, settings):
     assert r.status_code == 200 and "Every product" in r.json()["detail"]
 
 
-def test_cancelling_a_run_that_has_ended_answers_409_and_changes_nothing(admin_user):
+def test_cancelling_or_resuming_a_run_that_has_ended_answers_409_and_changes_nothing(admin_user):
     from colorreview.models import PipelineRun
 
     run = PipelineRun.objects.create(model_version="v", total=3, done=3, status="finished")
     r = _token_client(admin_user).post(f"/api/runs/{run.pk}/cancel/")
     assert r.status_code == 409 and r.json()["detail"] == f"run {run.pk} has ended already (finished); nothing to cancel"
     assert PipelineRun.objects.get(pk=run.pk).status == "finished"
+    resumed = _token_client(admin_user).post(f"/api/runs/{run.pk}/resume/")
+    assert resumed.status_code == 409 and resumed.json()["detail"] == f"run {run.pk} has ended (finished); nothing to resume"
     live = PipelineRun.objects.create(model_version="v", total=3, status="running")
     assert _token_client(admin_user).post(f"/api/runs/{live.pk}/cancel/").json()["status"] == "cancelled"
 

@@ -76,7 +76,7 @@ def test_archiving_takes_a_note_and_run_actions_take_no_body(schema):
                                               "409": "RunActive", "503": "Detail"}
     assert _fields(schema, "RunActive")[0] == {"detail", "run"}
     assert _answers(schema, "/api/runs/{id}/resume/") == {"200": "RunResumed", **REFUSALS, "404": "Detail",
-                                                          "503": "Detail"}
+                                                          "409": "Detail", "503": "Detail"}
     assert _answers(schema, "/api/runs/{id}/cancel/") == {"200": "PipelineRun", **REFUSALS, "404": "Detail",
                                                           "409": "Detail"}
     assert _answers(schema, "/api/bulk-approvals/{id}/undo/") == {"200": "BulkApproval", **REFUSALS, "404": "Detail",
