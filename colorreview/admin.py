@@ -6,7 +6,9 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db import transaction
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 
 from . import roles
 from .models import (
@@ -51,6 +53,16 @@ class ColorNameAdmin(RoleAdmin):
     list_display = ("name", "hex", "family", "nameable", "active")
     list_filter = ("family", "nameable", "active")
     search_fields = ("name", "aliases")
+
+    def delete_view(self, request, object_id, extra_context=None):
+        """A colour products are tagged with is taken out of the vocabulary (Active off), not deleted."""
+        colour = self.get_object(request, object_id)
+        if colour is not None and Product.objects.filter(seller_color=colour).exists():
+            self.message_user(request, f"{colour.name} is the colour of seller tags in the catalogue: turn Active off "
+                                       "to take it out of the vocabulary instead (deleting it would lose what "
+                                       "those tags map to).", level=messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:colorreview_colorname_change", args=[colour.pk]))
+        return super().delete_view(request, object_id, extra_context)
 
     def save_model(self, request, obj, form, change):
         from .tasks import remap_seller_colors  # not at import: the tasks load the vision stack

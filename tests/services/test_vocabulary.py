@@ -229,3 +229,14 @@ def test_a_colour_taken_out_of_the_vocabulary_is_no_longer_suggested_nor_accepte
     assert not Suggestion.objects.filter(status="pending").exists()
     assert Suggestion.objects.filter(status="superseded").count() == 2
     assert suggestion_refresh(product=Product.objects.get(pk=untagged.pk)) is None  # nor made again
+
+
+def test_a_colour_the_catalogue_is_tagged_with_is_deactivated_not_deleted(client, admin_user):
+    admin_user.is_staff = admin_user.is_superuser = True
+    admin_user.save()
+    client.force_login(admin_user)
+    ProductFactory(tag="Olive")
+    olive = ColorName.objects.get(name="Olive")
+    page = client.post(f"/admin/colorreview/colorname/{olive.pk}/delete/", {"post": "yes"}, follow=True)
+    assert "Olive is the colour of seller tags in the catalogue: turn Active off" in page.content.decode()
+    assert ColorName.objects.filter(pk=olive.pk).exists()
