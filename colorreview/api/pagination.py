@@ -24,8 +24,7 @@ class KeysetCursorPagination(BasePagination):
         decoded = decode_cursor(cursor)
         if cursor and (decoded is None or len(decoded[1]) != len(ordering)):  # as DRF's own cursors answer
             raise NotFound("Invalid cursor: take next, previous or first from an answer of this list")
-        self.page = keyset_page(queryset, ordering=ordering, size=self.page_size,
-                                cursor=request.query_params.get(self.cursor_query_param))
+        self.page = keyset_page(queryset, ordering=ordering, size=self.page_size, cursor=cursor)
         return self.page.items
 
     def _link(self, cursor: str | None) -> str | None:

@@ -31,6 +31,11 @@ def run_active(run_id: int) -> bool:
     return PipelineRun.objects.filter(pk=run_id, status__in=ACTIVE_RUN).exists()
 
 
+def active_run_of(version: str) -> PipelineRun | None:
+    """The oldest run of the model version that still takes products, if any."""
+    return PipelineRun.objects.filter(model_version=version, status__in=ACTIVE_RUN).order_by("pk").first()
+
+
 def ended_runs(*, before=None):
     """The ids of the runs that have ended (of those that ended before ``before``, if given), as a subquery."""
     ended = PipelineRun.objects.exclude(status__in=ACTIVE_RUN)

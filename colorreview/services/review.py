@@ -55,12 +55,16 @@ def _refuse(current: Suggestion) -> None:
     if current.status == Suggestion.Status.PENDING:
         raise ClaimedByOther(holder_message(current))
     if current.status == Suggestion.Status.SUPERSEDED:  # why, and by whom, the history says
-        event = current.events.filter(action=ReviewEvent.Action.SUPERSEDE).select_related("actor").order_by(
-            "-created_at", "-id").first()
-        why = f": {event.note}" if event is not None and event.note else ""
-        raise AlreadyDecided(f"this suggestion was already superseded{why}")
+        why = superseded_why(current)
+        raise AlreadyDecided(f"this suggestion was already superseded{f': {why}' if why else ''}")
     who = f" by {current.decided_by}" if current.decided_by else ""
     raise AlreadyDecided(f"this suggestion was already {current.status}{who}")
+
+
+def superseded_why(suggestion: Suggestion) -> str:
+    """Why the suggestion was superseded, as its history says ("" if it does not say)."""
+    event = suggestion.events.filter(action=ReviewEvent.Action.SUPERSEDE).order_by("-created_at", "-id").first()
+    return event.note if event is not None else ""
 
 
 def suggestion_accept(*, suggestion: Suggestion, user, note: str = "") -> Suggestion:

@@ -17,7 +17,7 @@ from inference.errors import WeightsError
 from ..models import PipelineRun, Product, RunBatch
 from . import ServiceError, progress
 from .predictions import RunPlan, batches_of, model_version, pipeline_run_create, products_to_predict
-from .progress import ACTIVE_RUN, UNFINISHED, ended_runs, run_active, run_finish_if_done
+from .progress import ACTIVE_RUN, UNFINISHED, active_run_of, ended_runs, run_active, run_finish_if_done
 from .queue import BROKER_ERRORS, QueueUnavailable, unavailable
 from .rejudge import suggestions_rejudge_later
 from .workers import live_workers
@@ -106,7 +106,7 @@ def _publish_ranges(run_id: int, batch_ids: list[int]) -> None:
 def _run_start_in_background(user) -> PipelineRun | None:
     suggestions_rejudge_later()  # what is read already is judged by the rules now, whether or not a run starts
     version = model_version()
-    active = PipelineRun.objects.filter(model_version=version, status__in=ACTIVE_RUN).order_by("pk").first()
+    active = active_run_of(version)
     if active is not None:
         raise RunAlreadyActive(active)
     if not products_to_predict(version).exists():

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from .. import roles, selectors
-from ..models import ColorName, ReviewEvent, Suggestion
+from ..models import ColorName, Suggestion
 from ..paging import keyset_page
 from ..roles import RoleError
 from ..services import AlreadyDecided, ServiceError
@@ -27,6 +27,7 @@ from ..services.review import (
     suggestion_reject,
     suggestion_reopen,
     suggestion_undo_last,
+    superseded_why,
 )
 from ..services.suggestions import active_thresholds
 from .common import ANY_ROLE, forbidden, query_without_page, redirect_back, role_required, text_param
@@ -132,7 +133,7 @@ def decide(request, pk: int, action: str):
             return forbidden(request, str(exc))
         message, level = str(exc), "error"
     except (AlreadyDecided, ClaimedByOther) as exc:
-        message, level = str(exc)[:1].upper() + str(exc)[1:] + ".", "warning"
+        message, level = _sentence(exc), "warning"
     except ServiceError as exc:
         message, level = str(exc), "error"
     if not request.htmx:  # a plain form post (no JavaScript): back to the page it came from
@@ -159,9 +160,14 @@ def _card(request, suggestion, message="", level="info", status=200):
 
 def _superseded_why(suggestion: Suggestion) -> str:
     """Why a suggestion taken back no longer applies, as its history says, and what that means."""
-    event = suggestion.events.filter(action=ReviewEvent.Action.SUPERSEDE).order_by("-created_at", "-id").first()
-    why = event.note if event is not None and event.note else "it no longer applies"
+    why = superseded_why(suggestion) or "it no longer applies"
     return f"{why}: the suggestion is superseded, and the product is judged as it is now"
+
+
+def _sentence(exc: Exception) -> str:
+    """A service's refusal as a sentence: a capital first, a full stop last."""
+    text = str(exc)
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 def _card_gone(request, pk: int):
@@ -180,7 +186,7 @@ def undo(request):
     try:
         suggestion = suggestion_undo_last(user=request.user)
     except (RoleError, ServiceError) as exc:
-        said = str(exc)[:1].upper() + str(exc)[1:] + ("" if str(exc).endswith(".") else ".")
+        said = _sentence(exc)
         if not request.htmx:
             messages.warning(request, said)
             return redirect_back(request, "queue")

@@ -8,7 +8,7 @@ from tqdm import tqdm
 from ...models import PipelineRun
 from ...services import ServiceError
 from ...services.predictions import pipeline_run_create
-from ...services.progress import ACTIVE_RUN
+from ...services.progress import active_run_of
 from ...services.rejudge import suggestions_rejudge_if_changed
 from ...services.runs import (
     QueueUnavailable,
@@ -64,7 +64,7 @@ class Command(BaseCommand):
             for plan in runs_adopt(me=here.name):  # unfinished runs that no worker is alive to finish
                 self.stdout.write(f"finishing run {plan.run.pk}: {sum(map(len, plan.batches))} products left")
                 self._execute(plan)
-            other = PipelineRun.objects.filter(model_version=version, status__in=ACTIVE_RUN).order_by("pk").first()
+            other = active_run_of(version)
             if other is not None:  # left active: a live worker or another such command reads it
                 self.stdout.write(f"{RunAlreadyActive(other)}: another process reads it; following it")
                 self._follow(other, timeout)
